@@ -1,0 +1,46 @@
+//! The seam between the provider logic and the host.
+//!
+//! Logic modules never call WIT imports directly: calling a wit-bindgen import natively
+//! aborts the test process. They take a `&dyn HostApi` instead; `lib.rs` implements it over
+//! the imports, and unit tests implement it with a scripted fake.
+
+pub use crate::bindings::copilot_chat::extension::host::{CredentialError, FileError, LogLevel, Os};
+pub use crate::bindings::copilot_chat::extension::http_client::{
+    ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
+};
+
+/// A streamed HTTP response whose status and headers are known before the body.
+pub trait ByteStream {
+    fn status(&self) -> u16;
+    fn headers(&self) -> Vec<(String, String)>;
+    /// Blocks until bytes arrive; `None` at the end of the body.
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError>;
+    /// Never blocks.
+    fn poll_chunk(&mut self) -> Result<ChunkPoll, HttpError>;
+}
+
+/// Everything the provider needs from its host.
+pub trait HostApi {
+    /// Declared environment variables only; `None` when unset or not granted.
+    fn env(&self, name: &str) -> Option<String>;
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError>;
+    /// The provider's settings as JSON text (`{}` when none).
+    fn settings_json(&self) -> String;
+    fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, HttpError>;
+    fn fetch_stream(&self, request: HttpRequest) -> Result<Box<dyn ByteStream>, HttpError>;
+    /// Wall-clock time, unix seconds. The host controls it (tests move it forward).
+    fn now_unix(&self) -> u64;
+    fn os(&self) -> Os;
+    fn log(&self, level: LogLevel, message: &str);
+    fn get_credential(&self, key: &str) -> Result<Option<String>, CredentialError>;
+    fn store_credential(&self, key: &str, value: &str) -> Result<(), CredentialError>;
+    fn delete_credential(&self, key: &str) -> Result<(), CredentialError>;
+}
+
+/// Looks up a header case-insensitively.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
