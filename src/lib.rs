@@ -8,9 +8,6 @@ pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
         world: "extension",
-        // Exported only from the wasm build; native unit tests never call imports.
-        pub_export_macro: true,
-        default_bindings_module: "crate::bindings",
     });
 }
 
@@ -20,6 +17,13 @@ pub mod credentials;
 pub mod error;
 pub mod headers;
 pub mod host_api;
+pub mod provider;
 pub mod session;
 pub mod settings;
 pub mod sse;
+
+#[cfg(test)]
+pub mod testing;
+
+#[cfg(target_arch = "wasm32")]
+mod guest;

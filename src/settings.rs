@@ -1,1 +1,366 @@
-//! TODO
+//! The provider's user settings, read from the host's settings JSON.
+//!
+//! Design decision: parsing never fails. Settings are typed by hand into an editor, so a typo
+//! must not take the provider down: an unknown key is ignored, a wrong-typed or unusable
+//! value keeps its default and yields a warning the caller logs. Values that end up in HTTP
+//! headers are checked for control characters here, once, so no later step can inject a
+//! header line.
+
+use serde_json::{Map, Value};
+
+/// `Copilot-Integration-Id` sent with every Copilot API call (what VS Code's chat sends;
+/// enterprise endpoints reject session-token calls without one).
+pub const DEFAULT_INTEGRATION_ID: &str = "vscode-chat";
+/// `Editor-Version`; the Copilot API rejects unknown editors, `vscode/<ver>` always works.
+pub const DEFAULT_EDITOR_VERSION: &str = "vscode/1.104.1";
+/// `Editor-Plugin-Version`.
+pub const DEFAULT_EDITOR_PLUGIN_VERSION: &str = "copilot-chat/0.31.0";
+/// `User-Agent`.
+pub const DEFAULT_USER_AGENT: &str = "GitHubCopilotChat/0.31.0";
+/// `X-GitHub-Api-Version` (what VS Code's chat and Zed send).
+pub const DEFAULT_API_VERSION: &str = "2025-05-01";
+/// Whole-request timeout for non-streaming calls.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Upper bound for `request_timeout_secs`; more than an hour is certainly a typo.
+pub const MAX_REQUEST_TIMEOUT_SECS: u64 = 3600;
+/// The public GitHub host.
+pub const GITHUB_HOST: &str = "github.com";
+/// The public GitHub REST API.
+pub const GITHUB_API_BASE: &str = "https://api.github.com";
+
+/// The provider's settings. Every field has a working default; see [`Settings::parse`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `enterprise_uri`: the GitHub Enterprise (e.g. data-residency `https://acme.ghe.com`)
+    /// the user signs in to. Decides which credential entry is used and where the token
+    /// exchange goes (`https://api.<host>`). Unset: github.com.
+    pub enterprise_uri: Option<String>,
+    /// `github_api_url`: overrides the GitHub REST API base used for the token exchange
+    /// (e.g. a loopback simulator). When set, it also serves as the Copilot API base of last
+    /// resort. Trailing `/` is trimmed.
+    pub github_api_url: Option<String>,
+    /// `copilot_config_dir`: the directory holding `apps.json` / `hosts.json`, instead of
+    /// the platform's `github-copilot` config directory. A leading `~/` means `$HOME`.
+    pub copilot_config_dir: Option<String>,
+    /// `integration_id`: the `Copilot-Integration-Id` header. Default `vscode-chat`.
+    pub integration_id: String,
+    /// `editor_version`: the `Editor-Version` header. Default `vscode/1.104.1`.
+    pub editor_version: String,
+    /// `editor_plugin_version`: the `Editor-Plugin-Version` header. Default
+    /// `copilot-chat/0.31.0`.
+    pub editor_plugin_version: String,
+    /// `user_agent`: the `User-Agent` header. Default `GitHubCopilotChat/0.31.0`.
+    pub user_agent: String,
+    /// `api_version`: the `X-GitHub-Api-Version` header. Default `2025-05-01`.
+    pub api_version: String,
+    /// `request_timeout_secs`: whole-request timeout of non-streaming calls, 1 to 3600.
+    /// Default 30.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            enterprise_uri: None,
+            github_api_url: None,
+            copilot_config_dir: None,
+            integration_id: DEFAULT_INTEGRATION_ID.to_string(),
+            editor_version: DEFAULT_EDITOR_VERSION.to_string(),
+            editor_plugin_version: DEFAULT_EDITOR_PLUGIN_VERSION.to_string(),
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            api_version: DEFAULT_API_VERSION.to_string(),
+            request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings JSON object leniently. Returns the settings and one warning per
+    /// ignored value (never a secret: warnings name keys, not values). Malformed JSON or a
+    /// non-object yields the defaults and a warning.
+    pub fn parse(json: &str) -> (Settings, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut settings = Settings::default();
+        let object = match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(map)) => map,
+            // An absent settings document is `{}`, but tolerate an empty or `null` one too.
+            Ok(Value::Null) => return (settings, warnings),
+            Ok(_) => {
+                warnings.push("settings: not a JSON object; using defaults".to_string());
+                return (settings, warnings);
+            }
+            Err(_) if json.trim().is_empty() => return (settings, warnings),
+            Err(e) => {
+                warnings.push(format!(
+                    "settings: malformed JSON at line {} column {}; using defaults",
+                    e.line(),
+                    e.column()
+                ));
+                return (settings, warnings);
+            }
+        };
+        let mut reader = Reader { object: &object, warnings: &mut warnings };
+        settings.enterprise_uri = reader.optional("enterprise_uri", valid_enterprise_uri);
+        settings.github_api_url = reader.optional("github_api_url", valid_http_url);
+        settings.copilot_config_dir = reader.optional("copilot_config_dir", valid_path);
+        reader.header_value("integration_id", &mut settings.integration_id);
+        reader.header_value("editor_version", &mut settings.editor_version);
+        reader.header_value("editor_plugin_version", &mut settings.editor_plugin_version);
+        reader.header_value("user_agent", &mut settings.user_agent);
+        reader.header_value("api_version", &mut settings.api_version);
+        reader.timeout("request_timeout_secs", &mut settings.request_timeout_secs);
+        (settings, warnings)
+    }
+
+    /// The GitHub host credentials and the exchange belong to: the lowercased host of
+    /// `enterprise_uri` (scheme, user info, port, path, query stripped), else `github.com`.
+    pub fn github_host(&self) -> String {
+        self.enterprise_uri
+            .as_deref()
+            .and_then(|uri| split_authority(uri).map(|(host, _)| host))
+            .unwrap_or_else(|| GITHUB_HOST.to_string())
+    }
+
+    /// Whether a GitHub Enterprise host (not github.com) is configured.
+    pub fn is_enterprise(&self) -> bool {
+        self.github_host() != GITHUB_HOST
+    }
+
+    /// The GitHub REST API base, without a trailing `/`: `github_api_url` if set; else
+    /// `https://api.<host>[:port]` for an enterprise URI (how VS Code and the Copilot
+    /// language server derive it); else `https://api.github.com`.
+    pub fn github_api_base(&self) -> String {
+        if let Some(url) = &self.github_api_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        match self.enterprise_uri.as_deref().and_then(split_authority) {
+            Some((host, port)) if host != GITHUB_HOST => match port {
+                Some(port) => format!("https://api.{host}:{port}"),
+                None => format!("https://api.{host}"),
+            },
+            _ => GITHUB_API_BASE.to_string(),
+        }
+    }
+
+    /// The whole-request timeout in milliseconds, as the HTTP API takes it.
+    pub fn request_timeout_ms(&self) -> u32 {
+        u32::try_from(self.request_timeout_secs.saturating_mul(1000)).unwrap_or(u32::MAX)
+    }
+}
+
+/// Reads typed values out of the settings object, collecting warnings.
+struct Reader<'a> {
+    object: &'a Map<String, Value>,
+    warnings: &'a mut Vec<String>,
+}
+
+impl Reader<'_> {
+    /// An optional string; `null` and `""` mean unset. `check` normalises the value or says
+    /// why it is unusable.
+    fn optional(&mut self, key: &str, check: fn(&str) -> Result<String, &'static str>) -> Option<String> {
+        match self.object.get(key)? {
+            Value::Null => None,
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) => match check(s.trim()) {
+                Ok(v) => Some(v),
+                Err(why) => {
+                    self.warn(key, why);
+                    None
+                }
+            },
+            _ => {
+                self.warn(key, "expected a string");
+                None
+            }
+        }
+    }
+
+    /// A string that goes into an HTTP header; unusable values keep the default.
+    fn header_value(&mut self, key: &str, slot: &mut String) {
+        match self.object.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.trim().is_empty() => self.warn(key, "must not be empty"),
+            Some(Value::String(s)) if !is_header_safe(s.trim()) => {
+                self.warn(key, "contains characters not allowed in an HTTP header")
+            }
+            Some(Value::String(s)) => *slot = s.trim().to_string(),
+            Some(_) => self.warn(key, "expected a string"),
+        }
+    }
+
+    fn timeout(&mut self, key: &str, slot: &mut u64) {
+        match self.object.get(key) {
+            None | Some(Value::Null) => {}
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=MAX_REQUEST_TIMEOUT_SECS).contains(&n) => *slot = n,
+                _ => self.warn(key, "expected a whole number of seconds from 1 to 3600"),
+            },
+        }
+    }
+
+    fn warn(&mut self, key: &str, why: &str) {
+        self.warnings.push(format!("settings: `{key}` ignored: {why}"));
+    }
+}
+
+fn valid_enterprise_uri(uri: &str) -> Result<String, &'static str> {
+    match split_authority(uri) {
+        Some(_) => Ok(uri.to_string()),
+        None => Err("expected a URL or host name such as https://acme.ghe.com"),
+    }
+}
+
+fn valid_http_url(url: &str) -> Result<String, &'static str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("expected an http:// or https:// URL")?;
+    if rest.is_empty() || !is_header_safe(url) || url.contains(' ') {
+        return Err("expected an http:// or https:// URL");
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+fn valid_path(path: &str) -> Result<String, &'static str> {
+    if path.chars().any(char::is_control) {
+        return Err("contains control characters");
+    }
+    Ok(path.to_string())
+}
+
+/// Visible ASCII and spaces only: anything else could break or inject a header line.
+fn is_header_safe(value: &str) -> bool {
+    value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+}
+
+/// Splits `[scheme://][user@]host[:port][/path][?query][#fragment]` into the lowercased
+/// host and the port. `None` when no plausible DNS host name is left.
+fn split_authority(uri: &str) -> Option<(String, Option<u16>)> {
+    let uri = uri.trim();
+    let after_scheme = match uri.find("://") {
+        Some(i) => uri.get(i + 3..)?,
+        None => uri,
+    };
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
+        None => (authority, None),
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let plausible = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    plausible.then_some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_from_empty_object() {
+        let (s, w) = Settings::parse("{}");
+        assert_eq!(s, Settings::default());
+        assert!(w.is_empty());
+        assert_eq!(s.integration_id, "vscode-chat");
+        assert_eq!(s.editor_version, "vscode/1.104.1");
+        assert_eq!(s.editor_plugin_version, "copilot-chat/0.31.0");
+        assert_eq!(s.user_agent, "GitHubCopilotChat/0.31.0");
+        assert_eq!(s.api_version, "2025-05-01");
+        assert_eq!(s.request_timeout_secs, 30);
+        assert_eq!(s.github_host(), "github.com");
+        assert_eq!(s.github_api_base(), "https://api.github.com");
+        assert!(!s.is_enterprise());
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let (s, w) = Settings::parse(
+            r#"{"enterprise_uri":"https://Acme.GHE.com/","github_api_url":"http://127.0.0.1:8080/",
+                "copilot_config_dir":"/cfg","integration_id":"zed","editor_version":"Zed/0.200.0",
+                "editor_plugin_version":"p/1","user_agent":"ua/1","api_version":"2025-10-01",
+                "request_timeout_secs":5,"unknown":[1,2]}"#,
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.enterprise_uri.as_deref(), Some("https://Acme.GHE.com/"));
+        assert_eq!(s.github_api_url.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(s.copilot_config_dir.as_deref(), Some("/cfg"));
+        assert_eq!(s.integration_id, "zed");
+        assert_eq!(s.editor_version, "Zed/0.200.0");
+        assert_eq!(s.editor_plugin_version, "p/1");
+        assert_eq!(s.user_agent, "ua/1");
+        assert_eq!(s.api_version, "2025-10-01");
+        assert_eq!(s.request_timeout_secs, 5);
+        assert_eq!(s.request_timeout_ms(), 5000);
+        assert_eq!(s.github_host(), "acme.ghe.com");
+        assert_eq!(s.github_api_base(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn wrong_types_warn_and_keep_defaults() {
+        let (s, w) = Settings::parse(
+            r#"{"enterprise_uri":42,"github_api_url":"ftp://x","integration_id":"",
+                "editor_version":"a\r\nX-Evil: 1","user_agent":true,"request_timeout_secs":0,
+                "api_version":null,"copilot_config_dir":""}"#,
+        );
+        assert_eq!(s, Settings::default());
+        assert_eq!(w.len(), 6, "{w:?}");
+        assert!(w.iter().any(|m| m.contains("`enterprise_uri`")));
+        assert!(w.iter().any(|m| m.contains("`github_api_url`")));
+        assert!(w.iter().any(|m| m.contains("`editor_version`")));
+        assert!(w.iter().any(|m| m.contains("`request_timeout_secs`")));
+        let (_, w) = Settings::parse(r#"{"request_timeout_secs":2.5}"#);
+        assert_eq!(w.len(), 1);
+        let (_, w) = Settings::parse(r#"{"request_timeout_secs":99999}"#);
+        assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn malformed_json_gives_defaults_and_warning() {
+        let (s, w) = Settings::parse(r#"{"enterprise_uri": "#);
+        assert_eq!(s, Settings::default());
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("malformed JSON at line 1"), "{w:?}");
+        let (s, w) = Settings::parse("[1]");
+        assert_eq!(s, Settings::default());
+        assert!(w[0].contains("not a JSON object"));
+        assert!(Settings::parse("").1.is_empty());
+        assert!(Settings::parse("null").1.is_empty());
+    }
+
+    #[test]
+    fn enterprise_host_forms() {
+        let host = |uri: &str| Settings { enterprise_uri: Some(uri.into()), ..Settings::default() };
+        assert_eq!(host("acme.ghe.com").github_host(), "acme.ghe.com");
+        assert_eq!(host("https://acme.ghe.com").github_host(), "acme.ghe.com");
+        assert_eq!(host("https://ACME.ghe.com:8443/login?x=1").github_host(), "acme.ghe.com");
+        assert_eq!(host("https://user@acme.ghe.com/").github_host(), "acme.ghe.com");
+        assert_eq!(host("https://acme.ghe.com:8443/").github_api_base(), "https://api.acme.ghe.com:8443");
+        assert_eq!(host("https://acme.ghe.com/").github_api_base(), "https://api.acme.ghe.com");
+        assert!(host("acme.ghe.com").is_enterprise());
+        // An "enterprise" URI that is github.com itself behaves like the default.
+        assert_eq!(host("https://github.com").github_api_base(), "https://api.github.com");
+        assert!(!host("https://github.com").is_enterprise());
+        // Unusable URIs are rejected at parse time with a warning.
+        for bad in ["https://", "https://a b.com", "https://x.com:notaport", "https://..com"] {
+            let json = serde_json::json!({ "enterprise_uri": bad }).to_string();
+            let (s, w) = Settings::parse(&json);
+            assert_eq!(s.enterprise_uri, None, "{bad}");
+            assert_eq!(w.len(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn api_url_override_wins_over_enterprise() {
+        let s = Settings {
+            enterprise_uri: Some("https://acme.ghe.com".into()),
+            github_api_url: Some("http://127.0.0.1:9/".into()),
+            ..Settings::default()
+        };
+        assert_eq!(s.github_api_base(), "http://127.0.0.1:9");
+        assert_eq!(s.github_host(), "acme.ghe.com");
+    }
+}

@@ -1,1 +1,200 @@
-//! Shared helpers for the component tests.
+//! Shared pieces of the component tests: the real `.wasm` under `copilot-host`, driven
+//! against `copilot-sim` on loopback.
+//!
+//! The component is built once per test process (the host's dev-extension build, into its
+//! own target dir) and compiled by wasmtime once per process; each test gets its own
+//! simulator, clock, Copilot config dir and in-memory secret store, so tests never see the
+//! developer's real credentials or environment.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use copilot_host::{
+    Clock, CompletionEvent, CompletionRequest, CredentialStore, EnvSource, Extension,
+    HostOptions, LogSink, MessageContent, MessageRole, ModelInfo, ProviderError,
+    RequestMessage, ToolDefinition,
+};
+use copilot_sim::{Sim, SimConfig};
+
+pub use copilot_sim::DEMO_OAUTH_TOKEN;
+
+/// The provider id the extension registers.
+pub const PROVIDER: &str = "copilot-chat";
+/// The Copilot editor app's client id.
+pub const COPILOT_APP: &str = "Iv1.b507a08c87ecfe98";
+
+/// The repository root, where `extension.toml` lives.
+pub fn extension_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The built component, built at most once per test process.
+pub fn component() -> PathBuf {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        copilot_host::build::ensure_component(&extension_dir()).expect("build the extension component")
+    })
+    .clone()
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "copilot-test-{}-{}-{label}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn write(&self, name: &str, contents: &str) {
+        std::fs::write(self.0.join(name), contents).expect("write test file");
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `apps.json` as the Copilot language server writes it.
+pub fn apps_json(host: &str, token: &str) -> String {
+    serde_json::json!({
+        format!("{host}:{COPILOT_APP}"): {
+            "user": "sim-user",
+            "oauth_token": token,
+            "githubAppId": COPILOT_APP,
+        }
+    })
+    .to_string()
+}
+
+/// Everything one scenario needs.
+pub struct Harness {
+    pub sim: Sim,
+    pub ext: Extension,
+    pub clock: Clock,
+    pub config_dir: TempDir,
+}
+
+/// How to set up a scenario.
+pub struct Setup {
+    pub sim: SimConfig,
+    pub settings: serde_json::Value,
+    pub env: HashMap<String, String>,
+    /// Write `apps.json` with the demo token into the config dir.
+    pub signed_in: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            sim: SimConfig::default(),
+            settings: serde_json::json!({}),
+            env: HashMap::new(),
+            signed_in: true,
+        }
+    }
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness::with(Setup::default())
+    }
+
+    pub fn with(setup: Setup) -> Harness {
+        let clock = Clock::system();
+        let mut sim_config = setup.sim;
+        sim_config.clock = clock.as_fn();
+        let sim = Sim::start(sim_config).expect("start simulator");
+        let config_dir = TempDir::new("config");
+        if setup.signed_in {
+            config_dir.write("apps.json", &apps_json("github.com", DEMO_OAUTH_TOKEN));
+        }
+        let mut opts = HostOptions::new(extension_dir());
+        opts.wasm = Some(component());
+        opts.copilot_config_dir = Some(config_dir.path().to_path_buf());
+        opts.github_api_url = Some(sim.url());
+        opts.settings = setup.settings;
+        opts.env = EnvSource::Map(setup.env);
+        opts.clock = clock.clone();
+        opts.credentials = CredentialStore::in_memory();
+        opts.log = LogSink::Capture;
+        let ext = Extension::load(opts).expect("load the extension");
+        Harness { sim, ext, clock, config_dir }
+    }
+
+    pub fn models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
+        self.ext.models(PROVIDER).expect("models call must not trap")
+    }
+
+    pub fn model_ids(&self) -> Vec<String> {
+        self.models().expect("models").into_iter().map(|m| m.id).collect()
+    }
+
+    /// Streams a completion to the end and returns every event, or the first error.
+    pub fn chat(&self, model: &str, request: CompletionRequest) -> Result<Vec<CompletionEvent>, ProviderError> {
+        let stream = self.ext.stream(PROVIDER, model, request).expect("stream call must not trap")?;
+        stream.collect()
+    }
+
+    /// Requests the simulator saw on `path`.
+    pub fn count(&self, path: &str) -> usize {
+        self.sim.requests_to(path).len()
+    }
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::new()
+    }
+}
+
+pub fn user(text: &str) -> RequestMessage {
+    RequestMessage { role: MessageRole::User, content: vec![MessageContent::Text(text.into())], cache: false }
+}
+
+pub fn system(text: &str) -> RequestMessage {
+    RequestMessage { role: MessageRole::System, content: vec![MessageContent::Text(text.into())], cache: false }
+}
+
+pub fn request(messages: Vec<RequestMessage>) -> CompletionRequest {
+    CompletionRequest {
+        messages,
+        tools: vec![],
+        tool_choice: None,
+        stop_sequences: vec![],
+        temperature: None,
+        thinking_allowed: false,
+        max_tokens: None,
+    }
+}
+
+pub fn tool(name: &str) -> ToolDefinition {
+    ToolDefinition {
+        name: name.into(),
+        description: format!("the {name} tool"),
+        input_schema: r#"{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}"#.into(),
+    }
+}
+
+/// The concatenated text of a stream's events.
+pub fn text_of(events: &[CompletionEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            CompletionEvent::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,1 +1,2 @@
-
+mod bindings;
+pub mod http { pub struct HttpStream; }

@@ -1,0 +1,411 @@
+//! The provider: joins the protocol steps (credentials → session → catalog → chat) and owns
+//! the state that lives as long as the instance: the credential, the session token, the
+//! catalog and the open streams.
+//!
+//! Everything goes through [`HostApi`], so this is tested natively with a fake host. Caches
+//! are only ever refreshed on a reason: a session token that changed, a failure, a sign-out.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::catalog::{self, Endpoint, Model};
+use crate::chat::{self, ChatStream};
+use crate::credentials::{self, Credential};
+use crate::error::Error;
+use crate::headers;
+use crate::host_api::{
+    ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
+};
+use crate::session::{Auth, AuthKind, SessionCache};
+use crate::settings::Settings;
+use crate::bindings::copilot_chat::extension::llm_provider::{
+    CompletionEvent, CompletionRequest, ModelInfo,
+};
+
+/// The one provider this extension registers; equals the manifest key.
+pub const PROVIDER_ID: &str = "copilot-chat";
+pub const PROVIDER_NAME: &str = "GitHub Copilot Chat";
+pub const PROVIDER_ICON: &str = "icons/copilot.svg";
+/// Where our own sign-in keeps the GitHub token in the host's secret store.
+pub const STORED_TOKEN_KEY: &str = "github-oauth-token";
+
+/// The most bytes of an error body we read before classifying it.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// What a stream step produced.
+pub enum Step {
+    Event(CompletionEvent),
+    Pending,
+    Finished,
+}
+
+/// One open completion stream.
+struct OpenStream {
+    body: Box<dyn ByteStream>,
+    decoder: ChatStream,
+    /// Decoded events not yet handed out.
+    queue: VecDeque<CompletionEvent>,
+    /// A `stop` event held back until the body ends, so a trailing usage chunk is delivered
+    /// before it (hosts may stop reading at `stop`, as Zed's does).
+    stop: Option<CompletionEvent>,
+    body_ended: bool,
+}
+
+/// The provider state of one instance.
+pub struct Provider {
+    settings_json: Option<String>,
+    settings: Settings,
+    credential: Option<Credential>,
+    session: SessionCache,
+    /// The selected catalog and the bearer token it was fetched with.
+    catalog: Option<(Vec<Model>, String)>,
+    streams: HashMap<u64, OpenStream>,
+    next_stream: u64,
+}
+
+impl Default for Provider {
+    fn default() -> Self {
+        Provider::new()
+    }
+}
+
+impl Provider {
+    pub fn new() -> Provider {
+        Provider {
+            settings_json: None,
+            settings: Settings::default(),
+            credential: None,
+            session: SessionCache::new(),
+            catalog: None,
+            streams: HashMap::new(),
+            next_stream: 0,
+        }
+    }
+
+    /// Re-reads the settings; when they changed, every cache built on them is dropped.
+    fn refresh_settings(&mut self, host: &dyn HostApi) {
+        let json = host.settings_json();
+        if self.settings_json.as_deref() == Some(json.as_str()) {
+            return;
+        }
+        let (settings, warnings) = Settings::parse(&json);
+        for w in warnings {
+            host.log(LogLevel::Warn, &format!("settings: {w}"));
+        }
+        if self.settings_json.is_some() {
+            self.forget_session();
+        }
+        self.settings = settings;
+        self.settings_json = Some(json);
+    }
+
+    fn forget_session(&mut self) {
+        self.credential = None;
+        self.session.clear();
+        self.catalog = None;
+    }
+
+    /// The cached credential, or a fresh look when there is none yet.
+    fn credential(&mut self, host: &dyn HostApi) -> Result<Credential, Error> {
+        if let Some(c) = &self.credential {
+            return Ok(c.clone());
+        }
+        let found = credentials::discover(host, &self.settings)?;
+        host.log(LogLevel::Info, &format!("using the GitHub credential from {}", found.source));
+        self.credential = Some(found.clone());
+        Ok(found)
+    }
+
+    /// A bearer for the Copilot API. When the exchange rejects the credential, the user may
+    /// have signed in again elsewhere: look once more before giving up.
+    fn auth(&mut self, host: &dyn HostApi) -> Result<Auth, Error> {
+        let credential = self.credential(host)?;
+        match self.session.auth(host, &self.settings, &credential) {
+            Err(Error::Unauthorized(u)) => {
+                self.credential = None;
+                let fresh = self.credential(host)?;
+                if fresh.token == credential.token {
+                    return Err(Error::Unauthorized(u));
+                }
+                self.session.auth(host, &self.settings, &fresh)
+            }
+            other => other,
+        }
+    }
+
+    pub fn is_authenticated(&mut self, host: &dyn HostApi) -> bool {
+        self.refresh_settings(host);
+        self.credential(host).is_ok()
+    }
+
+    /// Runs `call` with a Copilot bearer. A 401 (or a 403 without Copilot's envelope) on a
+    /// session token means the token expired or was revoked early: exchange again once and
+    /// replay once.
+    fn with_auth<T>(
+        &mut self,
+        host: &dyn HostApi,
+        mut call: impl FnMut(&Settings, &Auth) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let auth = self.auth(host)?;
+        match call(&self.settings, &auth) {
+            Err(Error::Unauthorized(_)) if auth.kind == AuthKind::Session => {
+                host.log(LogLevel::Info, "the Copilot API refused the session token; exchanging again");
+                self.session.invalidate();
+                self.catalog = None;
+                let auth = self.auth(host)?;
+                call(&self.settings, &auth)
+            }
+            other => other,
+        }
+    }
+
+    /// The selected catalog, fetched when missing or when the bearer changed since.
+    fn catalog(&mut self, host: &dyn HostApi) -> Result<Vec<Model>, Error> {
+        self.refresh_settings(host);
+        let auth = self.auth(host)?;
+        if let Some((models, bearer)) = &self.catalog {
+            if *bearer == auth.bearer {
+                return Ok(models.clone());
+            }
+        }
+        let (models, bearer) = self.with_auth(host, |settings, auth| {
+            let models = fetch_models(host, settings, auth)?;
+            Ok((models, auth.bearer.clone()))
+        })?;
+        self.catalog = Some((models.clone(), bearer));
+        Ok(models)
+    }
+
+    pub fn models(&mut self, host: &dyn HostApi) -> Result<Vec<ModelInfo>, Error> {
+        let models = self.catalog(host)?;
+        Ok(catalog::model_infos(&models))
+    }
+
+    /// Signs out: forgets the credential, the session token, the endpoint and the catalog.
+    pub fn reset(&mut self, host: &dyn HostApi) -> Result<(), Error> {
+        self.forget_session();
+        host.delete_credential(STORED_TOKEN_KEY)
+            .map_err(|e| Error::InvalidRequest(format!("could not delete the stored token: {e:?}")))
+    }
+
+    pub fn settings_markdown(&mut self, host: &dyn HostApi) -> String {
+        self.refresh_settings(host);
+        let s = &self.settings;
+        let mut md = String::from("# GitHub Copilot Chat\n\n");
+        md.push_str(
+            "Exchanges your GitHub sign-in for a short-lived Copilot session token, as VS Code \
+             does, so the full model catalog appears.\n\n",
+        );
+        md.push_str(&format!("* GitHub host: `{}`\n", s.github_host()));
+        md.push_str(&format!("* GitHub API: `{}`\n", s.github_api_base()));
+        md.push_str(&format!("* Copilot-Integration-Id: `{}`\n", s.integration_id));
+        md.push_str(&format!("* Editor-Version: `{}`\n", s.editor_version));
+        if let Some(info) = self.session.current() {
+            md.push_str(&format!("* Session: {info}\n"));
+        }
+        md
+    }
+
+    /// Opens a completion stream and returns its id.
+    pub fn start_stream(
+        &mut self,
+        host: &dyn HostApi,
+        model_id: &str,
+        request: &CompletionRequest,
+    ) -> Result<String, Error> {
+        let models = self.catalog(host)?;
+        let model = catalog::find(&models, model_id);
+        if let Some(m) = model {
+            if m.endpoint() != Some(Endpoint::ChatCompletions) {
+                return Err(Error::NotSupported(format!(
+                    "{model_id} speaks only the /responses API, which this version does not implement yet; pick another model"
+                )));
+            }
+        }
+        let max_output = model.and_then(|m| m.max_output_tokens);
+        let body = chat::chat_body(model_id, request, max_output)?;
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| Error::InvalidRequest(format!("could not encode the request: {e}")))?;
+        let extra = chat::request_headers(request);
+        let stream = self.with_auth(host, |settings, auth| {
+            open_chat(host, settings, auth, &body, &extra)
+        })?;
+        let id = self.next_stream;
+        self.next_stream += 1;
+        self.streams.insert(
+            id,
+            OpenStream {
+                body: stream,
+                decoder: ChatStream::new(),
+                queue: VecDeque::new(),
+                stop: None,
+                body_ended: false,
+            },
+        );
+        Ok(stream_name(id))
+    }
+
+    /// The next step of a stream. `blocking` waits for the network; otherwise a stream with
+    /// nothing to hand out answers [`Step::Pending`].
+    pub fn step(&mut self, stream_id: &str, blocking: bool) -> Result<Step, Error> {
+        let id = self.known_stream(stream_id)?;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return Ok(Step::Finished);
+        };
+        match stream.advance(blocking) {
+            Ok(Step::Event(e)) => {
+                if matches!(e, CompletionEvent::Stop(_)) {
+                    // The stop is the last event: free the stream now (hosts need not close).
+                    self.streams.remove(&id);
+                }
+                Ok(Step::Event(e))
+            }
+            Ok(Step::Finished) => {
+                self.streams.remove(&id);
+                Ok(Step::Finished)
+            }
+            Ok(Step::Pending) => Ok(Step::Pending),
+            Err(e) => {
+                self.streams.remove(&id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Frees a stream. Idempotent for any id this provider handed out.
+    pub fn close_stream(&mut self, stream_id: &str) -> Result<(), Error> {
+        let id = self.known_stream(stream_id)?;
+        self.streams.remove(&id);
+        Ok(())
+    }
+
+    /// Number of streams holding state (for tests and memory checks).
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    fn known_stream(&self, stream_id: &str) -> Result<u64, Error> {
+        stream_id
+            .strip_prefix(STREAM_PREFIX)
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|n| *n < self.next_stream)
+            .ok_or_else(|| Error::InvalidRequest(format!("unknown stream id {stream_id:?}")))
+    }
+}
+
+const STREAM_PREFIX: &str = "copilot-stream-";
+
+fn stream_name(id: u64) -> String {
+    format!("{STREAM_PREFIX}{id}")
+}
+
+impl OpenStream {
+    fn advance(&mut self, blocking: bool) -> Result<Step, Error> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                if matches!(event, CompletionEvent::Stop(_)) && !self.body_ended {
+                    self.stop = Some(event);
+                    continue;
+                }
+                return Ok(Step::Event(event));
+            }
+            if self.body_ended {
+                return Ok(match self.stop.take() {
+                    Some(stop) => Step::Event(stop),
+                    None => Step::Finished,
+                });
+            }
+            let chunk = if blocking {
+                match self.body.next_chunk()? {
+                    Some(bytes) => ChunkPoll::Data(bytes),
+                    None => ChunkPoll::End,
+                }
+            } else {
+                self.body.poll_chunk()?
+            };
+            match chunk {
+                ChunkPoll::Data(bytes) => self.queue.extend(self.decoder.push(&bytes)?),
+                ChunkPoll::End => {
+                    self.body_ended = true;
+                    self.queue.extend(self.decoder.finish()?);
+                }
+                ChunkPoll::Pending => return Ok(Step::Pending),
+            }
+        }
+    }
+}
+
+fn request(method: HttpMethod, url: String, headers: Vec<(String, String)>, body: Option<Vec<u8>>, settings: &Settings) -> HttpRequest {
+    HttpRequest {
+        method,
+        url,
+        headers,
+        body,
+        redirect_policy: RedirectPolicy::FollowLimit(5),
+        timeout_ms: Some(settings.request_timeout_secs.saturating_mul(1000).min(u32::MAX as u64) as u32),
+    }
+}
+
+/// `GET {api}/models`, parsed leniently and selected.
+fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<Vec<Model>, Error> {
+    let url = format!("{}/models", auth.api_base);
+    let headers = headers::copilot_headers(settings, &auth.bearer);
+    let response = host.fetch(request(HttpMethod::Get, url, headers, None, settings))?;
+    if !(200..300).contains(&response.status) {
+        return Err(Error::from_response(response.status, &response.headers, &response.body));
+    }
+    let (models, warnings) = catalog::parse_models(&response.body)?;
+    for w in warnings {
+        host.log(LogLevel::Warn, &format!("models: {w}"));
+    }
+    let selected = catalog::select(models);
+    let chat_only: Vec<Model> = selected
+        .into_iter()
+        .filter(|m| {
+            let ok = m.endpoint() == Some(Endpoint::ChatCompletions);
+            if !ok {
+                host.log(
+                    LogLevel::Info,
+                    &format!("models: {} speaks only /responses, not offered yet", m.id),
+                );
+            }
+            ok
+        })
+        .collect();
+    Ok(chat_only)
+}
+
+/// `POST {api}/chat/completions`; an error status is read and classified here, so a caller
+/// never mistakes it for an empty stream.
+fn open_chat(
+    host: &dyn HostApi,
+    settings: &Settings,
+    auth: &Auth,
+    body: &[u8],
+    extra_headers: &[(String, String)],
+) -> Result<Box<dyn ByteStream>, Error> {
+    let url = format!("{}/chat/completions", auth.api_base);
+    let mut headers = headers::copilot_headers(settings, &auth.bearer);
+    headers.extend(extra_headers.iter().cloned());
+    let mut stream = host.fetch_stream(request(HttpMethod::Post, url, headers, Some(body.to_vec()), settings))?;
+    let status = stream.status();
+    if (200..300).contains(&status) {
+        return Ok(stream);
+    }
+    let response_headers = stream.headers();
+    let error_body = read_limited(stream.as_mut(), MAX_ERROR_BODY_BYTES);
+    Err(Error::from_response(status, &response_headers, &error_body))
+}
+
+/// Reads up to `limit` bytes of a body; a transport error ends the read (the status is
+/// what matters for classification).
+fn read_limited(stream: &mut dyn ByteStream, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match stream.next_chunk() {
+            Ok(Some(bytes)) => out.extend_from_slice(&bytes),
+            _ => break,
+        }
+    }
+    out.truncate(limit);
+    out
+}

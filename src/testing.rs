@@ -1,0 +1,1 @@
+//! Test doubles (owned by the credentials/session work).
