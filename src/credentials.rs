@@ -1,1 +1,860 @@
-//! TODO
+//! Credential discovery: finds the user's GitHub OAuth token for the configured host.
+//!
+//! Design decision: one ordered list of sources, tried until one yields a usable token, where
+//! every source that does not yield one records *why* (not set, not found, malformed at line
+//! N, no entry for the host). That list is both the `NotSignedIn` error and the doctor report,
+//! so a user can fix their setup from the message alone. A broken file never stops the search:
+//! a valid credential later in the order wins over a malformed one earlier.
+//!
+//! Order (the Copilot language server's, protocol notes §1.1, §1.5): `GH_COPILOT_TOKEN`,
+//! `GITHUB_COPILOT_TOKEN`, `GITHUB_TOKEN` in Codespaces, then `apps.json` and `hosts.json` in
+//! the Copilot config directory. Entries are matched on the exact host (never a substring:
+//! `github.com.evil.com` must not match `github.com`), preferring the Copilot app's token,
+//! the only kind known to work with the token exchange.
+//!
+//! Reasons never contain token text: they name env vars, paths and the host, never values
+//! or JSON keys read from files.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+
+use crate::error::{redact, Error};
+use crate::host_api::{FileError, HostApi, Os};
+use crate::settings::Settings;
+
+/// The Copilot GitHub App's client id. Its `ghu_` tokens work with the token exchange.
+pub const COPILOT_APP_CLIENT_ID: &str = "Iv1.b507a08c87ecfe98";
+/// Env vars holding an OAuth token, in precedence order (`GITHUB_TOKEN` is handled apart).
+pub const TOKEN_ENV_VARS: [&str; 2] = ["GH_COPILOT_TOKEN", "GITHUB_COPILOT_TOKEN"];
+/// Codespaces' token; used only when [`CODESPACES_ENV`] is `true` (elsewhere it is usually a
+/// PAT, which Copilot refuses).
+pub const CODESPACES_TOKEN_ENV: &str = "GITHUB_TOKEN";
+/// Set to `true` inside GitHub Codespaces.
+pub const CODESPACES_ENV: &str = "CODESPACES";
+/// The Copilot config directory's name.
+pub const CONFIG_DIR_NAME: &str = "github-copilot";
+/// Written by the Copilot language server (2023 until its `auth.db` switch).
+pub const APPS_JSON: &str = "apps.json";
+/// Written by older copilot.vim and language servers.
+pub const HOSTS_JSON: &str = "hosts.json";
+/// Longest login we keep; GitHub logins are at most 39 characters.
+const MAX_LOGIN_CHARS: usize = 100;
+
+/// A GitHub OAuth token and where it came from. `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The OAuth token (`ghu_…`, `gho_…`).
+    pub token: String,
+    /// Where it was found, e.g. `env GH_COPILOT_TOKEN` or a file path.
+    pub source: String,
+    /// The GitHub login, when the source records it.
+    pub login: Option<String>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("token", &"[redacted]")
+            .field("source", &self.source)
+            .field("login", &self.login)
+            .finish()
+    }
+}
+
+/// Finds the credential for `settings.github_host()`, or says everywhere it looked.
+pub fn discover(host: &dyn HostApi, settings: &Settings) -> Result<Credential, Error> {
+    discover_with_report(host, settings).0
+}
+
+/// Like [`discover`], and also returns the report of every source that was tried and did not
+/// yield the credential (for `doctor`). On success the report ends before the winning source.
+pub fn discover_with_report(
+    host: &dyn HostApi,
+    settings: &Settings,
+) -> (Result<Credential, Error>, Vec<String>) {
+    let mut searched = Vec::new();
+    let target = settings.github_host();
+    let found = from_env(host, &mut searched)
+        .or_else(|| from_config_files(host, settings, &target, &mut searched));
+    match found {
+        Some(credential) => (Ok(credential), searched),
+        None => (
+            Err(Error::NotSignedIn {
+                searched: searched.clone(),
+            }),
+            searched,
+        ),
+    }
+}
+
+/// The env sources in precedence order.
+fn from_env(host: &dyn HostApi, searched: &mut Vec<String>) -> Option<Credential> {
+    for name in TOKEN_ENV_VARS {
+        if let Some(c) = env_token(host, name, searched) {
+            return Some(c);
+        }
+    }
+    if host.env(CODESPACES_ENV).as_deref().map(str::trim) == Some("true") {
+        return env_token(host, CODESPACES_TOKEN_ENV, searched);
+    }
+    searched.push(format!(
+        "env {CODESPACES_TOKEN_ENV}: used only in Codespaces ({CODESPACES_ENV} is not \"true\")"
+    ));
+    None
+}
+
+fn env_token(host: &dyn HostApi, name: &str, searched: &mut Vec<String>) -> Option<Credential> {
+    let why = match host.env(name) {
+        None => "not set",
+        Some(v) => match check_token(&v) {
+            Ok(token) => {
+                return Some(Credential {
+                    token,
+                    source: format!("env {name}"),
+                    login: None,
+                })
+            }
+            Err(why) => why,
+        },
+    };
+    searched.push(format!("env {name}: {why}"));
+    None
+}
+
+/// Trims a token and checks it can be a GitHub OAuth token. A value with `=` is a pasted
+/// Copilot session token (`tid=…;exp=…`), which cannot be exchanged (the language server
+/// ignores it too); other checks keep header-breaking bytes out of `Authorization`.
+fn check_token(raw: &str) -> Result<String, &'static str> {
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err("empty");
+    }
+    if token.contains('=') {
+        return Err("ignored: contains '=', so it looks like a Copilot session token, not a GitHub OAuth token");
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("ignored: contains spaces or characters a token cannot have");
+    }
+    Ok(token.to_string())
+}
+
+/// `apps.json` then `hosts.json` in each candidate config directory.
+fn from_config_files(
+    host: &dyn HostApi,
+    settings: &Settings,
+    target: &str,
+    searched: &mut Vec<String>,
+) -> Option<Credential> {
+    let os = host.os();
+    for dir in config_dirs(host, settings, searched) {
+        let files: [(&str, Parser); 2] =
+            [(APPS_JSON, parse_apps_json), (HOSTS_JSON, parse_hosts_json)];
+        for (name, parse) in files {
+            let path = join(&dir, name, os);
+            if let Some(c) = read_credential_file(host, &path, target, parse, searched) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+type Parser = fn(&[u8], &str) -> Result<Option<(String, Option<String>)>, String>;
+
+fn read_credential_file(
+    host: &dyn HostApi,
+    path: &str,
+    target: &str,
+    parse: Parser,
+    searched: &mut Vec<String>,
+) -> Option<Credential> {
+    let why = match host.read_file(path) {
+        Err(e) => file_error_reason(&e),
+        Ok(bytes) => match parse(&bytes, target) {
+            Ok(Some((token, login))) => {
+                return Some(Credential {
+                    token,
+                    source: path.to_string(),
+                    login,
+                });
+            }
+            Ok(None) => format!("no entry for {target}"),
+            Err(why) => why,
+        },
+    };
+    searched.push(format!("{path}: {why}"));
+    None
+}
+
+fn file_error_reason(e: &FileError) -> String {
+    match e {
+        FileError::NotFound => "not found".to_string(),
+        FileError::Denied => {
+            "not readable: the host did not grant access to this directory".to_string()
+        }
+        FileError::TooLarge(n) => format!("too large ({n} bytes)"),
+        FileError::Io(m) => format!("unreadable: {}", redact(m)),
+    }
+}
+
+/// The Copilot config directories to search, in order; reasons for skipped candidates go to
+/// `searched`. Mirrors the language server (`XDG_CONFIG_HOME` only when absolute, on every
+/// OS), and on Windows also tries `%LOCALAPPDATA%`, which most other readers use.
+pub fn config_dirs(
+    host: &dyn HostApi,
+    settings: &Settings,
+    searched: &mut Vec<String>,
+) -> Vec<String> {
+    let os = host.os();
+    if let Some(dir) = &settings.copilot_config_dir {
+        return vec![expand_home(host, dir, os)];
+    }
+    let env = |name: &str| {
+        host.env(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    match env("XDG_CONFIG_HOME") {
+        Some(xdg) if is_absolute(&xdg, os) => return vec![join(&xdg, CONFIG_DIR_NAME, os)],
+        Some(_) => searched.push("env XDG_CONFIG_HOME: ignored, not an absolute path".to_string()),
+        None => {}
+    }
+    if os == Os::Windows {
+        let mut dirs = Vec::new();
+        match env("USERPROFILE") {
+            Some(p) => dirs.push(join(
+                &join(&join(&p, "AppData", os), "Local", os),
+                CONFIG_DIR_NAME,
+                os,
+            )),
+            None => searched.push("env USERPROFILE: not set".to_string()),
+        }
+        match env("LOCALAPPDATA") {
+            Some(p) => {
+                let dir = join(&p, CONFIG_DIR_NAME, os);
+                if !dirs.iter().any(|d| d.eq_ignore_ascii_case(&dir)) {
+                    dirs.push(dir);
+                }
+            }
+            None => searched.push("env LOCALAPPDATA: not set".to_string()),
+        }
+        return dirs;
+    }
+    match env("HOME") {
+        Some(home) => vec![join(&join(&home, ".config", os), CONFIG_DIR_NAME, os)],
+        None => {
+            searched.push("env HOME: not set, so no Copilot config directory".to_string());
+            Vec::new()
+        }
+    }
+}
+
+/// `~` or `~/…` in a configured directory means the home directory.
+fn expand_home(host: &dyn HostApi, dir: &str, os: Os) -> String {
+    let rest = match dir.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') || rest.starts_with('\\') => rest,
+        _ => return dir.to_string(),
+    };
+    let home_var = if os == Os::Windows {
+        "USERPROFILE"
+    } else {
+        "HOME"
+    };
+    match host.env(home_var).filter(|h| !h.trim().is_empty()) {
+        Some(home) => format!("{}{rest}", home.trim_end_matches(['/', '\\'])),
+        None => dir.to_string(),
+    }
+}
+
+fn is_absolute(path: &str, os: Os) -> bool {
+    if os != Os::Windows {
+        return path.starts_with('/');
+    }
+    let drive = matches!(path.as_bytes(), [d, b':', b'\\' | b'/', ..] if d.is_ascii_alphabetic());
+    drive || path.starts_with("\\\\") || path.starts_with('/')
+}
+
+fn join(dir: &str, name: &str, os: Os) -> String {
+    let sep = if os == Os::Windows { '\\' } else { '/' };
+    if dir.ends_with(['/', '\\']) {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}{sep}{name}")
+    }
+}
+
+/// Reads `apps.json` (`{"<host>:<client id>": {"user", "oauth_token", "githubAppId"?}}`) for
+/// `host`. Keys match when the part before the first `:` equals `host` (case-insensitive);
+/// the Copilot app's entry wins, else the first usable entry in file order. `Ok(None)`: no
+/// entry for the host. `Err`: why the file is unusable (never contains file content).
+pub fn parse_apps_json(
+    bytes: &[u8],
+    host: &str,
+) -> Result<Option<(String, Option<String>)>, String> {
+    let entries = parse_object(bytes)?;
+    let matching: Vec<&(String, Value)> = entries
+        .iter()
+        .filter(|(key, _)| {
+            key.split(':')
+                .next()
+                .is_some_and(|h| h.eq_ignore_ascii_case(host))
+        })
+        .collect();
+    if matching.is_empty() {
+        return Ok(None);
+    }
+    let usable: Vec<(bool, (String, Option<String>))> = matching
+        .iter()
+        .filter_map(|(key, value)| {
+            let entry = read_entry(value)?;
+            let client_id = key.split_once(':').map(|(_, id)| id);
+            let app_id = value.get("githubAppId").and_then(Value::as_str);
+            let is_copilot_app =
+                client_id == Some(COPILOT_APP_CLIENT_ID) || app_id == Some(COPILOT_APP_CLIENT_ID);
+            Some((is_copilot_app, entry))
+        })
+        .collect();
+    let preferred = usable.iter().position(|(copilot, _)| *copilot).unwrap_or(0);
+    match usable.into_iter().nth(preferred) {
+        Some((_, entry)) => Ok(Some(entry)),
+        None => Err(no_usable_entry(matching.len(), host)),
+    }
+}
+
+/// Reads `hosts.json` (`{"<host>": {"user", "oauth_token"}}`) for `host`: the key must equal
+/// `host` (case-insensitive). Same results as [`parse_apps_json`].
+pub fn parse_hosts_json(
+    bytes: &[u8],
+    host: &str,
+) -> Result<Option<(String, Option<String>)>, String> {
+    let entries = parse_object(bytes)?;
+    let matching: Vec<&(String, Value)> = entries
+        .iter()
+        .filter(|(key, _)| key.eq_ignore_ascii_case(host))
+        .collect();
+    if matching.is_empty() {
+        return Ok(None);
+    }
+    match matching.iter().find_map(|(_, value)| read_entry(value)) {
+        Some(entry) => Ok(Some(entry)),
+        None => Err(no_usable_entry(matching.len(), host)),
+    }
+}
+
+fn no_usable_entry(count: usize, host: &str) -> String {
+    let entries = if count == 1 { "1 entry" } else { "entries" };
+    format!("{entries} for {host} but no usable token in it (needs a string \"oauth_token\")")
+}
+
+/// Token (`oauth_token`, or `access_token` as the language server's migration accepts) and
+/// login (`user` or `login`) of one entry; `None` when it has no usable token.
+fn read_entry(value: &Value) -> Option<(String, Option<String>)> {
+    let object = value.as_object()?;
+    let token = ["oauth_token", "access_token"].iter().find_map(|k| {
+        object
+            .get(*k)
+            .and_then(Value::as_str)
+            .and_then(|t| check_token(t).ok())
+    })?;
+    let login = ["user", "login"]
+        .iter()
+        .find_map(|k| object.get(*k).and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && l.chars().count() <= MAX_LOGIN_CHARS
+                && !l.chars().any(char::is_control)
+        })
+        .map(str::to_string);
+    Some((token, login))
+}
+
+/// The top-level JSON object's entries in file order (serde_json's map would sort them).
+fn parse_object(bytes: &[u8]) -> Result<Vec<(String, Value)>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+    // Windows editors may prepend a byte-order mark.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err("empty file".to_string());
+    }
+    match serde_json::from_str::<OrderedObject>(text) {
+        Ok(object) => Ok(object.0),
+        // Only the position: serde's data errors can quote values, and values are secrets.
+        Err(e) if e.is_data() => Err("not a JSON object".to_string()),
+        Err(e) => Err(format!(
+            "malformed JSON at line {} column {}",
+            e.line(),
+            e.column()
+        )),
+    }
+}
+
+/// A JSON object read as a list of entries, keeping file order and duplicates.
+struct OrderedObject(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for OrderedObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(OrderedVisitor)
+    }
+}
+
+struct OrderedVisitor;
+
+impl<'de> Visitor<'de> for OrderedVisitor {
+    type Value = OrderedObject;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedObject, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            entries.push(entry);
+        }
+        Ok(OrderedObject(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FakeHost;
+
+    const APPS: &str = "/home/u/.config/github-copilot/apps.json";
+    const HOSTS: &str = "/home/u/.config/github-copilot/hosts.json";
+
+    fn home() -> FakeHost {
+        FakeHost::new().with_env("HOME", "/home/u")
+    }
+
+    fn found(host: &FakeHost, settings: &Settings) -> Credential {
+        match discover(host, settings) {
+            Ok(c) => c,
+            Err(e) => panic!("expected a credential, got {e}"),
+        }
+    }
+
+    fn searched(host: &FakeHost, settings: &Settings) -> Vec<String> {
+        match discover(host, settings) {
+            Err(Error::NotSignedIn { searched }) => searched,
+            other => panic!("expected NotSignedIn, got {other:?}"),
+        }
+    }
+
+    fn enterprise() -> Settings {
+        Settings {
+            enterprise_uri: Some("https://acme.ghe.com".into()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn env_precedence() {
+        let host = home()
+            .with_env("GH_COPILOT_TOKEN", "ghu_first")
+            .with_env("GITHUB_COPILOT_TOKEN", "ghu_second")
+            .with_env("GITHUB_TOKEN", "ghu_third")
+            .with_env("CODESPACES", "true")
+            .with_file(
+                APPS,
+                br#"{"github.com:Iv1.b507a08c87ecfe98":{"user":"u","oauth_token":"ghu_file"}}"#,
+            );
+        let c = found(&host, &Settings::default());
+        assert_eq!(
+            (c.token.as_str(), c.source.as_str()),
+            ("ghu_first", "env GH_COPILOT_TOKEN")
+        );
+
+        let host = home()
+            .with_env("GITHUB_COPILOT_TOKEN", " ghu_second\n")
+            .with_env("GITHUB_TOKEN", "ghu_third");
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        let c = c.expect("credential");
+        assert_eq!(
+            (c.token.as_str(), c.source.as_str()),
+            ("ghu_second", "env GITHUB_COPILOT_TOKEN")
+        );
+        assert_eq!(report, vec!["env GH_COPILOT_TOKEN: not set".to_string()]);
+    }
+
+    #[test]
+    fn session_token_in_env_is_ignored_with_reason() {
+        let host = home()
+            .with_env("GH_COPILOT_TOKEN", "tid=abc;exp=123;sku=x:mac")
+            .with_env("GITHUB_COPILOT_TOKEN", "ghu_ok");
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        assert_eq!(c.expect("credential").token, "ghu_ok");
+        assert_eq!(report.len(), 1);
+        assert!(
+            report[0].starts_with("env GH_COPILOT_TOKEN: ignored: contains '='"),
+            "{report:?}"
+        );
+        assert!(!report[0].contains("tid=abc"));
+    }
+
+    #[test]
+    fn empty_env_is_skipped() {
+        let host = home()
+            .with_env("GH_COPILOT_TOKEN", "  ")
+            .with_env("GITHUB_COPILOT_TOKEN", "ghu_ok");
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        assert_eq!(c.expect("credential").token, "ghu_ok");
+        assert_eq!(report, vec!["env GH_COPILOT_TOKEN: empty".to_string()]);
+    }
+
+    #[test]
+    fn github_token_only_in_codespaces() {
+        let host = home().with_env("GITHUB_TOKEN", "ghp_personal");
+        let reasons = searched(&host, &Settings::default());
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("GITHUB_TOKEN: used only in Codespaces")),
+            "{reasons:?}"
+        );
+        let host = home()
+            .with_env("GITHUB_TOKEN", "ghu_cs")
+            .with_env("CODESPACES", "false");
+        assert!(discover(&host, &Settings::default()).is_err());
+        let host = home()
+            .with_env("GITHUB_TOKEN", "ghu_cs")
+            .with_env("CODESPACES", "true");
+        let c = found(&host, &Settings::default());
+        assert_eq!(
+            (c.token.as_str(), c.source.as_str()),
+            ("ghu_cs", "env GITHUB_TOKEN")
+        );
+        // Codespaces without a token falls through to the files.
+        let host = home().with_env("CODESPACES", "true").with_file(
+            HOSTS,
+            br#"{"github.com":{"user":"u","oauth_token":"gho_file"}}"#,
+        );
+        assert_eq!(found(&host, &Settings::default()).token, "gho_file");
+    }
+
+    #[test]
+    fn xdg_absolute_is_used_relative_is_ignored() {
+        let apps = br#"{"github.com:Iv1.b507a08c87ecfe98":{"user":"u","oauth_token":"ghu_xdg"}}"#;
+        let host = home()
+            .with_env("XDG_CONFIG_HOME", "/xdg")
+            .with_file("/xdg/github-copilot/apps.json", apps);
+        let c = found(&host, &Settings::default());
+        assert_eq!(
+            (c.token.as_str(), c.source.as_str()),
+            ("ghu_xdg", "/xdg/github-copilot/apps.json")
+        );
+        assert_eq!(c.login.as_deref(), Some("u"));
+
+        let host = home()
+            .with_env("XDG_CONFIG_HOME", "rel/xdg")
+            .with_file("rel/xdg/github-copilot/apps.json", apps)
+            .with_file(
+                APPS,
+                br#"{"github.com:Iv1.b507a08c87ecfe98":{"oauth_token":"ghu_home"}}"#,
+            );
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        assert_eq!(c.expect("credential").token, "ghu_home");
+        assert!(report.contains(&"env XDG_CONFIG_HOME: ignored, not an absolute path".to_string()));
+    }
+
+    #[test]
+    fn settings_dir_overrides_and_expands_home() {
+        let host = home().with_env("XDG_CONFIG_HOME", "/xdg").with_file(
+            "/home/u/cfg/hosts.json",
+            br#"{"github.com":{"oauth_token":"gho_cfg"}}"#,
+        );
+        let s = Settings {
+            copilot_config_dir: Some("~/cfg".into()),
+            ..Settings::default()
+        };
+        assert_eq!(found(&host, &s).source, "/home/u/cfg/hosts.json");
+        let s = Settings {
+            copilot_config_dir: Some("/elsewhere/".into()),
+            ..Settings::default()
+        };
+        let reasons = searched(&host, &s);
+        assert!(
+            reasons.contains(&"/elsewhere/apps.json: not found".to_string()),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn windows_dirs_userprofile_then_localappdata() {
+        let host = FakeHost::new()
+            .with_os(Os::Windows)
+            .with_env("USERPROFILE", "C:\\Users\\u")
+            .with_env("LOCALAPPDATA", "D:\\Local")
+            .with_file(
+                "D:\\Local\\github-copilot\\hosts.json",
+                br#"{"github.com":{"oauth_token":"gho_win"}}"#,
+            );
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        let c = c.expect("credential");
+        assert_eq!(
+            (c.token.as_str(), c.source.as_str()),
+            ("gho_win", "D:\\Local\\github-copilot\\hosts.json")
+        );
+        assert!(report.contains(
+            &"C:\\Users\\u\\AppData\\Local\\github-copilot\\apps.json: not found".to_string()
+        ));
+        assert!(report.contains(
+            &"C:\\Users\\u\\AppData\\Local\\github-copilot\\hosts.json: not found".to_string()
+        ));
+        assert!(report.contains(&"D:\\Local\\github-copilot\\apps.json: not found".to_string()));
+
+        // The same folder twice is searched once; an absolute XDG dir wins on Windows too.
+        let host = FakeHost::new()
+            .with_os(Os::Windows)
+            .with_env("USERPROFILE", "C:\\Users\\u")
+            .with_env("LOCALAPPDATA", "c:\\users\\u\\AppData\\Local");
+        assert_eq!(
+            searched(&host, &Settings::default())
+                .iter()
+                .filter(|r| r.contains("apps.json"))
+                .count(),
+            1
+        );
+        let host = FakeHost::new()
+            .with_os(Os::Windows)
+            .with_env("XDG_CONFIG_HOME", "C:\\xdg")
+            .with_file(
+                "C:\\xdg\\github-copilot\\apps.json",
+                br#"{"github.com:x":{"oauth_token":"ghu_x"}}"#,
+            );
+        assert_eq!(found(&host, &Settings::default()).token, "ghu_x");
+    }
+
+    #[test]
+    fn apps_json_matches_host_exactly() {
+        let json = br#"{
+            "github.com.evil.com:Iv1.b507a08c87ecfe98": {"user":"evil","oauth_token":"ghu_evil"},
+            "notgithub.com:Iv1.b507a08c87ecfe98": {"user":"not","oauth_token":"ghu_not"},
+            "acme.ghe.com:Iv1.b507a08c87ecfe98": {"user":"acme","oauth_token":"ghu_acme"}
+        }"#;
+        assert_eq!(parse_apps_json(json, "github.com"), Ok(None));
+        assert_eq!(
+            parse_apps_json(json, "acme.ghe.com"),
+            Ok(Some(("ghu_acme".into(), Some("acme".into()))))
+        );
+        assert_eq!(parse_apps_json(json, "ghe.com"), Ok(None));
+        assert_eq!(
+            parse_apps_json(br#"{"GitHub.com:x":{"oauth_token":"ghu_c"}}"#, "github.com"),
+            Ok(Some(("ghu_c".into(), None)))
+        );
+        // A key without a client id matches on the whole key.
+        assert_eq!(
+            parse_apps_json(br#"{"github.com":{"oauth_token":"ghu_k"}}"#, "github.com"),
+            Ok(Some(("ghu_k".into(), None)))
+        );
+    }
+
+    #[test]
+    fn enterprise_host_uses_its_entries() {
+        let host = home().with_file(
+            APPS,
+            br#"{"github.com:Iv1.b507a08c87ecfe98":{"oauth_token":"ghu_dotcom"},
+                 "acme.ghe.com:Iv1.b507a08c87ecfe98":{"login":"al","access_token":"ghu_acme"}}"#,
+        );
+        let c = found(&host, &enterprise());
+        assert_eq!(
+            (c.token.as_str(), c.login.as_deref()),
+            ("ghu_acme", Some("al"))
+        );
+        let host = home().with_file(HOSTS, br#"{"github.com":{"oauth_token":"gho_dotcom"}}"#);
+        let reasons = searched(&host, &enterprise());
+        assert!(
+            reasons.contains(&format!("{HOSTS}: no entry for acme.ghe.com")),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn apps_json_prefers_copilot_app_else_file_order() {
+        let json = br#"{
+            "github.com:Ov23zzz": {"user":"a","oauth_token":"gho_other"},
+            "github.com:Iv23aaa": {"user":"b","oauth_token":"ghu_third_party"},
+            "github.com:Iv1.b507a08c87ecfe98": {"user":"c","oauth_token":"ghu_copilot"}
+        }"#;
+        assert_eq!(
+            parse_apps_json(json, "github.com"),
+            Ok(Some(("ghu_copilot".into(), Some("c".into()))))
+        );
+        // githubAppId marks the Copilot app too.
+        let json = br#"{"github.com:Zzz":{"oauth_token":"gho_z"},"github.com:Aaa":{"oauth_token":"ghu_a","githubAppId":"Iv1.b507a08c87ecfe98"}}"#;
+        assert_eq!(
+            parse_apps_json(json, "github.com").map(|e| e.map(|(t, _)| t)),
+            Ok(Some("ghu_a".into()))
+        );
+        // No Copilot app: the first usable entry in file order (not sorted order).
+        let json = br#"{"github.com:Zzz":{"oauth_token":42},"github.com:Yyy":{"oauth_token":"gho_y"},"github.com:Aaa":{"oauth_token":"gho_a"}}"#;
+        assert_eq!(
+            parse_apps_json(json, "github.com").map(|e| e.map(|(t, _)| t)),
+            Ok(Some("gho_y".into()))
+        );
+    }
+
+    #[test]
+    fn unusable_entries_and_shapes_give_reasons() {
+        let e = parse_apps_json(
+            br#"{"github.com:Iv1.b507a08c87ecfe98":{"user":"u","oauth_token":""}}"#,
+            "github.com",
+        );
+        assert_eq!(
+            e,
+            Err(
+                "1 entry for github.com but no usable token in it (needs a string \"oauth_token\")"
+                    .into()
+            )
+        );
+        assert_eq!(parse_apps_json(b"", "github.com"), Err("empty file".into()));
+        assert_eq!(
+            parse_apps_json(b" \n", "github.com"),
+            Err("empty file".into())
+        );
+        assert_eq!(
+            parse_apps_json(b"\xff\xfe{}", "github.com"),
+            Err("not UTF-8 text".into())
+        );
+        assert_eq!(
+            parse_hosts_json(b"{\"a", "github.com"),
+            Err("malformed JSON at line 1 column 3".into())
+        );
+        assert_eq!(
+            parse_hosts_json(br#"["ghu_secret"]"#, "github.com"),
+            Err("not a JSON object".into())
+        );
+        assert_eq!(
+            parse_hosts_json(br#""ghu_secret""#, "github.com"),
+            Err("not a JSON object".into())
+        );
+        assert_eq!(
+            parse_hosts_json(br#"{"github.com":"ghu_secret"}"#, "github.com").map(|_| ()),
+            Err(
+                "1 entry for github.com but no usable token in it (needs a string \"oauth_token\")"
+                    .into()
+            )
+        );
+        assert_eq!(
+            parse_hosts_json("\u{FEFF}{}".as_bytes(), "github.com"),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn hosts_json_is_exact_and_is_the_fallback() {
+        let json = br#"{"github.com.evil.com":{"oauth_token":"gho_evil"},"github.com:Iv1":{"oauth_token":"gho_colon"}}"#;
+        assert_eq!(parse_hosts_json(json, "github.com"), Ok(None));
+        let host = home()
+            .with_file(
+                APPS,
+                br#"{"acme.ghe.com:Iv1.b507a08c87ecfe98":{"oauth_token":"ghu_acme"}}"#,
+            )
+            .with_file(
+                HOSTS,
+                br#"{"github.com":{"user":"u","oauth_token":"gho_hosts"}}"#,
+            );
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        let c = c.expect("credential");
+        assert_eq!(
+            (c.token.as_str(), c.source.as_str(), c.login.as_deref()),
+            ("gho_hosts", HOSTS, Some("u"))
+        );
+        assert!(
+            report.contains(&format!("{APPS}: no entry for github.com")),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_earlier_file_loses_to_valid_later_file() {
+        let host = home()
+            .with_file(
+                APPS,
+                br#"{"github.com:Iv1.b507a08c87ecfe98": {"oauth_token": "ghu_trunc"#,
+            )
+            .with_file(HOSTS, br#"{"github.com":{"oauth_token":"gho_valid"}}"#);
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        assert_eq!(c.expect("credential").token, "gho_valid");
+        let apps_reason = report
+            .iter()
+            .find(|r| r.starts_with(APPS))
+            .expect("apps reason");
+        assert!(
+            apps_reason.contains("malformed JSON at line 1"),
+            "{apps_reason}"
+        );
+        assert!(!apps_reason.contains("ghu_trunc"));
+    }
+
+    #[test]
+    fn not_signed_in_lists_every_place_and_no_token() {
+        let host = home()
+            .with_env("GH_COPILOT_TOKEN", "tid=secret-session;exp=1:mac")
+            .with_env("GITHUB_TOKEN", "ghp_secretpat")
+            .with_file(
+                APPS,
+                br#"{"github.com:Iv1.b507a08c87ecfe98":{"oauth_token":"ghu_sec"#,
+            )
+            .with_file(
+                HOSTS,
+                br#"{"acme.ghe.com":{"oauth_token":"gho_secret_other"}}"#,
+            );
+        let reasons = searched(&host, &Settings::default());
+        assert_eq!(
+            reasons,
+            vec![
+                "env GH_COPILOT_TOKEN: ignored: contains '=', so it looks like a Copilot session token, not a GitHub OAuth token".to_string(),
+                "env GITHUB_COPILOT_TOKEN: not set".to_string(),
+                "env GITHUB_TOKEN: used only in Codespaces (CODESPACES is not \"true\")".to_string(),
+                format!("{APPS}: malformed JSON at line 1 column 58"),
+                format!("{HOSTS}: no entry for github.com"),
+            ]
+        );
+        let err = discover(&host, &Settings::default()).expect_err("not signed in");
+        let text = format!("{err} {err:?}");
+        for secret in [
+            "secret-session",
+            "ghp_secretpat",
+            "ghu_sec",
+            "gho_secret_other",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn file_errors_are_reasons() {
+        let host = home()
+            .with_file_error(APPS, FileError::Denied)
+            .with_file_error(HOSTS, FileError::Io("disk says ghu_leaky".into()));
+        let reasons = searched(&host, &Settings::default());
+        assert!(reasons.contains(&format!(
+            "{APPS}: not readable: the host did not grant access to this directory"
+        )));
+        assert!(
+            reasons.contains(&format!("{HOSTS}: unreadable: disk says [redacted]")),
+            "{reasons:?}"
+        );
+        let host = FakeHost::new();
+        let reasons = searched(&host, &Settings::default());
+        assert_eq!(
+            reasons.last().map(String::as_str),
+            Some("env HOME: not set, so no Copilot config directory")
+        );
+    }
+
+    #[test]
+    fn debug_redacts_token() {
+        let c = Credential {
+            token: "ghu_visible".into(),
+            source: "env X".into(),
+            login: Some("u".into()),
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("ghu_visible") && d.contains("[redacted]") && d.contains("env X"));
+    }
+}

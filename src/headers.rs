@@ -46,11 +46,19 @@ pub fn exchange_headers(s: &Settings, oauth: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// Headers of every Copilot API call (`/models`, `/chat/completions`, ...), with `bearer`
-/// (a session token, or the OAuth token in fallback) and a caller-made `request_id` (see
-/// [`next_request_id`]; the caller keeps it to name the request in errors and logs).
+/// Headers of every Copilot API call (`/models`, `/chat/completions`, ...) with `bearer` (a
+/// session token, or the OAuth token in fallback) and a fresh `X-Request-Id`.
 /// Call-specific headers (`X-Initiator`, `Copilot-Vision-Request`, ...) are the caller's.
-pub fn copilot_headers(s: &Settings, bearer: &str, request_id: &str) -> Vec<(String, String)> {
+pub fn copilot_headers(s: &Settings, bearer: &str) -> Vec<(String, String)> {
+    copilot_headers_with_id(s, bearer, &next_request_id(wall_clock_nanos()))
+}
+
+/// [`copilot_headers`] with a caller-made request id (to name the request in errors and logs).
+pub fn copilot_headers_with_id(
+    s: &Settings,
+    bearer: &str,
+    request_id: &str,
+) -> Vec<(String, String)> {
     vec![
         pair(AUTHORIZATION, &format!("Bearer {bearer}")),
         pair(COPILOT_INTEGRATION_ID, &s.integration_id),
@@ -63,11 +71,20 @@ pub fn copilot_headers(s: &Settings, bearer: &str, request_id: &str) -> Vec<(Str
     ]
 }
 
+/// Nanoseconds since the epoch from the WASI (or native) wall clock; only seeds request ids,
+/// so ids differ across instances and restarts. A clock before 1970 just seeds 0.
+fn wall_clock_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
 /// Counts request ids made in this instance, so two ids in the same second differ.
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh request id: [`request_id`] seeded by `now` (unix seconds) and an instance-wide
-/// counter.
+/// A fresh request id: [`request_id`] seeded by `now` (any clock reading) and an
+/// instance-wide counter.
 pub fn next_request_id(now: u64) -> String {
     request_id(now, REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed))
 }
@@ -116,7 +133,10 @@ mod tests {
         assert_eq!(header(&h, "authorization"), Some("token ghu_abc"));
         assert_eq!(header(&h, "accept"), Some("application/json"));
         assert_eq!(header(&h, "editor-version"), Some("vscode/1.104.1"));
-        assert_eq!(header(&h, "editor-plugin-version"), Some("copilot-chat/0.31.0"));
+        assert_eq!(
+            header(&h, "editor-plugin-version"),
+            Some("copilot-chat/0.31.0")
+        );
         assert_eq!(header(&h, "user-agent"), Some("GitHubCopilotChat/0.31.0"));
         assert_eq!(header(&h, "x-github-api-version"), Some("2025-05-01"));
         assert_eq!(header(&h, "copilot-integration-id"), None);
@@ -124,26 +144,45 @@ mod tests {
 
     #[test]
     fn copilot_headers_carry_bearer_integration_and_id() {
-        let s = Settings { integration_id: "custom".into(), ..Settings::default() };
-        let h = copilot_headers(&s, "tid=1;exp=2:mac", "id-1");
+        let s = Settings {
+            integration_id: "custom".into(),
+            ..Settings::default()
+        };
+        let h = copilot_headers_with_id(&s, "tid=1;exp=2:mac", "id-1");
         assert_eq!(header(&h, "authorization"), Some("Bearer tid=1;exp=2:mac"));
         assert_eq!(header(&h, "copilot-integration-id"), Some("custom"));
         assert_eq!(header(&h, "editor-version"), Some("vscode/1.104.1"));
-        assert_eq!(header(&h, "editor-plugin-version"), Some("copilot-chat/0.31.0"));
+        assert_eq!(
+            header(&h, "editor-plugin-version"),
+            Some("copilot-chat/0.31.0")
+        );
         assert_eq!(header(&h, "user-agent"), Some("GitHubCopilotChat/0.31.0"));
         assert_eq!(header(&h, "x-github-api-version"), Some("2025-05-01"));
         assert_eq!(header(&h, "content-type"), Some("application/json"));
         assert_eq!(header(&h, "x-request-id"), Some("id-1"));
+        let a = copilot_headers(&s, "t");
+        let b = copilot_headers(&s, "t");
+        let (ida, idb) = (header(&a, "x-request-id"), header(&b, "x-request-id"));
+        assert!(ida.is_some_and(|id| id.len() == 36));
+        assert_ne!(ida, idb);
     }
 
     #[test]
     fn request_ids_are_uuid_v4_shaped() {
         let id = request_id(1_700_000_000, 7);
         let parts: Vec<&str> = id.split('-').collect();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![8, 4, 4, 4, 12]);
-        assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            vec![8, 4, 4, 4, 12]
+        );
+        assert!(id
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert!(parts[2].starts_with('4'), "{id}");
-        assert!(matches!(parts[3].chars().next(), Some('8' | '9' | 'a' | 'b')), "{id}");
+        assert!(
+            matches!(parts[3].chars().next(), Some('8' | '9' | 'a' | 'b')),
+            "{id}"
+        );
         assert_eq!(request_id(1_700_000_000, 7), id, "deterministic for a seed");
     }
 
@@ -152,7 +191,10 @@ mod tests {
         let mut seen = HashSet::new();
         for now in [0u64, 1, 1_700_000_000] {
             for counter in 0..500 {
-                assert!(seen.insert(request_id(now, counter)), "collision at {now}/{counter}");
+                assert!(
+                    seen.insert(request_id(now, counter)),
+                    "collision at {now}/{counter}"
+                );
             }
         }
         assert_ne!(next_request_id(5), next_request_id(5));

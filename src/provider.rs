@@ -409,3 +409,170 @@ fn read_limited(stream: &mut dyn ByteStream, limit: usize) -> Vec<u8> {
     out.truncate(limit);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::copilot_chat::extension::llm_provider::{
+        MessageContent, MessageRole, RequestMessage, StopReason,
+    };
+    use crate::testing::{json_response, FakeHost, MemoryStream, StreamStep};
+
+    const OAUTH: &str = "ghu_providerTest0000000000000000000000";
+    const EXCHANGE: &str = "https://api.github.com/copilot_internal/v2/token";
+    const API: &str = "https://api.test";
+
+    fn host() -> FakeHost {
+        let host = FakeHost::new().with_env("GH_COPILOT_TOKEN", OAUTH).at(1_000_000);
+        host.route(EXCHANGE, |_| {
+            Ok(json_response(
+                200,
+                &format!(r#"{{"token":"tid=t;exp=2000000:mac","expires_at":2000000,"refresh_in":1500,"endpoints":{{"api":"{API}"}}}}"#),
+            ))
+        });
+        host.route(&format!("{API}/models"), |_| {
+            Ok(json_response(
+                200,
+                r#"{"data":[{"id":"gpt-4.1","name":"GPT-4.1","is_chat_default":true,"model_picker_enabled":true,
+                    "capabilities":{"type":"chat","limits":{"max_prompt_tokens":1000,"max_output_tokens":100},"supports":{"tool_calls":true}},
+                    "supported_endpoints":["/chat/completions"]}]}"#,
+            ))
+        });
+        host
+    }
+
+    fn sse(lines: &[&str]) -> Vec<u8> {
+        lines.iter().map(|l| format!("data: {l}\n\n")).collect::<String>().into_bytes()
+    }
+
+    fn answer() -> Vec<StreamStep> {
+        vec![
+            StreamStep::Data(sse(&[r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#])),
+            StreamStep::Pending,
+            StreamStep::Data(sse(&[
+                r#"{"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}"#,
+            ])),
+            StreamStep::Pending,
+            StreamStep::Data(sse(&[
+                r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#,
+                "[DONE]",
+            ])),
+        ]
+    }
+
+    fn hello() -> CompletionRequest {
+        CompletionRequest {
+            messages: vec![RequestMessage {
+                role: MessageRole::User,
+                content: vec![MessageContent::Text("hi".into())],
+                cache: false,
+            }],
+            tools: vec![],
+            tool_choice: None,
+            stop_sequences: vec![],
+            temperature: None,
+            thinking_allowed: false,
+            max_tokens: None,
+        }
+    }
+
+    fn drain(p: &mut Provider, id: &str) -> (Vec<CompletionEvent>, usize) {
+        let mut events = Vec::new();
+        let mut pendings = 0;
+        loop {
+            match p.step(id, false).expect("step") {
+                Step::Event(e) => events.push(e),
+                Step::Pending => pendings += 1,
+                Step::Finished => return (events, pendings),
+            }
+        }
+    }
+
+    #[test]
+    fn usage_after_stop_is_delivered_before_the_stop_and_the_stream_frees_itself() {
+        let host = host();
+        host.route_stream(&format!("{API}/chat/completions"), |_| {
+            Ok(Box::new(MemoryStream::new(200, vec![], answer())))
+        });
+        let mut p = Provider::new();
+        let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("start");
+        let (events, pendings) = drain(&mut p, &id);
+        assert_eq!(pendings, 2, "poll reports pending instead of blocking");
+        assert!(matches!(events[0], CompletionEvent::Started));
+        assert!(matches!(events[events.len() - 2], CompletionEvent::Usage(_)), "{events:?}");
+        assert!(matches!(events.last(), Some(CompletionEvent::Stop(StopReason::EndTurn))));
+        assert_eq!(p.open_streams(), 0);
+        // A finished stream: `next` says finished and `close` is idempotent.
+        assert!(matches!(p.step(&id, true), Ok(Step::Finished)));
+        assert!(p.close_stream(&id).is_ok());
+        assert!(p.close_stream(&id).is_ok());
+    }
+
+    #[test]
+    fn unknown_stream_ids_are_errors() {
+        let mut p = Provider::new();
+        for id in ["copilot-stream-0", "nonsense", ""] {
+            assert!(matches!(p.step(id, false), Err(Error::InvalidRequest(_))), "{id}");
+            assert!(matches!(p.close_stream(id), Err(Error::InvalidRequest(_))), "{id}");
+        }
+    }
+
+    #[test]
+    fn close_frees_an_open_stream() {
+        let host = host();
+        host.route_stream(&format!("{API}/chat/completions"), |_| {
+            Ok(Box::new(MemoryStream::new(200, vec![], answer())))
+        });
+        let mut p = Provider::new();
+        let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("start");
+        assert_eq!(p.open_streams(), 1);
+        p.close_stream(&id).expect("close");
+        assert_eq!(p.open_streams(), 0);
+        assert!(matches!(p.step(&id, false), Ok(Step::Finished)));
+    }
+
+    #[test]
+    fn a_refused_session_token_is_exchanged_again_and_the_request_replayed_once() {
+        let host = host();
+        let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+        let seen = calls.clone();
+        host.route_stream(&format!("{API}/chat/completions"), move |_| {
+            seen.set(seen.get() + 1);
+            if seen.get() == 1 {
+                Ok(Box::new(MemoryStream::new(401, vec![], vec![StreamStep::Data(b"{\"message\":\"expired\"}".to_vec())])))
+            } else {
+                Ok(Box::new(MemoryStream::new(200, vec![], answer())))
+            }
+        });
+        let mut p = Provider::new();
+        let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("replayed");
+        let (events, _) = drain(&mut p, &id);
+        assert!(events.iter().any(|e| matches!(e, CompletionEvent::Text(_))));
+        assert_eq!(calls.get(), 2);
+        assert_eq!(host.request_count(EXCHANGE), 2);
+    }
+
+    #[test]
+    fn a_second_refusal_is_unauthorized() {
+        let host = host();
+        host.route_stream(&format!("{API}/chat/completions"), |_| {
+            Ok(Box::new(MemoryStream::new(401, vec![], vec![StreamStep::Data(b"{\"message\":\"nope\"}".to_vec())])))
+        });
+        let mut p = Provider::new();
+        assert!(matches!(p.start_stream(&host, "gpt-4.1", &hello()), Err(Error::Unauthorized(_))));
+        assert_eq!(host.request_count(EXCHANGE), 2, "one re-exchange, no loop");
+    }
+
+    #[test]
+    fn changed_settings_drop_the_session() {
+        let mut host = host();
+        let mut p = Provider::new();
+        p.models(&host).expect("models");
+        p.models(&host).expect("models");
+        assert_eq!(host.request_count(EXCHANGE), 1);
+        assert_eq!(host.request_count(&format!("{API}/models")), 1, "catalog cached");
+        host.settings = r#"{"integration_id":"other"}"#.to_string();
+        p.models(&host).expect("models");
+        assert_eq!(host.request_count(EXCHANGE), 2);
+    }
+}

@@ -1,1 +1,1067 @@
-//! TODO
+//! The token exchange (`GET {github api}/copilot_internal/v2/token`) and the session-token
+//! cache.
+//!
+//! Design decisions:
+//! * **One exchange serves every request until its refresh point.** The refresh point is
+//!   `received_at + refresh_in` (a duration, so a wrong local clock does not matter), or
+//!   without `refresh_in` five minutes before `expires_at`. A cached token is never used at or
+//!   past `expires_at` by the local clock.
+//! * **A wrong local clock never blocks work.** A token that was just received is used for the
+//!   request that asked for it even when the local clock already reads past its `expires_at`
+//!   (the server issued it a moment ago, so it is valid there); it is then not reused, so
+//!   each later request exchanges again until the clock is fixed. That costs exchanges, never
+//!   a stale token, and a warning names the cause.
+//! * **Graceful fallback.** When the exchange fails in a way that may pass (transport error,
+//!   timeout, 5xx, an unusable 200) or answers 400/404 (GitHub's answer for tokens of apps
+//!   without the exchange, and on some data-residency tenants), the raw OAuth token is used
+//!   as Bearer against the Copilot API, with a warning; the fallback is not cached, so the
+//!   next request tries the exchange again. Definitive answers (401, 403, 429, other 4xx)
+//!   are typed errors: falling back there would hide the reason from the user.
+//! * **The OAuth token goes only to the exchange URL** (redirects not followed, so it cannot
+//!   be carried elsewhere), except in the explicit fallback.
+//!
+//! The guest is single-threaded and [`SessionCache::auth`] takes `&mut self`, so exchanges are
+//! single-flight by construction.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::credentials::Credential;
+use crate::error::{Error, Upstream};
+use crate::headers::exchange_headers;
+use crate::host_api::{HostApi, HttpMethod, HttpRequest, HttpResponse, LogLevel, RedirectPolicy};
+use crate::settings::Settings;
+
+/// Path of the token exchange under the GitHub REST API base.
+pub const EXCHANGE_PATH: &str = "/copilot_internal/v2/token";
+/// The Copilot API for github.com when the exchange names none.
+pub const DEFAULT_COPILOT_API: &str = "https://api.githubcopilot.com";
+/// Enterprise (`*.ghe.com`) Copilot API host prefix: `https://copilot-api.<host>`.
+pub const ENTERPRISE_COPILOT_API_PREFIX: &str = "https://copilot-api.";
+/// Without `refresh_in`, refresh this long before `expires_at` (what VS Code and Zed do).
+pub const REFRESH_MARGIN_SECS: u64 = 300;
+
+/// The useful part of a successful exchange answer. `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenEnvelope {
+    /// The Copilot session token (opaque).
+    pub token: String,
+    /// Unix seconds (server clock) after which the token is refused.
+    pub expires_at: u64,
+    /// Seconds after receipt when the client should exchange again (typically 1500).
+    pub refresh_in: Option<u64>,
+    /// `endpoints.api`: the Copilot API base for this account, without a trailing `/`.
+    pub api: Option<String>,
+    /// The plan SKU, e.g. `free_limited_copilot`.
+    pub sku: Option<String>,
+}
+
+impl fmt::Debug for TokenEnvelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEnvelope")
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("refresh_in", &self.refresh_in)
+            .field("api", &self.api)
+            .field("sku", &self.sku)
+            .finish()
+    }
+}
+
+/// Reads an exchange answer leniently: numbers may be strings, unknown fields are ignored,
+/// an unusable `endpoints.api` is dropped. A missing or empty `token`, or a missing
+/// `expires_at`, is an error (an `Upstream` with status 200; no body text is kept).
+pub fn parse_envelope(body: &[u8]) -> Result<TokenEnvelope, Error> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        bad_envelope(&format!(
+            "malformed JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if !value.is_object() {
+        return Err(bad_envelope("not a JSON object"));
+    }
+    let token = value
+        .get("token")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| bad_envelope("no `token`"))?;
+    // The token goes into an Authorization header: refuse anything that could break it.
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad_envelope("`token` has characters a header cannot carry"));
+    }
+    let expires_at = value
+        .get("expires_at")
+        .and_then(lenient_u64)
+        .ok_or_else(|| bad_envelope("no `expires_at`"))?;
+    Ok(TokenEnvelope {
+        token: token.to_string(),
+        expires_at,
+        // 0 would mean "refresh before every request"; treat it as absent.
+        refresh_in: value
+            .get("refresh_in")
+            .and_then(lenient_u64)
+            .filter(|r| *r > 0),
+        api: value
+            .pointer("/endpoints/api")
+            .and_then(Value::as_str)
+            .and_then(clean_api_base),
+        sku: value
+            .get("sku")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+    })
+}
+
+fn bad_envelope(why: &str) -> Error {
+    Error::Upstream(Upstream {
+        status: 200,
+        message: format!("unusable token exchange answer: {why}"),
+        request_id: None,
+    })
+}
+
+/// A non-negative integer from a number (fractions dropped) or a numeric string.
+fn lenient_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// An `http(s)://` base without trailing `/`, or `None`.
+fn clean_api_base(api: &str) -> Option<String> {
+    let api = api.trim().trim_end_matches('/');
+    let rest = api
+        .strip_prefix("https://")
+        .or_else(|| api.strip_prefix("http://"))?;
+    let ok = !rest.is_empty() && api.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| api.to_string())
+}
+
+/// What the bearer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    /// A Copilot session token from the exchange.
+    Session,
+    /// The GitHub OAuth token itself (the exchange failed; degraded catalog likely).
+    RawOAuth,
+}
+
+/// How to call the Copilot API right now. `Debug` never shows the bearer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// The token for `Authorization: Bearer`.
+    pub bearer: String,
+    /// The Copilot API base URL, without a trailing `/`.
+    pub api_base: String,
+    /// Whether `bearer` is a session token or the fallback OAuth token.
+    pub kind: AuthKind,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("bearer", &"[redacted]")
+            .field("api_base", &self.api_base)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+/// The state of the last [`SessionCache::auth`], for `doctor`. Holds no token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Session token, or the raw OAuth token after a failed exchange.
+    pub kind: AuthKind,
+    /// The Copilot API base in use.
+    pub api_base: String,
+    /// Local unix seconds when the exchange answer arrived (session only).
+    pub received_at: Option<u64>,
+    /// Local unix seconds from which the next request exchanges again (session only).
+    pub refresh_at: Option<u64>,
+    /// `expires_at` as the server sent it (session only).
+    pub expires_at: Option<u64>,
+    /// The plan SKU the exchange named (session only).
+    pub sku: Option<String>,
+    /// Why the exchange failed (fallback only; no token in it).
+    pub fallback_reason: Option<String>,
+}
+
+impl fmt::Display for SessionInfo {
+    /// One line for humans (`doctor`, the settings view); times are unix seconds.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            AuthKind::Session => {
+                write!(f, "Copilot session token for {}", self.api_base)?;
+                if let (Some(refresh), Some(expires)) = (self.refresh_at, self.expires_at) {
+                    write!(f, ", refreshes at {refresh}, expires at {expires}")?;
+                }
+                if let Some(sku) = &self.sku {
+                    write!(f, ", plan {sku}")?;
+                }
+                Ok(())
+            }
+            AuthKind::RawOAuth => {
+                write!(f, "GitHub OAuth token used directly for {}", self.api_base)?;
+                if let Some(reason) = &self.fallback_reason {
+                    write!(f, " because the token exchange failed: {reason}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A cached session token.
+struct Session {
+    token: String,
+    api_base: String,
+    received_at: u64,
+    refresh_at: u64,
+    expires_at: u64,
+    sku: Option<String>,
+}
+
+impl Session {
+    fn usable_at(&self, now: u64) -> bool {
+        now < self.refresh_at && now < self.expires_at
+    }
+
+    fn auth(&self) -> Auth {
+        Auth {
+            bearer: self.token.clone(),
+            api_base: self.api_base.clone(),
+            kind: AuthKind::Session,
+        }
+    }
+}
+
+/// The last fallback, remembered only for [`SessionCache::current`].
+struct Fallback {
+    api_base: String,
+    reason: String,
+}
+
+/// The in-memory session-token cache of one provider instance, keyed by the OAuth token.
+#[derive(Default)]
+pub struct SessionCache {
+    /// The OAuth token everything below belongs to; another one resets the cache.
+    owner: Option<String>,
+    session: Option<Session>,
+    /// The last `endpoints.api` the exchange named: the best fallback API base.
+    last_api: Option<String>,
+    last_fallback: Option<Fallback>,
+}
+
+impl fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCache")
+            .field("current", &self.current())
+            .finish()
+    }
+}
+
+/// Why an exchange did not give a usable envelope.
+enum Failure {
+    /// Use the raw OAuth token this time; the reason is safe to log.
+    Fallback(String),
+    /// A definitive answer, returned to the caller.
+    Fail(Error),
+}
+
+impl SessionCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        SessionCache::default()
+    }
+
+    /// The bearer and API base for the next Copilot API call: the cached session token while
+    /// it is fresh, else a new exchange, else (on a transient failure or 400/404) the raw
+    /// OAuth token. Definitive exchange answers come back as typed errors: 401
+    /// `Unauthorized`, 403 `NoCopilotAccess` (or `RateLimited` for GitHub's rate-limit 403),
+    /// 429 `RateLimited`.
+    pub fn auth(
+        &mut self,
+        host: &dyn HostApi,
+        settings: &Settings,
+        credential: &Credential,
+    ) -> Result<Auth, Error> {
+        self.adopt(&credential.token);
+        if let Some(session) = self
+            .session
+            .as_ref()
+            .filter(|s| s.usable_at(host.now_unix()))
+        {
+            return Ok(session.auth());
+        }
+        self.session = None;
+        match exchange(host, settings, &credential.token) {
+            Ok((envelope, received_at)) => Ok(self.install(host, settings, envelope, received_at)),
+            Err(Failure::Fallback(reason)) => {
+                Ok(self.fall_back(host, settings, credential, reason))
+            }
+            Err(Failure::Fail(error)) => {
+                self.last_fallback = None;
+                Err(error)
+            }
+        }
+    }
+
+    /// Drops the session token (after the Copilot API refused it), so the next
+    /// [`SessionCache::auth`] exchanges again. The last known API base is kept.
+    pub fn invalidate(&mut self) {
+        self.session = None;
+    }
+
+    /// Forgets everything (sign-out).
+    pub fn clear(&mut self) {
+        *self = SessionCache::new();
+    }
+
+    /// The cached session, or the last fallback, without any token; `None` before the first
+    /// [`SessionCache::auth`], after an error and after [`SessionCache::clear`].
+    pub fn current(&self) -> Option<SessionInfo> {
+        if let Some(s) = &self.session {
+            return Some(SessionInfo {
+                kind: AuthKind::Session,
+                api_base: s.api_base.clone(),
+                received_at: Some(s.received_at),
+                refresh_at: Some(s.refresh_at),
+                expires_at: Some(s.expires_at),
+                sku: s.sku.clone(),
+                fallback_reason: None,
+            });
+        }
+        self.last_fallback.as_ref().map(|f| SessionInfo {
+            kind: AuthKind::RawOAuth,
+            api_base: f.api_base.clone(),
+            received_at: None,
+            refresh_at: None,
+            expires_at: None,
+            sku: None,
+            fallback_reason: Some(f.reason.clone()),
+        })
+    }
+
+    /// Resets the cache when the credential changed (another account, or a new sign-in).
+    fn adopt(&mut self, oauth: &str) {
+        if self.owner.as_deref() != Some(oauth) {
+            *self = SessionCache {
+                owner: Some(oauth.to_string()),
+                ..SessionCache::default()
+            };
+        }
+    }
+
+    fn install(
+        &mut self,
+        host: &dyn HostApi,
+        settings: &Settings,
+        envelope: TokenEnvelope,
+        received_at: u64,
+    ) -> Auth {
+        let api_base = match envelope.api {
+            Some(api) => {
+                self.last_api = Some(api.clone());
+                api
+            }
+            None => {
+                let api = static_api_base(settings);
+                host.log(
+                    LogLevel::Info,
+                    &format!("the token exchange named no Copilot API endpoint; using {api}"),
+                );
+                api
+            }
+        };
+        let refresh_at = refresh_point(received_at, envelope.expires_at, envelope.refresh_in);
+        if envelope.expires_at <= received_at {
+            host.log(
+                LogLevel::Warn,
+                &format!(
+                    "the Copilot session token expires at {} but the local clock reads {received_at}; \
+                     the local clock is probably ahead, so every request will exchange again until it is fixed",
+                    envelope.expires_at
+                ),
+            );
+        }
+        host.log(
+            LogLevel::Info,
+            &format!(
+                "Copilot session token received (API {api_base}, refresh in {} s, sku {})",
+                refresh_at.saturating_sub(received_at),
+                envelope.sku.as_deref().unwrap_or("unknown")
+            ),
+        );
+        let session = Session {
+            token: envelope.token,
+            api_base,
+            received_at,
+            refresh_at,
+            expires_at: envelope.expires_at,
+            sku: envelope.sku,
+        };
+        // The fresh token serves this request even if the clock says it is already stale
+        // (see the module notes); `usable_at` keeps it from being reused then.
+        let auth = session.auth();
+        self.session = Some(session);
+        self.last_fallback = None;
+        auth
+    }
+
+    fn fall_back(
+        &mut self,
+        host: &dyn HostApi,
+        settings: &Settings,
+        credential: &Credential,
+        reason: String,
+    ) -> Auth {
+        let api_base = self
+            .last_api
+            .clone()
+            .unwrap_or_else(|| static_api_base(settings));
+        host.log(
+            LogLevel::Warn,
+            &format!(
+                "Copilot token exchange failed ({reason}); using the GitHub OAuth token directly against {api_base} \
+                 (fewer models may be available); the next request tries the exchange again"
+            ),
+        );
+        self.last_fallback = Some(Fallback {
+            api_base: api_base.clone(),
+            reason,
+        });
+        Auth {
+            bearer: credential.token.clone(),
+            api_base,
+            kind: AuthKind::RawOAuth,
+        }
+    }
+}
+
+/// When to exchange again: `received_at + refresh_in`; without it, `REFRESH_MARGIN_SECS`
+/// before `expires_at`, but for a token that lives less than twice that margin, halfway
+/// through its life (else it would be stale on arrival and every request would exchange).
+/// `expires_at` is checked separately as a hard stop.
+pub fn refresh_point(received_at: u64, expires_at: u64, refresh_in: Option<u64>) -> u64 {
+    match refresh_in {
+        Some(r) => received_at.saturating_add(r),
+        None => {
+            let lifetime = expires_at.saturating_sub(received_at);
+            expires_at.saturating_sub(REFRESH_MARGIN_SECS.min(lifetime / 2))
+        }
+    }
+}
+
+/// The Copilot API base when the exchange names none: the API override itself when set (a
+/// loopback simulator serves both APIs), `https://copilot-api.<host>` for an enterprise host,
+/// else `https://api.githubcopilot.com`.
+pub fn static_api_base(settings: &Settings) -> String {
+    if settings.github_api_url.is_some() {
+        return settings.github_api_base();
+    }
+    if settings.is_enterprise() {
+        return format!("{ENTERPRISE_COPILOT_API_PREFIX}{}", settings.github_host());
+    }
+    DEFAULT_COPILOT_API.to_string()
+}
+
+/// The exchange URL for these settings.
+pub fn exchange_url(settings: &Settings) -> String {
+    format!("{}{EXCHANGE_PATH}", settings.github_api_base())
+}
+
+/// Performs one exchange; returns the envelope and the local time its answer arrived.
+fn exchange(
+    host: &dyn HostApi,
+    settings: &Settings,
+    oauth: &str,
+) -> Result<(TokenEnvelope, u64), Failure> {
+    let request = HttpRequest {
+        method: HttpMethod::Get,
+        url: exchange_url(settings),
+        headers: exchange_headers(settings, oauth),
+        body: None,
+        // A redirect would carry the OAuth token to another URL.
+        redirect_policy: RedirectPolicy::NoFollow,
+        timeout_ms: Some(settings.request_timeout_ms()),
+    };
+    let response = host
+        .fetch(request)
+        .map_err(|e| Failure::Fallback(Error::from(e).to_string()))?;
+    let received_at = host.now_unix();
+    classify(&response).map(|envelope| (envelope, received_at))
+}
+
+/// Sorts an exchange answer into envelope, fallback or typed error.
+fn classify(response: &HttpResponse) -> Result<TokenEnvelope, Failure> {
+    let status = response.status;
+    if (200..300).contains(&status) {
+        return parse_envelope(&response.body).map_err(|e| Failure::Fallback(fallback_reason(e)));
+    }
+    let error = Error::from_response(status, &response.headers, &response.body);
+    match status {
+        400 | 404 | 500..=599 => Err(Failure::Fallback(fallback_reason(error))),
+        // From the exchange, a 403 that is not a rate limit means no Copilot for this token,
+        // even without Copilot's error envelope (e.g. "Resource not accessible by personal
+        // access token").
+        403 => Err(Failure::Fail(match error {
+            Error::Unauthorized(u) => Error::NoCopilotAccess {
+                message: u.message,
+                notification_id: None,
+                url: None,
+            },
+            other => other,
+        })),
+        _ => Err(Failure::Fail(error)),
+    }
+}
+
+/// A log-safe reason (messages are already redacted) that names GitHub's API, not Copilot's.
+fn fallback_reason(error: Error) -> String {
+    match error {
+        Error::Upstream(u) => match u.request_id {
+            Some(id) => format!("HTTP {}: {} (request id {id})", u.status, u.message),
+            None => format!("HTTP {}: {}", u.status, u.message),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host_api::HttpError;
+    use crate::testing::{json_response, request_header, response, FakeHost};
+
+    const T0: u64 = 1_000_000;
+    const OAUTH: &str = "ghu_oauthSECRET";
+    const EXCHANGE: &str = "https://api.github.com/copilot_internal/v2/token";
+
+    fn credential() -> Credential {
+        Credential {
+            token: OAUTH.into(),
+            source: "env GH_COPILOT_TOKEN".into(),
+            login: None,
+        }
+    }
+
+    fn envelope(
+        token: &str,
+        expires_at: u64,
+        refresh_in: Option<u64>,
+        api: Option<&str>,
+    ) -> HttpResponse {
+        let mut v = serde_json::json!({ "token": token, "expires_at": expires_at, "sku": "monthly_subscriber" });
+        if let Some(r) = refresh_in {
+            v["refresh_in"] = r.into();
+        }
+        if let Some(a) = api {
+            v["endpoints"] = serde_json::json!({ "api": a, "proxy": "https://proxy.example" });
+        }
+        json_response(200, &v.to_string())
+    }
+
+    fn ok_envelope(token: &str) -> HttpResponse {
+        envelope(
+            token,
+            T0 + 1800,
+            Some(1500),
+            Some("https://api.individual.githubcopilot.com/"),
+        )
+    }
+
+    fn auth(cache: &mut SessionCache, host: &FakeHost, settings: &Settings) -> Auth {
+        match cache.auth(host, settings, &credential()) {
+            Ok(a) => a,
+            Err(e) => panic!("auth failed: {e}"),
+        }
+    }
+
+    fn auth_err(cache: &mut SessionCache, host: &FakeHost) -> Error {
+        match cache.auth(host, &Settings::default(), &credential()) {
+            Ok(a) => panic!("expected an error, got {a:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn one_exchange_serves_many_requests() {
+        let host = FakeHost::new().at(T0);
+        host.queue(EXCHANGE, Ok(ok_envelope("tid=s1;exp=1:mac")));
+        let mut cache = SessionCache::new();
+        for _ in 0..5 {
+            let a = auth(&mut cache, &host, &Settings::default());
+            assert_eq!(a.bearer, "tid=s1;exp=1:mac");
+            assert_eq!(a.api_base, "https://api.individual.githubcopilot.com");
+            assert_eq!(a.kind, AuthKind::Session);
+            host.advance(100);
+        }
+        assert_eq!(host.requests().len(), 1);
+        let r = &host.requests()[0];
+        assert_eq!(r.url, EXCHANGE);
+        assert!(matches!(r.method, HttpMethod::Get));
+        assert!(matches!(r.redirect_policy, RedirectPolicy::NoFollow));
+        assert_eq!(r.timeout_ms, Some(30_000));
+        assert_eq!(
+            request_header(r, "authorization"),
+            Some("token ghu_oauthSECRET")
+        );
+        assert_eq!(request_header(r, "editor-version"), Some("vscode/1.104.1"));
+        assert_eq!(
+            request_header(r, "editor-plugin-version"),
+            Some("copilot-chat/0.31.0")
+        );
+        assert_eq!(
+            request_header(r, "user-agent"),
+            Some("GitHubCopilotChat/0.31.0")
+        );
+        assert_eq!(
+            request_header(r, "x-github-api-version"),
+            Some("2025-05-01")
+        );
+        assert_eq!(request_header(r, "accept"), Some("application/json"));
+    }
+
+    #[test]
+    fn refreshes_at_received_at_plus_refresh_in() {
+        let host = FakeHost::new().at(T0);
+        // The exchange takes 10 s: the refresh point counts from the answer's arrival.
+        let clock = host.clock.clone();
+        let answers =
+            std::cell::RefCell::new(vec![ok_envelope("tid=s2:m"), ok_envelope("tid=s1:m")]);
+        host.route(EXCHANGE, move |_| {
+            clock.set(clock.get() + 10);
+            answers.borrow_mut().pop().ok_or(HttpError::Timeout)
+        });
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=s1:m");
+        assert_eq!(
+            cache.current().and_then(|i| i.refresh_at),
+            Some(T0 + 10 + 1500)
+        );
+        host.set_now(T0 + 10 + 1499);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=s1:m");
+        assert_eq!(host.request_count(EXCHANGE), 1);
+        host.set_now(T0 + 10 + 1500);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=s2:m");
+        assert_eq!(host.request_count(EXCHANGE), 2);
+    }
+
+    #[test]
+    fn without_refresh_in_refreshes_five_minutes_before_expiry() {
+        let host = FakeHost::new().at(T0);
+        host.queue(EXCHANGE, Ok(envelope("tid=a:m", T0 + 1800, None, None)));
+        host.queue(EXCHANGE, Ok(envelope("tid=b:m", T0 + 3600, None, None)));
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        let a = auth(&mut cache, &host, &s);
+        assert_eq!(a.api_base, DEFAULT_COPILOT_API);
+        assert!(host
+            .log_text()
+            .contains("named no Copilot API endpoint; using https://api.githubcopilot.com"));
+        host.set_now(T0 + 1499);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=a:m");
+        host.set_now(T0 + 1500);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=b:m");
+        assert_eq!(host.request_count(EXCHANGE), 2);
+    }
+
+    #[test]
+    fn short_lived_token_without_refresh_in_is_still_reused() {
+        assert_eq!(refresh_point(T0, T0 + 120, None), T0 + 60);
+        assert_eq!(refresh_point(T0, T0 + 1800, None), T0 + 1500);
+        assert_eq!(refresh_point(T0, T0 - 5, None), T0 - 5);
+        assert_eq!(refresh_point(T0, T0 + 1800, Some(u64::MAX)), u64::MAX);
+    }
+
+    #[test]
+    fn never_used_at_or_past_expires_at() {
+        let host = FakeHost::new().at(T0);
+        // refresh_in points past expires_at: expires_at wins.
+        host.queue(
+            EXCHANGE,
+            Ok(envelope("tid=a:m", T0 + 1000, Some(3000), None)),
+        );
+        host.queue(
+            EXCHANGE,
+            Ok(envelope("tid=b:m", T0 + 5000, Some(1500), None)),
+        );
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        auth(&mut cache, &host, &s);
+        host.set_now(T0 + 999);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=a:m");
+        host.set_now(T0 + 1000);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=b:m");
+    }
+
+    #[test]
+    fn local_clock_ahead_uses_fresh_token_once_and_warns() {
+        // The server issued a 30-minute token, but the local clock is 40 minutes ahead: by
+        // the local clock it expired 10 minutes ago. Decision: the fresh token serves the
+        // request that asked for it, and is never reused past expires_at.
+        let host = FakeHost::new().at(T0);
+        host.queue(
+            EXCHANGE,
+            Ok(envelope("tid=a:m", T0 - 600, Some(1500), None)),
+        );
+        host.queue(
+            EXCHANGE,
+            Ok(envelope("tid=b:m", T0 - 590, Some(1500), None)),
+        );
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        let a = auth(&mut cache, &host, &s);
+        assert_eq!((a.bearer.as_str(), a.kind), ("tid=a:m", AuthKind::Session));
+        assert!(host.log_text().contains("local clock is probably ahead"));
+        host.advance(10);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=b:m");
+        assert_eq!(host.request_count(EXCHANGE), 2);
+    }
+
+    #[test]
+    fn local_clock_behind_uses_refresh_in_not_expires_at() {
+        // Local clock an hour behind: expires_at looks 90 minutes away, but refresh_in (a
+        // duration) still refreshes after 25 minutes.
+        let host = FakeHost::new().at(T0);
+        host.queue(
+            EXCHANGE,
+            Ok(envelope("tid=a:m", T0 + 3600 + 1800, Some(1500), None)),
+        );
+        host.queue(
+            EXCHANGE,
+            Ok(envelope("tid=b:m", T0 + 3600 + 3600, Some(1500), None)),
+        );
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        auth(&mut cache, &host, &s);
+        host.set_now(T0 + 1499);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=a:m");
+        host.set_now(T0 + 1500);
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=b:m");
+    }
+
+    #[test]
+    fn transient_failures_fall_back_to_oauth_and_retry_next_time() {
+        let failures: Vec<Result<HttpResponse, HttpError>> = vec![
+            Ok(json_response(503, r#"{"message":"unavailable"}"#)),
+            Ok(json_response(500, "")),
+            Err(HttpError::Timeout),
+            Err(HttpError::Connection("reset".into())),
+            Ok(json_response(404, r#"{"message":"Not Found"}"#)),
+            Ok(json_response(400, "bad")),
+            Ok(json_response(200, "<html>captive portal</html>")),
+            Ok(json_response(200, r#"{"token":"","expires_at":1}"#)),
+        ];
+        for failure in failures {
+            let host = FakeHost::new().at(T0);
+            let what = format!("{failure:?}");
+            host.queue(EXCHANGE, failure);
+            host.queue(EXCHANGE, Ok(ok_envelope("tid=s:m")));
+            let mut cache = SessionCache::new();
+            let s = Settings::default();
+            let a = auth(&mut cache, &host, &s);
+            assert_eq!(
+                a,
+                Auth {
+                    bearer: OAUTH.into(),
+                    api_base: DEFAULT_COPILOT_API.into(),
+                    kind: AuthKind::RawOAuth
+                },
+                "{what}"
+            );
+            let info = cache.current().expect("info");
+            assert_eq!(info.kind, AuthKind::RawOAuth);
+            assert!(info.fallback_reason.is_some());
+            assert!(info.to_string().starts_with(
+                "GitHub OAuth token used directly for https://api.githubcopilot.com because"
+            ));
+            let logs = host.logs();
+            assert!(
+                logs.iter()
+                    .any(|(l, m)| *l == LogLevel::Warn && m.contains("token exchange failed")),
+                "{what}"
+            );
+            assert!(!host.log_text().contains(OAUTH), "{what}");
+            assert!(
+                !host.log_text().contains("Copilot answered"),
+                "names GitHub's API, not Copilot's: {what}"
+            );
+            // Not cached: the next call exchanges again, and succeeds.
+            let a = auth(&mut cache, &host, &s);
+            assert_eq!(
+                (a.bearer.as_str(), a.kind),
+                ("tid=s:m", AuthKind::Session),
+                "{what}"
+            );
+            assert_eq!(host.request_count(EXCHANGE), 2, "{what}");
+        }
+    }
+
+    #[test]
+    fn fallback_prefers_last_known_api_then_override_then_host_default() {
+        let sim = "http://127.0.0.1:4000";
+        let s = Settings {
+            github_api_url: Some(sim.into()),
+            ..Settings::default()
+        };
+        let url = format!("{sim}{EXCHANGE_PATH}");
+        let host = FakeHost::new().at(T0);
+        host.queue(&url, Ok(json_response(502, "")));
+        host.queue(
+            &url,
+            Ok(envelope(
+                "tid=a:m",
+                T0 + 1800,
+                Some(1500),
+                Some("http://127.0.0.1:4000/copilot/"),
+            )),
+        );
+        host.queue(&url, Ok(json_response(502, "")));
+        let mut cache = SessionCache::new();
+        assert_eq!(auth(&mut cache, &host, &s).api_base, sim);
+        assert_eq!(
+            auth(&mut cache, &host, &s).api_base,
+            "http://127.0.0.1:4000/copilot"
+        );
+        cache.invalidate();
+        let a = auth(&mut cache, &host, &s);
+        assert_eq!(
+            (a.api_base.as_str(), a.kind),
+            ("http://127.0.0.1:4000/copilot", AuthKind::RawOAuth)
+        );
+        assert_eq!(host.request_count(&url), 3);
+
+        let ent = Settings {
+            enterprise_uri: Some("https://acme.ghe.com".into()),
+            ..Settings::default()
+        };
+        let host = FakeHost::new().at(T0);
+        host.queue(
+            "https://api.acme.ghe.com/copilot_internal/v2/token",
+            Err(HttpError::Timeout),
+        );
+        let a = auth(&mut SessionCache::new(), &host, &ent);
+        assert_eq!(a.api_base, "https://copilot-api.acme.ghe.com");
+        assert_eq!(
+            host.requests()[0].url,
+            "https://api.acme.ghe.com/copilot_internal/v2/token"
+        );
+    }
+
+    #[test]
+    fn definitive_answers_are_typed_errors_not_fallbacks() {
+        let host = FakeHost::new().at(T0);
+        host.queue(
+            EXCHANGE,
+            Ok(response(
+                401,
+                &[("x-github-request-id", "R1")],
+                br#"{"message":"Bad credentials"}"#,
+            )),
+        );
+        let mut cache = SessionCache::new();
+        match auth_err(&mut cache, &host) {
+            Error::Unauthorized(u) => {
+                assert_eq!((u.status, u.request_id.as_deref()), (401, Some("R1")))
+            }
+            e => panic!("{e:?}"),
+        }
+        assert!(cache.current().is_none());
+
+        host.queue(
+            EXCHANGE,
+            Ok(json_response(
+                403,
+                r#"{"message":"no access","error_details":{"message":"You do not have access to Copilot","notification_id":"no_copilot_access","url":"https://github.com/features/copilot","title":"Get"},"can_signup_for_limited":true}"#,
+            )),
+        );
+        assert_eq!(
+            auth_err(&mut cache, &host),
+            Error::NoCopilotAccess {
+                message: "You do not have access to Copilot".into(),
+                notification_id: Some("no_copilot_access".into()),
+                url: Some("https://github.com/features/copilot".into()),
+            }
+        );
+
+        host.queue(
+            EXCHANGE,
+            Ok(json_response(
+                403,
+                r#"{"message":"Resource not accessible by personal access token"}"#,
+            )),
+        );
+        assert_eq!(
+            auth_err(&mut cache, &host),
+            Error::NoCopilotAccess {
+                message: "Resource not accessible by personal access token".into(),
+                notification_id: None,
+                url: None
+            }
+        );
+
+        host.queue(
+            EXCHANGE,
+            Ok(json_response(
+                403,
+                r#"{"message":"API rate limit exceeded for user ID 1."}"#,
+            )),
+        );
+        assert!(matches!(
+            auth_err(&mut cache, &host),
+            Error::RateLimited { .. }
+        ));
+
+        host.queue(
+            EXCHANGE,
+            Ok(response(429, &[("retry-after", "30")], b"slow down")),
+        );
+        match auth_err(&mut cache, &host) {
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => assert_eq!(retry_after_secs, Some(30)),
+            e => panic!("{e:?}"),
+        }
+        // Errors are not cached either: each call asked again.
+        assert_eq!(host.request_count(EXCHANGE), 5);
+        assert!(!host.log_text().contains(OAUTH));
+    }
+
+    #[test]
+    fn oauth_token_only_in_the_exchange_authorization_header() {
+        let host = FakeHost::new().at(T0);
+        host.queue(EXCHANGE, Ok(ok_envelope("tid=s:m")));
+        host.queue(EXCHANGE, Ok(ok_envelope("tid=t:m")));
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        let a = auth(&mut cache, &host, &s);
+        assert!(!a.bearer.contains(OAUTH));
+        host.advance(1500);
+        auth(&mut cache, &host, &s);
+        for r in host.requests() {
+            assert_eq!(r.url, EXCHANGE);
+            assert!(!r.url.contains(OAUTH));
+            assert!(r.body.is_none());
+            let carrying: Vec<&str> = r
+                .headers
+                .iter()
+                .filter(|(_, v)| v.contains(OAUTH))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            assert_eq!(carrying, vec!["Authorization"]);
+        }
+        let logs = host.log_text();
+        assert!(!logs.contains(OAUTH) && !logs.contains("tid=s"), "{logs}");
+        let debug = format!("{a:?} {cache:?}");
+        assert!(
+            !debug.contains("tid=s") && !debug.contains(OAUTH),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn another_credential_exchanges_again() {
+        let host = FakeHost::new().at(T0);
+        host.queue(EXCHANGE, Ok(ok_envelope("tid=one:m")));
+        host.queue(EXCHANGE, Ok(ok_envelope("tid=two:m")));
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        auth(&mut cache, &host, &s);
+        let other = Credential {
+            token: "gho_other".into(),
+            source: "x".into(),
+            login: None,
+        };
+        let a = cache.auth(&host, &s, &other).expect("auth");
+        assert_eq!(a.bearer, "tid=two:m");
+        assert_eq!(
+            request_header(&host.requests()[1], "authorization"),
+            Some("token gho_other")
+        );
+    }
+
+    #[test]
+    fn invalidate_and_clear() {
+        let host = FakeHost::new().at(T0);
+        for t in ["tid=1:m", "tid=2:m"] {
+            host.queue(EXCHANGE, Ok(ok_envelope(t)));
+        }
+        let mut cache = SessionCache::new();
+        let s = Settings::default();
+        auth(&mut cache, &host, &s);
+        let info = cache.current().expect("info");
+        assert_eq!(
+            info,
+            SessionInfo {
+                kind: AuthKind::Session,
+                api_base: "https://api.individual.githubcopilot.com".into(),
+                received_at: Some(T0),
+                refresh_at: Some(T0 + 1500),
+                expires_at: Some(T0 + 1800),
+                sku: Some("monthly_subscriber".into()),
+                fallback_reason: None,
+            }
+        );
+        assert_eq!(
+            info.to_string(),
+            format!("Copilot session token for https://api.individual.githubcopilot.com, refreshes at {}, expires at {}, plan monthly_subscriber", T0 + 1500, T0 + 1800)
+        );
+        cache.invalidate();
+        assert_eq!(auth(&mut cache, &host, &s).bearer, "tid=2:m");
+        cache.clear();
+        assert!(cache.current().is_none());
+        // After clear, even the last known API base is gone.
+        host.queue(EXCHANGE, Err(HttpError::Timeout));
+        assert_eq!(auth(&mut cache, &host, &s).api_base, DEFAULT_COPILOT_API);
+    }
+
+    #[test]
+    fn envelope_parsing_is_lenient_but_needs_token_and_expiry() {
+        let e = parse_envelope(
+            br#"{"token":"tid=x:m","expires_at":"1700","refresh_in":1500.0,"endpoints":{"api":"https://api.business.githubcopilot.com//"},"sku":"x","extra":{}}"#,
+        )
+        .expect("envelope");
+        assert_eq!(e.expires_at, 1700);
+        assert_eq!(e.refresh_in, Some(1500));
+        assert_eq!(
+            e.api.as_deref(),
+            Some("https://api.business.githubcopilot.com")
+        );
+        let e = parse_envelope(
+            br#"{"token":"t","expires_at":5,"refresh_in":0,"endpoints":{"api":"javascript:x"}}"#,
+        )
+        .expect("envelope");
+        assert_eq!((e.refresh_in, e.api), (None, None));
+        for bad in [
+            &br#"{"expires_at":5}"#[..],
+            br#"{"token":"","expires_at":5}"#,
+            br#"{"token":"a\r\nb","expires_at":5}"#,
+            br#"{"token":"tid=secret:m"}"#,
+            br#"{"token":"t","expires_at":-1}"#,
+            br#"[]"#,
+            b"not json",
+        ] {
+            let err = parse_envelope(bad).expect_err("should fail");
+            assert!(matches!(err, Error::Upstream(Upstream { status: 200, .. })));
+            assert!(!format!("{err}").contains("secret"));
+        }
+        let d = format!(
+            "{:?}",
+            parse_envelope(br#"{"token":"tid=hidden:m","expires_at":5}"#).expect("ok")
+        );
+        assert!(!d.contains("hidden"));
+    }
+}

@@ -99,7 +99,10 @@ impl Settings {
                 return (settings, warnings);
             }
         };
-        let mut reader = Reader { object: &object, warnings: &mut warnings };
+        let mut reader = Reader {
+            object: &object,
+            warnings: &mut warnings,
+        };
         settings.enterprise_uri = reader.optional("enterprise_uri", valid_enterprise_uri);
         settings.github_api_url = reader.optional("github_api_url", valid_http_url);
         settings.copilot_config_dir = reader.optional("copilot_config_dir", valid_path);
@@ -157,7 +160,11 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// An optional string; `null` and `""` mean unset. `check` normalises the value or says
     /// why it is unusable.
-    fn optional(&mut self, key: &str, check: fn(&str) -> Result<String, &'static str>) -> Option<String> {
+    fn optional(
+        &mut self,
+        key: &str,
+        check: fn(&str) -> Result<String, &'static str>,
+    ) -> Option<String> {
         match self.object.get(key)? {
             Value::Null => None,
             Value::String(s) if s.trim().is_empty() => None,
@@ -199,7 +206,8 @@ impl Reader<'_> {
     }
 
     fn warn(&mut self, key: &str, why: &str) {
-        self.warnings.push(format!("settings: `{key}` ignored: {why}"));
+        self.warnings
+            .push(format!("settings: `{key}` ignored: {why}"));
     }
 }
 
@@ -250,9 +258,12 @@ fn split_authority(uri: &str) -> Option<(String, Option<u16>)> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let plausible = !host.is_empty()
         && host.len() <= 253
-        && host
-            .split('.')
-            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
     plausible.then_some((host, port))
 }
 
@@ -333,19 +344,42 @@ mod tests {
 
     #[test]
     fn enterprise_host_forms() {
-        let host = |uri: &str| Settings { enterprise_uri: Some(uri.into()), ..Settings::default() };
+        let host = |uri: &str| Settings {
+            enterprise_uri: Some(uri.into()),
+            ..Settings::default()
+        };
         assert_eq!(host("acme.ghe.com").github_host(), "acme.ghe.com");
         assert_eq!(host("https://acme.ghe.com").github_host(), "acme.ghe.com");
-        assert_eq!(host("https://ACME.ghe.com:8443/login?x=1").github_host(), "acme.ghe.com");
-        assert_eq!(host("https://user@acme.ghe.com/").github_host(), "acme.ghe.com");
-        assert_eq!(host("https://acme.ghe.com:8443/").github_api_base(), "https://api.acme.ghe.com:8443");
-        assert_eq!(host("https://acme.ghe.com/").github_api_base(), "https://api.acme.ghe.com");
+        assert_eq!(
+            host("https://ACME.ghe.com:8443/login?x=1").github_host(),
+            "acme.ghe.com"
+        );
+        assert_eq!(
+            host("https://user@acme.ghe.com/").github_host(),
+            "acme.ghe.com"
+        );
+        assert_eq!(
+            host("https://acme.ghe.com:8443/").github_api_base(),
+            "https://api.acme.ghe.com:8443"
+        );
+        assert_eq!(
+            host("https://acme.ghe.com/").github_api_base(),
+            "https://api.acme.ghe.com"
+        );
         assert!(host("acme.ghe.com").is_enterprise());
         // An "enterprise" URI that is github.com itself behaves like the default.
-        assert_eq!(host("https://github.com").github_api_base(), "https://api.github.com");
+        assert_eq!(
+            host("https://github.com").github_api_base(),
+            "https://api.github.com"
+        );
         assert!(!host("https://github.com").is_enterprise());
         // Unusable URIs are rejected at parse time with a warning.
-        for bad in ["https://", "https://a b.com", "https://x.com:notaport", "https://..com"] {
+        for bad in [
+            "https://",
+            "https://a b.com",
+            "https://x.com:notaport",
+            "https://..com",
+        ] {
             let json = serde_json::json!({ "enterprise_uri": bad }).to_string();
             let (s, w) = Settings::parse(&json);
             assert_eq!(s.enterprise_uri, None, "{bad}");

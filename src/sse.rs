@@ -60,18 +60,27 @@ impl SseParser {
     }
 
     /// Feeds the next bytes of the body; returns every event they complete.
+    ///
+    /// When a limit is exceeded after some events completed in the same call, those events are
+    /// returned and the error comes from the next call; once failed, every call fails.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         let mut events = Vec::new();
         let result = self.push_inner(bytes, &mut events);
-        self.fail_on(result)?;
-        Ok(events)
+        match self.fail_on(result) {
+            // Events completed before the failure are delivered now and the error on the
+            // next call, so what a caller sees does not depend on where the body was split.
+            Err(_) if !events.is_empty() => Ok(events),
+            Err(e) => Err(e),
+            Ok(()) => Ok(events),
+        }
     }
 
     /// Ends the stream: processes an unfinished last line and dispatches a pending event even
-    /// though no blank line followed it.
+    /// though no blank line followed it. A failure here is returned as `Err` (there is no
+    /// later call to carry it), dropping events of the same call.
     pub fn finish(&mut self) -> Result<Vec<SseEvent>, Error> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
@@ -343,6 +352,15 @@ mod tests {
         assert!(failed, "a line over the limit must fail");
         assert!(matches!(p.push(b"\n\n"), Err(Error::Network(_))));
         assert!(matches!(p.finish(), Err(Error::Network(_))));
+    }
+
+    #[test]
+    fn events_before_a_failure_come_first_then_the_error() {
+        let mut input = b"data: ok\n\ndata: ".to_vec();
+        input.resize(MAX_LINE_BYTES + 100, b'x');
+        let mut p = SseParser::new();
+        assert_eq!(p.push(&input).unwrap(), vec![ev(None, "ok")]);
+        assert!(matches!(p.push(b"\n\n"), Err(Error::Network(_))));
     }
 
     #[test]
