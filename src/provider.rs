@@ -118,6 +118,7 @@ impl Provider {
     /// A bearer for the Copilot API. When the exchange rejects the credential, the user may
     /// have signed in again elsewhere: look once more before giving up.
     fn auth(&mut self, host: &dyn HostApi) -> Result<Auth, Error> {
+        self.refresh_settings(host);
         let credential = self.credential(host)?;
         match self.session.auth(host, &self.settings, &credential) {
             Err(Error::Unauthorized(u)) => {
@@ -137,15 +138,14 @@ impl Provider {
         self.credential(host).is_ok()
     }
 
-    /// Runs `call` with a Copilot bearer. A 401 (or a 403 without Copilot's envelope) on a
-    /// session token means the token expired or was revoked early: exchange again once and
-    /// replay once.
+    /// Runs `call` with `auth`. A 401 (or a 403 without Copilot's envelope) on a session token
+    /// means the token expired or was revoked early: exchange again once and replay once.
     fn with_auth<T>(
         &mut self,
         host: &dyn HostApi,
+        auth: Auth,
         mut call: impl FnMut(&Settings, &Auth) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let auth = self.auth(host)?;
         match call(&self.settings, &auth) {
             Err(Error::Unauthorized(_)) if auth.kind == AuthKind::Session => {
                 host.log(LogLevel::Info, "the Copilot API refused the session token; exchanging again");
@@ -158,25 +158,25 @@ impl Provider {
         }
     }
 
-    /// The selected catalog, fetched when missing or when the bearer changed since.
-    fn catalog(&mut self, host: &dyn HostApi) -> Result<Vec<Model>, Error> {
-        self.refresh_settings(host);
-        let auth = self.auth(host)?;
+    /// The selected catalog, fetched when missing or when the bearer changed since. `auth`
+    /// is updated when a refused session token had to be exchanged again.
+    fn catalog(&mut self, host: &dyn HostApi, auth: &mut Auth) -> Result<Vec<Model>, Error> {
         if let Some((models, bearer)) = &self.catalog {
             if *bearer == auth.bearer {
                 return Ok(models.clone());
             }
         }
-        let (models, bearer) = self.with_auth(host, |settings, auth| {
-            let models = fetch_models(host, settings, auth)?;
-            Ok((models, auth.bearer.clone()))
+        let (models, used) = self.with_auth(host, auth.clone(), |settings, auth| {
+            Ok((fetch_models(host, settings, auth)?, auth.clone()))
         })?;
-        self.catalog = Some((models.clone(), bearer));
+        self.catalog = Some((models.clone(), used.bearer.clone()));
+        *auth = used;
         Ok(models)
     }
 
     pub fn models(&mut self, host: &dyn HostApi) -> Result<Vec<ModelInfo>, Error> {
-        let models = self.catalog(host)?;
+        let mut auth = self.auth(host)?;
+        let models = self.catalog(host, &mut auth)?;
         Ok(catalog::model_infos(&models))
     }
 
@@ -212,7 +212,8 @@ impl Provider {
         model_id: &str,
         request: &CompletionRequest,
     ) -> Result<String, Error> {
-        let models = self.catalog(host)?;
+        let mut auth = self.auth(host)?;
+        let models = self.catalog(host, &mut auth)?;
         let model = catalog::find(&models, model_id);
         if let Some(m) = model {
             if m.endpoint() != Some(Endpoint::ChatCompletions) {
@@ -226,7 +227,7 @@ impl Provider {
         let body = serde_json::to_vec(&body)
             .map_err(|e| Error::InvalidRequest(format!("could not encode the request: {e}")))?;
         let extra = chat::request_headers(request);
-        let stream = self.with_auth(host, |settings, auth| {
+        let stream = self.with_auth(host, auth, |settings, auth| {
             open_chat(host, settings, auth, &body, &extra)
         })?;
         let id = self.next_stream;

@@ -1,7 +1,9 @@
 //! Host-side bindings of the `extension` world, generated from `wit/`.
 //!
-//! The streamed HTTP response resource is backed by our own `HttpStream` type so that the
-//! resource table holds the reader-thread handle directly.
+//! Design decision: the `http-response-stream` resource is backed directly by
+//! [`crate::http::HttpStream`], so the resource table holds the live reader-thread handle and
+//! the guest dropping its handle drops the stream. `PartialEq` is derived for tests and for
+//! callers comparing events.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -9,4 +11,5 @@ wasmtime::component::bindgen!({
     with: {
         "copilot-chat:extension/http-client.http-response-stream": crate::http::HttpStream,
     },
+    additional_derives: [PartialEq],
 });

@@ -19,20 +19,28 @@ pub const SUPPORTED_SCHEMA_VERSION: u32 = 1;
 /// A parsed and validated `extension.toml`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Manifest {
+    /// The extension id (lowercase letters, digits, `-`, `_`); scopes its credentials.
     pub id: String,
+    /// The display name.
     pub name: String,
+    /// The extension's version.
     pub version: String,
+    /// The manifest schema version (see [`SUPPORTED_SCHEMA_VERSION`]).
     pub schema_version: u32,
+    /// A one-line description.
     pub description: Option<String>,
     /// Providers keyed by provider id.
     pub providers: BTreeMap<String, ProviderManifest>,
+    /// The most the extension may touch.
     pub capabilities: DeclaredCapabilities,
 }
 
 /// One `[language_model_providers.<id>]` table.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct ProviderManifest {
+    /// The provider's display name.
     pub name: String,
+    /// An SVG path relative to the extension dir.
     #[serde(default)]
     pub icon: Option<String>,
 }
@@ -56,7 +64,12 @@ pub struct DeclaredCapabilities {
 #[derive(Debug)]
 pub enum ManifestError {
     /// The file could not be read (missing directory, missing file, permissions).
-    Read { path: String, error: std::io::Error },
+    Read {
+        /// The manifest path.
+        path: String,
+        /// Why reading failed.
+        error: std::io::Error,
+    },
     /// The TOML is malformed or a field has the wrong type.
     Syntax(String),
     /// A field is present and well-typed but its value is unusable.
@@ -128,7 +141,8 @@ fn validate(raw: RawManifest) -> Result<Manifest, ManifestError> {
         })?;
     if raw.language_model_providers.is_empty() {
         return Err(ManifestError::Invalid(
-            "no `[language_model_providers.<id>]` table: the extension registers no provider".into(),
+            "no `[language_model_providers.<id>]` table: the extension registers no provider"
+                .into(),
         ));
     }
     for id in raw.language_model_providers.keys() {
@@ -163,10 +177,14 @@ fn check_id(field: &str, id: &str) -> Result<(), ManifestError> {
 
 fn check_capabilities(caps: &DeclaredCapabilities) -> Result<(), ManifestError> {
     if let Some(bad) = caps.env.iter().find(|n| n.is_empty() || n.contains('=')) {
-        return Err(ManifestError::Invalid(format!("capabilities.env has an invalid name `{bad}`")));
+        return Err(ManifestError::Invalid(format!(
+            "capabilities.env has an invalid name `{bad}`"
+        )));
     }
     if let Some(bad) = caps.read_dirs.iter().find(|d| d.trim().is_empty()) {
-        return Err(ManifestError::Invalid(format!("capabilities.read_dirs has an empty entry `{bad}`")));
+        return Err(ManifestError::Invalid(format!(
+            "capabilities.read_dirs has an empty entry `{bad}`"
+        )));
     }
     for host in &caps.http_hosts {
         crate::capabilities::HostPattern::parse(host).map_err(|why| {
@@ -195,14 +213,19 @@ mod tests {
     "#;
 
     fn err(text: &str) -> String {
-        Manifest::parse(text).expect_err("manifest should be rejected").to_string()
+        Manifest::parse(text)
+            .expect_err("manifest should be rejected")
+            .to_string()
     }
 
     #[test]
     fn parses_the_good_manifest() {
         let m = Manifest::parse(GOOD).expect("valid");
         assert_eq!(m.id, "copilot-chat");
-        assert_eq!(m.providers["copilot-chat"].icon.as_deref(), Some("icons/copilot.svg"));
+        assert_eq!(
+            m.providers["copilot-chat"].icon.as_deref(),
+            Some("icons/copilot.svg")
+        );
         assert_eq!(m.capabilities.http_hosts.len(), 2);
     }
 
@@ -223,14 +246,22 @@ mod tests {
     fn rejects_syntax_errors_and_missing_fields() {
         assert!(err("id = ").contains("not valid"));
         assert!(err(r#"name = "x""#).contains("id"));
-        assert!(err(&GOOD.replace("schema_version = 1", "schema_version = \"1\"")).contains("not valid"));
+        assert!(
+            err(&GOOD.replace("schema_version = 1", "schema_version = \"1\""))
+                .contains("not valid")
+        );
     }
 
     #[test]
     fn rejects_bad_values() {
-        assert!(err(&GOOD.replace("schema_version = 1", "schema_version = 2")).contains("schema_version"));
+        assert!(
+            err(&GOOD.replace("schema_version = 1", "schema_version = 2"))
+                .contains("schema_version")
+        );
         assert!(err(&GOOD.replace("id = \"copilot-chat\"", "id = \"../x\"")).contains("id"));
-        assert!(err(&GOOD.replace("\"*.githubcopilot.com\"", "\"https://x/y\"")).contains("http_hosts"));
+        assert!(
+            err(&GOOD.replace("\"*.githubcopilot.com\"", "\"https://x/y\"")).contains("http_hosts")
+        );
         assert!(err(&GOOD.replace("env = [\"HOME\"]", "env = [\"\"]")).contains("env"));
         assert!(err(&GOOD.replace("env = [\"HOME\"]", "envs = [\"HOME\"]")).contains("not valid"));
     }

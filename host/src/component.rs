@@ -1,0 +1,141 @@
+//! The wasmtime engine and compiled components, compiled once per process and cached on disk.
+//!
+//! Design decision: compiling the component costs ~0.1 s in release and seconds in a debug
+//! host, loading a serialized one costs well under a millisecond. So compiled components are
+//! kept in memory keyed by the SHA-256 of the wasm bytes, and serialized to
+//! `$XDG_CACHE_HOME/copilot-host/<sha>-<wasmtime>-<engine hash>.cwasm`. Any cache problem
+//! (missing, corrupt, written by another wasmtime) falls back to compiling; the cache only
+//! ever makes things faster.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex, OnceLock};
+
+use anyhow::{anyhow, Context};
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+use crate::log::{Level, Logger};
+
+/// The pinned wasmtime version (see `host/Cargo.toml`); part of the disk cache key.
+const WASMTIME_VERSION: &str = "48.0.8";
+/// The cache directory's name under the user's cache dir.
+const CACHE_DIR_NAME: &str = "copilot-host";
+
+static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+/// Compiled components by wasm SHA-256 (hex). The lock also serialises compiles.
+static COMPILED: LazyLock<Mutex<HashMap<String, Component>>> = LazyLock::new(Mutex::default);
+
+/// The process-wide engine (component model on, sync host).
+pub fn engine() -> anyhow::Result<Engine> {
+    let engine = ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        Engine::new(&config).map_err(|e| format!("{e:#}"))
+    });
+    engine
+        .clone()
+        .map_err(|e| anyhow!("cannot create the WebAssembly engine: {e}"))
+}
+
+/// The SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The compiled form of `wasm`: from memory, else the disk cache, else compiled now.
+pub fn compile(engine: &Engine, wasm: &[u8], log: &Logger) -> anyhow::Result<Component> {
+    let sha = sha256_hex(wasm);
+    let mut compiled = COMPILED
+        .lock()
+        .map_err(|_| anyhow!("the component cache lock is poisoned"))?;
+    if let Some(component) = compiled.get(&sha) {
+        return Ok(component.clone());
+    }
+    let cache_file = cache_file(engine, &sha);
+    let component = match cache_file
+        .as_ref()
+        .and_then(|path| load_cached(engine, path, log))
+    {
+        Some(component) => component,
+        None => {
+            let component = Component::new(engine, wasm)
+                .map_err(|e| anyhow!("{e:#}"))
+                .context("the file is not a valid WebAssembly component for this host")?;
+            if let Some(path) = &cache_file {
+                store_cached(&component, path, log);
+            }
+            component
+        }
+    };
+    compiled.insert(sha, component.clone());
+    Ok(component)
+}
+
+fn load_cached(engine: &Engine, path: &PathBuf, log: &Logger) -> Option<Component> {
+    if !path.is_file() {
+        return None;
+    }
+    // SAFETY: the file lives in this host's own cache directory and is only ever written by
+    // `store_cached` from `Component::serialize` (temp file + rename, so never partial);
+    // wasmtime additionally checks that it was produced by a compatible engine.
+    match unsafe { Component::deserialize_file(engine, path) } {
+        Ok(component) => Some(component),
+        Err(e) => {
+            log.log(
+                Level::Debug,
+                "host",
+                &format!("ignoring compiled-component cache {}: {e}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+fn store_cached(component: &Component, path: &PathBuf, log: &Logger) {
+    let result = (|| -> anyhow::Result<()> {
+        let bytes = component.serialize().map_err(|e| anyhow!("{e:#}"))?;
+        let dir = path.parent().context("cache path has no directory")?;
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), unique_suffix()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        log.log(
+            Level::Debug,
+            "host",
+            &format!("cannot write the compiled-component cache: {e:#}"),
+        );
+    }
+}
+
+fn unique_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// `<cache dir>/<sha>-<wasmtime>-<engine hash>.cwasm`, or `None` without a cache dir.
+fn cache_file(engine: &Engine, sha: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let engine_hash = hasher.finish();
+    Some(
+        base.join(CACHE_DIR_NAME)
+            .join(format!("{sha}-{WASMTIME_VERSION}-{engine_hash:016x}.cwasm")),
+    )
+}
