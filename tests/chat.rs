@@ -144,9 +144,18 @@ fn a_stream_cut_before_the_end_is_an_error() {
 fn an_unknown_stream_id_is_an_error_and_close_is_idempotent() {
     let h = Harness::new();
     let model = default_model(&h);
+    // An id the extension never handed out: a typed error, and the instance lives on.
+    for id in ["copilot-stream-999", "garbage"] {
+        assert!(matches!(h.ext.poll_stream_id(id).expect("no trap"), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(h.ext.close_stream_id(id).expect("no trap"), Err(ProviderError::InvalidRequest(_))));
+    }
     let stream = h.ext.stream(PROVIDER, &model, request(vec![user("hi")])).expect("no trap").expect("stream");
+    let id = stream.id().to_string();
     let events: Vec<_> = stream.collect::<Result<_, _>>().expect("events");
     assert!(!events.is_empty());
-    // The extension still answers after the stream ended and freed itself.
+    // A finished stream freed itself; closing it (twice) is still fine and polling says finished.
+    assert!(h.ext.close_stream_id(&id).expect("no trap").is_ok());
+    assert!(h.ext.close_stream_id(&id).expect("no trap").is_ok());
+    assert!(matches!(h.ext.poll_stream_id(&id).expect("no trap"), Ok(copilot_host::StreamPoll::Finished)));
     assert!(!h.model_ids().is_empty());
 }

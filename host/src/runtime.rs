@@ -17,6 +17,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CacheConfiguration, CompletionRequest, DeviceFlowPrompt, ModelInfo, ProviderError, ProviderInfo,
+    StreamPoll,
 };
 use crate::bindings::Extension as Exports;
 use crate::capabilities::Grants;
@@ -244,6 +245,21 @@ impl Extension {
             e.call_llm_stream_completion_start(s, provider, model, &request)
         })?;
         Ok(started.map(|id| CompletionStream::new(self.shared.clone(), id)))
+    }
+
+    /// One raw `llm-stream-completion-poll` call by stream id (for hosts that manage ids
+    /// themselves, and for contract tests).
+    pub fn poll_stream_id(&self, stream_id: &str) -> anyhow::Result<Result<StreamPoll, ProviderError>> {
+        self.shared.call("llm-stream-completion-poll", |e, s| {
+            e.call_llm_stream_completion_poll(s, stream_id)
+        })
+    }
+
+    /// One raw `llm-stream-completion-close` call by stream id.
+    pub fn close_stream_id(&self, stream_id: &str) -> anyhow::Result<Result<(), ProviderError>> {
+        self.shared.call("llm-stream-completion-close", |e, s| {
+            e.call_llm_stream_completion_close(s, stream_id)
+        })
     }
 }
 
