@@ -61,7 +61,7 @@ impl Error {
         let parsed = ErrorBody::parse(body);
         let request_id = header(headers, "x-request-id")
             .or_else(|| header(headers, "x-github-request-id"))
-            .map(|s| redact(s));
+            .map(redact);
         let message = parsed
             .message
             .clone()
