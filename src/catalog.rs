@@ -48,7 +48,13 @@ const CHAT_KIND: &str = "chat";
 const POLICY_DISABLED: &str = "disabled";
 
 /// The `policy.state` of a model the account may use.
-const POLICY_ENABLED: &str = "enabled";
+pub const POLICY_ENABLED: &str = "enabled";
+
+/// Appended to the display name of a model the account must enable before using it.
+pub const NEEDS_ENABLEMENT_SUFFIX: &str = " (enable in GitHub settings)";
+
+/// Where a user enables Copilot models for their account.
+pub const POLICY_SETTINGS_URL: &str = "https://github.com/settings/copilot";
 
 // ---------------------------------------------------------------------------------------------
 // Domain type
@@ -140,6 +146,18 @@ impl Model {
         self.policy_state
             .as_deref()
             .is_none_or(|s| s.eq_ignore_ascii_case(POLICY_ENABLED))
+    }
+
+    /// Whether the account must enable the model before using it: a policy state that is
+    /// neither `enabled` nor `disabled` (`unconfigured`, `requires_consent`, `pending`, or a
+    /// newer one).
+    pub fn needs_enablement(&self) -> bool {
+        !self.policy_enabled() && !self.policy_disabled()
+    }
+
+    /// Records that the account enabled the model (after a successful policy request).
+    pub fn mark_enabled(&mut self) {
+        self.policy_state = Some(POLICY_ENABLED.to_string());
     }
 
     fn policy_disabled(&self) -> bool {
@@ -572,7 +590,8 @@ pub fn find<'a>(models: &'a [Model], id: &str) -> Option<&'a Model> {
 
 /// The name shown to the user: the server's name, plus " (Preview)" for preview models (unless
 /// the name already says so), plus the premium-request multiplier such as " (1x)" or
-/// " (0.33x)" when the model is premium and the multiplier is known.
+/// " (0.33x)" when the model is premium and the multiplier is known, plus
+/// [`NEEDS_ENABLEMENT_SUFFIX`] when the account has not enabled the model yet.
 pub fn display_name(m: &Model) -> String {
     let mut name = m.name.clone();
     if m.preview && !name.to_ascii_lowercase().contains("(preview)") {
@@ -580,6 +599,9 @@ pub fn display_name(m: &Model) -> String {
     }
     if let (Some(true), Some(multiplier)) = (m.is_premium, m.multiplier) {
         name.push_str(&format!(" ({})", format_multiplier(multiplier)));
+    }
+    if m.needs_enablement() {
+        name.push_str(NEEDS_ENABLEMENT_SUFFIX);
     }
     name
 }
@@ -628,6 +650,131 @@ pub fn model_infos(selected: &[Model]) -> Vec<ModelInfo> {
         .iter()
         .map(|m| to_model_info(m, default_id, fast_id))
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markdown for `llm-provider-settings-markdown`
+// ---------------------------------------------------------------------------------------------
+
+/// A table of the offered models with what the WIT `model-info` cannot carry (endpoint,
+/// premium multiplier, preview, vision limits, reasoning levels, policy), then the models the
+/// account must enable, each with the server's terms and the settings link.
+pub fn models_markdown(models: &[Model]) -> String {
+    let mut md = String::from("## Models\n\n");
+    if models.is_empty() {
+        md.push_str("No models are known yet.\n");
+        return md;
+    }
+    md.push_str(
+        "| Model | Id | Endpoint | Input / context / output tokens | Premium | Preview | Tools | Vision | Reasoning |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for m in models {
+        let cells = [
+            cell(&display_name(m)),
+            format!("`{}`", cell(&m.id)),
+            m.endpoint().map_or("none", Endpoint::path).to_string(),
+            limits_cell(m),
+            premium_cell(m),
+            yes_no(m.preview).to_string(),
+            tools_cell(m),
+            vision_cell(m),
+            reasoning_cell(m),
+        ];
+        md.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    let pending: Vec<&Model> = models.iter().filter(|m| m.needs_enablement()).collect();
+    if !pending.is_empty() {
+        md.push_str(&format!(
+            "\n### Models to enable\n\nEnable these in [GitHub settings]({POLICY_SETTINGS_URL}), or set \
+             `\"enable_model_policies\": true` to let this provider enable them for you.\n\n"
+        ));
+        for m in pending {
+            let state = m.policy_state.as_deref().unwrap_or_default();
+            md.push_str(&format!("* **{}** (`{}`, policy `{}`)", cell(&m.name), cell(&m.id), cell(state)));
+            if let Some(terms) = m.policy_terms.as_deref().filter(|t| !t.trim().is_empty()) {
+                md.push_str(&format!(": {}", cell(terms)));
+            }
+            md.push('\n');
+        }
+    }
+    md
+}
+
+/// Server text made safe for one table cell: one line, pipes escaped, tokens redacted.
+fn cell(text: &str) -> String {
+    redact(text)
+        .replace(['\n', '\r'], " ")
+        .replace('|', "\\|")
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn count_or_dash(n: Option<u64>) -> String {
+    n.map_or_else(|| "–".to_string(), |n| n.to_string())
+}
+
+fn limits_cell(m: &Model) -> String {
+    format!(
+        "{} / {} / {}",
+        count_or_dash(m.max_prompt_tokens.or(m.max_context_window)),
+        count_or_dash(m.max_context_window),
+        count_or_dash(m.max_output_tokens)
+    )
+}
+
+fn premium_cell(m: &Model) -> String {
+    match (m.is_premium, m.multiplier) {
+        (Some(true), Some(x)) => format!("yes ({})", format_multiplier(x)),
+        (Some(true), None) => "yes".to_string(),
+        (Some(false), _) => "no".to_string(),
+        (None, Some(x)) => format_multiplier(x),
+        (None, None) => "unknown".to_string(),
+    }
+}
+
+fn tools_cell(m: &Model) -> String {
+    match (m.supports_tools, m.supports_parallel_tools) {
+        (true, true) => "yes, parallel".to_string(),
+        (true, false) => "yes".to_string(),
+        (false, _) => "no".to_string(),
+    }
+}
+
+fn vision_cell(m: &Model) -> String {
+    if !m.supports_vision {
+        return "no".to_string();
+    }
+    let mut parts = Vec::new();
+    if let Some(bytes) = m.vision_max_image_bytes {
+        parts.push(format!("≤ {:.1} MB", bytes as f64 / (1024.0 * 1024.0)));
+    }
+    if !m.vision_media_types.is_empty() {
+        let types: Vec<String> = m.vision_media_types.iter().map(|t| cell(t)).collect();
+        parts.push(types.join(", "));
+    }
+    if parts.is_empty() {
+        "yes".to_string()
+    } else {
+        format!("yes ({})", parts.join("; "))
+    }
+}
+
+fn reasoning_cell(m: &Model) -> String {
+    match (m.supports_thinking, m.reasoning_efforts.is_empty()) {
+        (false, _) => "no".to_string(),
+        (true, true) => "yes".to_string(),
+        (true, false) => {
+            let levels: Vec<String> = m.reasoning_efforts.iter().map(|l| cell(l)).collect();
+            format!("effort: {}", levels.join(", "))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -865,7 +1012,7 @@ mod tests {
         assert_eq!(infos.iter().filter(|i| i.is_default_fast).count(), 1);
         assert_eq!(
             by_id("gemini-2.5-pro").name,
-            "Gemini 2.5 Pro (Preview) (1x)"
+            "Gemini 2.5 Pro (Preview) (1x) (enable in GitHub settings)"
         );
         assert_eq!(by_id("grok-code-fast-1").name, "Grok Code Fast 1 (0.25x)");
         assert_eq!(by_id("gpt-4.1").name, "GPT-4.1");
@@ -1185,6 +1332,47 @@ mod tests {
             model(r#"{"id":"Chat-caps","capabilities":{"type":"Chat"}}"#),
         ];
         assert_eq!(ids(&select(models)), ["untyped-listed", "Chat-caps"]);
+    }
+
+    #[test]
+    fn models_markdown_lists_extras_and_models_to_enable() {
+        let (models, _) = parse(INDIVIDUAL);
+        let md = models_markdown(&select(models));
+        let row = |id: &str| {
+            md.lines()
+                .find(|l| l.contains(&format!("`{id}`")) && l.starts_with('|'))
+                .unwrap_or_else(|| panic!("no row for {id} in\n{md}"))
+                .to_string()
+        };
+        assert_eq!(
+            row("gpt-5"),
+            "| GPT-5 (1x) | `gpt-5` | /responses | 272000 / 400000 / 128000 | yes (1x) | no | yes, parallel | yes | effort: low, medium, high |"
+        );
+        assert!(row("gpt-4.1").contains("| /chat/completions |"), "{md}");
+        assert!(row("gpt-4.1").contains("yes (≤ 3.0 MB; image/jpeg, image/png, image/webp, image/gif)"), "{md}");
+        assert!(row("grok-code-fast-1").contains("| yes (0.25x) |"), "{md}");
+        assert!(row("gemini-2.5-pro").contains("| yes |"), "preview: {md}");
+        assert!(md.contains("### Models to enable"), "{md}");
+        assert!(md.contains("**Gemini 2.5 Pro** (`gemini-2.5-pro`, policy `unconfigured`): Enable access to Gemini."), "{md}");
+        assert!(md.contains(POLICY_SETTINGS_URL));
+        assert_eq!(models_markdown(&[]), "## Models\n\nNo models are known yet.\n");
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn policy_states_that_need_enablement() {
+        let with = |state: &str| model(&format!(r#"{{"id":"m","name":"M","policy":{{"state":"{state}"}}}}"#));
+        for state in ["unconfigured", "requires_consent", "pending"] {
+            let mut m = with(state);
+            assert!(m.needs_enablement(), "{state}");
+            assert_eq!(display_name(&m), "M (enable in GitHub settings)");
+            m.mark_enabled();
+            assert!(!m.needs_enablement());
+            assert_eq!(display_name(&m), "M");
+        }
+        assert!(!with("enabled").needs_enablement());
+        assert!(!with("disabled").needs_enablement());
+        assert!(!model(r#"{"id":"m"}"#).needs_enablement());
     }
 
     #[test]

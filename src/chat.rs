@@ -3,7 +3,10 @@
 //! Design: three pure pieces with no I/O, each unit-tested with literal fixtures.
 //! * [`chat_body`] / [`request_headers`] map a WIT [`CompletionRequest`] to the OpenAI
 //!   chat-completions body and the per-request headers Copilot expects
-//!   (reference: copilot-protocol.md §4.1–4.2).
+//!   (reference: copilot-protocol.md §4.1–4.2). The catalog entry of the model shapes the
+//!   body: images are refused before sending when the model has no vision or the image is
+//!   too large or of a type it does not take (a clear local error instead of an opaque 400),
+//!   `max_tokens` is bounded, and `thinking_allowed` picks a `reasoning_effort` it lists.
 //! * [`ChatDecoder`] turns SSE `data` payloads into [`CompletionEvent`]s, tolerating Copilot's
 //!   quirks (§4.3): empty, null or missing `choices`, usage-only chunks, `message` in place
 //!   of `delta`, several choices, tool-call fragments interleaved across indexes.
@@ -23,7 +26,8 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     StopReason, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse, ToolUseJsonParseError,
 };
-use crate::error::{redact, Error, Upstream};
+use crate::catalog::Model;
+use crate::error::{quota_guidance, rate_limit_guidance, redact, Error, Upstream};
 use crate::sse::{SseEvent, SseParser};
 
 /// The payload that ends a chat-completions stream.
@@ -39,6 +43,8 @@ pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 /// Base64 characters decoded to sniff an image type (12 bytes: enough for WebP's header).
 const IMAGE_MAGIC_BYTES: usize = 12;
+/// The scheme of inline image URLs, compared case-insensitively.
+const DATA_SCHEME: &str = "data:";
 /// Separator between several text parts folded into one string `content`.
 const TEXT_PART_SEPARATOR: &str = "\n\n";
 
@@ -47,6 +53,8 @@ const HEADER_INTENT: &str = "Openai-Intent";
 const HEADER_VISION: &str = "Copilot-Vision-Request";
 const INTENT_AGENT: &str = "conversation-agent";
 const INTENT_PANEL: &str = "conversation-panel";
+/// The reasoning effort sent when thinking is allowed and the model lists this level.
+const DEFAULT_REASONING_EFFORT: &str = "medium";
 
 // ---------------------------------------------------------------------------------------------
 // Request mapping
@@ -54,16 +62,19 @@ const INTENT_PANEL: &str = "conversation-panel";
 
 /// The `/chat/completions` body for `request` sent to `model_id`.
 ///
-/// `max_output_tokens` is the model's limit from the catalog: the request's `max_tokens` is
-/// bounded by it, and it is used alone when the request sets none. Errors are
-/// [`Error::InvalidRequest`]: a tool schema or tool-use input that is not JSON, content a role
-/// cannot carry (an image in an assistant message, a tool use in a user message, …), an image
-/// whose type is not PNG, JPEG, GIF or WebP, a non-finite temperature.
-pub fn chat_body(
-    model_id: &str,
-    request: &CompletionRequest,
-    max_output_tokens: Option<u64>,
-) -> Result<Value, Error> {
+/// `model` is the catalog entry when the catalog lists the model (`None` lets the server
+/// judge an unknown id). From it: `max_tokens` is bounded by the model's
+/// `max_output_tokens` (and that limit is used alone when the request sets none); images are
+/// checked against its vision support, size and media types ([`check_images`]);
+/// `thinking_allowed` becomes `reasoning_effort` when the model lists effort levels
+/// ([`reasoning_effort`]). Errors are [`Error::InvalidRequest`]: a tool schema or tool-use
+/// input that is not JSON, content a role cannot carry (an image in an assistant message, a
+/// tool use in a user message, …), an image whose type is not PNG, JPEG, GIF or WebP or that
+/// the model cannot take, a non-finite temperature.
+pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Model>) -> Result<Value, Error> {
+    if let Some(model) = model {
+        check_images(request, model)?;
+    }
     let mut body = Map::new();
     body.insert("model".into(), json!(model_id));
     body.insert("messages".into(), Value::Array(map_messages(&request.messages)?));
@@ -76,17 +87,80 @@ pub fn chat_body(
     if !request.stop_sequences.is_empty() {
         body.insert("stop".into(), json!(request.stop_sequences));
     }
-    if let Some(max) = bounded_max_tokens(request.max_tokens, max_output_tokens) {
+    if let Some(max) = bounded_max_tokens(request.max_tokens, model.and_then(|m| m.max_output_tokens)) {
         body.insert("max_tokens".into(), json!(max));
+    }
+    if request.thinking_allowed {
+        if let Some(effort) = model.and_then(reasoning_effort) {
+            body.insert("reasoning_effort".into(), json!(effort));
+        }
     }
     if !request.tools.is_empty() {
         let tools = request.tools.iter().map(tool_json).collect::<Result<Vec<_>, _>>()?;
         body.insert("tools".into(), Value::Array(tools));
+        // `tool_choice` without `tools` is rejected by the API, so it is sent only with them.
         if let Some(choice) = &request.tool_choice {
             body.insert("tool_choice".into(), json!(tool_choice_str(choice)));
         }
     }
     Ok(Value::Object(body))
+}
+
+/// The `reasoning_effort` to send when thinking is allowed: `medium` when the model lists it
+/// (the level VS Code defaults to), else the middle of the listed levels; `None` when the
+/// model lists none (its reasoning, if any, is not controlled through this field).
+pub fn reasoning_effort(model: &Model) -> Option<&str> {
+    let efforts = &model.reasoning_efforts;
+    efforts
+        .iter()
+        .find(|e| e.as_str() == DEFAULT_REASONING_EFFORT)
+        .or_else(|| efforts.get(efforts.len() / 2))
+        .map(String::as_str)
+}
+
+/// Checks every image of `request` (in user messages and in tool results) against what
+/// `model` accepts: vision at all, `vision_max_image_bytes` (decoded size) and
+/// `vision_media_types` (the type sniffed from the bytes, or declared by a `data:` URL).
+///
+/// A model counts as accepting images when the catalog says `supports.vision` or gives
+/// vision limits (some catalogs omit the flag but keep the limits).
+pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Error> {
+    let images = request.messages.iter().flat_map(|m| m.content.iter()).filter_map(|c| match c {
+        MessageContent::Image(image) => Some(image),
+        MessageContent::ToolResult(ToolResult { content: ToolResultContent::Image(image), .. }) => Some(image),
+        _ => None,
+    });
+    let vision = model.supports_vision || model.vision_max_image_bytes.is_some() || !model.vision_media_types.is_empty();
+    for (n, image) in images.enumerate() {
+        if !vision {
+            return Err(Error::InvalidRequest(format!(
+                "{} does not accept images; remove the image or pick a model with vision",
+                model.id
+            )));
+        }
+        let info = image_info(image)?;
+        if let Some(max) = model.vision_max_image_bytes {
+            if info.bytes > max {
+                return Err(Error::InvalidRequest(format!(
+                    "image {} is {} bytes, more than the {max} bytes {} accepts; send a smaller image",
+                    n + 1,
+                    info.bytes,
+                    model.id
+                )));
+            }
+        }
+        let listed = model.vision_media_types.iter().any(|t| t.trim().eq_ignore_ascii_case(&info.media_type));
+        if !model.vision_media_types.is_empty() && !listed {
+            return Err(Error::InvalidRequest(format!(
+                "image {} is {}, which {} does not accept (it takes {})",
+                n + 1,
+                info.media_type,
+                model.id,
+                model.vision_media_types.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Per-request headers (§4.1): `X-Initiator`, `Openai-Intent` and, only when some message
@@ -345,12 +419,31 @@ fn misplaced(content: &MessageContent, place: &str) -> Error {
     Error::InvalidRequest(format!("{what} cannot be part of {place}"))
 }
 
-/// A `data:` URL for an image: a `data:` source passes through, base64 gets its media type
-/// from the bytes' magic number (whitespace such as base64 line breaks is removed).
-fn image_url(image: &ImageData) -> Result<String, Error> {
+/// A `data:` URL for an image: base64 gets its media type from the bytes; a base64 `data:`
+/// URL is re-labelled with the sniffed type (see `image_info`). Shared with `/responses`.
+pub fn image_url(image: &ImageData) -> Result<String, Error> {
+    image_info(image).map(|info| info.url)
+}
+
+/// What the request mapping knows about one image.
+struct ImageInfo {
+    /// The `data:` URL sent to the API.
+    url: String,
+    /// `image/png`, … : sniffed from the bytes when they are a known format, else declared.
+    media_type: String,
+    /// Decoded size in bytes.
+    bytes: u64,
+}
+
+/// Reads an image source. Base64 gets its media type from the bytes' magic number
+/// (whitespace such as base64 line breaks is removed). A base64 `data:` URL is re-labelled
+/// with the sniffed type when it is PNG, JPEG, GIF or WebP (editors guess the type from file
+/// names, and a wrong label makes the API refuse the image); any other `data:` URL passes
+/// through with its declared type.
+fn image_info(image: &ImageData) -> Result<ImageInfo, Error> {
     let source = image.source.trim();
-    if source.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:")) {
-        return Ok(source.to_string());
+    if source.get(..DATA_SCHEME.len()).is_some_and(|p| p.eq_ignore_ascii_case(DATA_SCHEME)) {
+        return data_url_info(source);
     }
     let media_type = sniff_media_type(source).ok_or_else(|| {
         Error::InvalidRequest(
@@ -358,7 +451,36 @@ fn image_url(image: &ImageData) -> Result<String, Error> {
         )
     })?;
     let payload: String = source.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    Ok(format!("data:{media_type};base64,{payload}"))
+    Ok(ImageInfo {
+        bytes: base64_decoded_len(&payload),
+        url: format!("data:{media_type};base64,{payload}"),
+        media_type: media_type.to_string(),
+    })
+}
+
+fn data_url_info(source: &str) -> Result<ImageInfo, Error> {
+    let rest = source.get(DATA_SCHEME.len()..).unwrap_or_default();
+    let Some((meta, payload)) = rest.split_once(',') else {
+        return Err(Error::InvalidRequest("an image data: URL has no `,` before its data".to_string()));
+    };
+    let is_base64 = meta.to_ascii_lowercase().ends_with(";base64");
+    let declared = meta.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !is_base64 {
+        return Ok(ImageInfo { url: source.to_string(), media_type: declared, bytes: payload.len() as u64 });
+    }
+    let payload: String = payload.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64_decoded_len(&payload);
+    Ok(match sniff_media_type(&payload) {
+        Some(sniffed) => ImageInfo { url: format!("data:{sniffed};base64,{payload}"), media_type: sniffed.to_string(), bytes },
+        None => ImageInfo { url: source.to_string(), media_type: declared, bytes },
+    })
+}
+
+/// Decoded length of base64 text without whitespace: 3 bytes per 4 characters, padding
+/// excluded.
+fn base64_decoded_len(payload: &str) -> u64 {
+    let chars = payload.bytes().filter(|b| base64_value(*b).is_some()).count() as u64;
+    chars * 3 / 4
 }
 
 fn sniff_media_type(base64: &str) -> Option<&'static str> {
@@ -766,8 +888,10 @@ fn classify_stream_error(error: &Value) -> Error {
     };
     let lower = code.as_deref().unwrap_or_default().to_ascii_lowercase();
     if lower.contains("rate_limit") || lower.contains("ratelimit") || lower == "model_overloaded" || lower == "429" {
+        let message = format!("{message}; {}", rate_limit_guidance(code.as_deref()));
         Error::RateLimited { message, code, retry_after_secs: None }
     } else if lower.contains("quota") || lower == "overage_limit_reached" || lower == "402" {
+        let message = format!("{message}; {}", quota_guidance(code.as_deref()));
         Error::QuotaExceeded { message, code, retry_after_secs: None }
     } else {
         Error::Upstream(Upstream {
@@ -1184,16 +1308,108 @@ mod tests {
         assert!(body.get("temperature").is_none() && body.get("stop").is_none() && body.get("max_tokens").is_none());
     }
 
+    fn model(id: &str) -> Model {
+        Model { id: id.to_string(), name: id.to_string(), ..Model::default() }
+    }
+
+    fn vision_model() -> Model {
+        Model {
+            supports_vision: true,
+            vision_max_image_bytes: Some(16),
+            vision_media_types: vec!["image/png".into(), "image/jpeg".into(), "image/gif".into()],
+            ..model("gpt-4.1")
+        }
+    }
+
     #[test]
     fn max_tokens_is_bounded_by_the_model() {
         let mut req = request(vec![message(MessageRole::User, vec![text("hi")])]);
+        let limited = Model { max_output_tokens: Some(16_384), ..model("m") };
         req.max_tokens = Some(64_000);
-        assert_eq!(chat_body("m", &req, Some(16_384)).unwrap()["max_tokens"], json!(16_384));
+        assert_eq!(chat_body("m", &req, Some(&limited)).unwrap()["max_tokens"], json!(16_384));
         req.max_tokens = Some(1_000);
-        assert_eq!(chat_body("m", &req, Some(16_384)).unwrap()["max_tokens"], json!(1_000));
+        assert_eq!(chat_body("m", &req, Some(&limited)).unwrap()["max_tokens"], json!(1_000));
         assert_eq!(chat_body("m", &req, None).unwrap()["max_tokens"], json!(1_000));
         req.max_tokens = None;
-        assert_eq!(chat_body("m", &req, Some(16_384)).unwrap()["max_tokens"], json!(16_384));
+        assert_eq!(chat_body("m", &req, Some(&limited)).unwrap()["max_tokens"], json!(16_384));
+    }
+
+    #[test]
+    fn images_are_checked_against_the_model() {
+        let req = request(vec![message(MessageRole::User, vec![text("look"), image(PNG_B64)])]);
+        let plain = model("gpt-4o-mini");
+        match chat_body("gpt-4o-mini", &req, Some(&plain)) {
+            Err(Error::InvalidRequest(m)) => assert!(m.contains("gpt-4o-mini does not accept images"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // The same image in a tool result is checked too.
+        let in_result = request(vec![message(
+            MessageRole::User,
+            vec![tool_result("c", ToolResultContent::Image(ImageData { source: PNG_B64.into(), width: None, height: None }))],
+        )]);
+        assert!(matches!(chat_body("m", &in_result, Some(&plain)), Err(Error::InvalidRequest(_))));
+        // Limits alone count as vision (catalogs that omit the flag).
+        let limits_only = Model { vision_max_image_bytes: Some(1 << 20), ..model("m") };
+        assert!(chat_body("m", &req, Some(&limits_only)).is_ok());
+
+        let vision = vision_model();
+        assert!(chat_body("gpt-4.1", &req, Some(&vision)).is_ok(), "16 bytes fit");
+        let big = format!("{PNG_B64}AAAAAAAA");
+        let req = request(vec![message(MessageRole::User, vec![image(&big)])]);
+        match chat_body("gpt-4.1", &req, Some(&vision)) {
+            Err(Error::InvalidRequest(m)) => assert!(m.contains("image 1 is 22 bytes, more than the 16 bytes gpt-4.1 accepts"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let req = request(vec![message(MessageRole::User, vec![image(PNG_B64), image(WEBP_B64)])]);
+        match chat_body("gpt-4.1", &req, Some(&vision)) {
+            Err(Error::InvalidRequest(m)) => assert!(m.contains("image 2 is image/webp"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Unknown model (not in the catalog): the server judges.
+        assert!(chat_body("x", &req, None).is_ok());
+    }
+
+    #[test]
+    fn a_mislabelled_data_url_gets_the_sniffed_type() {
+        let req = request(vec![message(MessageRole::User, vec![image(&format!("data:image/jpeg;base64,{PNG_B64}"))])]);
+        let body = chat_body("m", &req, Some(&vision_model())).unwrap();
+        assert_eq!(body["messages"][0]["content"][0]["image_url"]["url"], json!(format!("data:image/png;base64,{PNG_B64}")));
+        let req = request(vec![message(MessageRole::User, vec![image("data:image/png;base64")])]);
+        assert!(matches!(chat_body("m", &req, None), Err(Error::InvalidRequest(_))));
+        let req = request(vec![message(MessageRole::User, vec![image("data:image/svg+xml;base64,PHN2Zz4=")])]);
+        match chat_body("m", &req, Some(&vision_model())) {
+            Err(Error::InvalidRequest(m)) => assert!(m.contains("image/svg+xml"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn thinking_allowed_maps_to_the_models_reasoning_effort() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("think")])]);
+        let efforts = |levels: &[&str]| Model { reasoning_efforts: levels.iter().map(|l| l.to_string()).collect(), ..model("m") };
+        let with_medium = efforts(&["low", "medium", "high"]);
+        assert!(chat_body("m", &req, Some(&with_medium)).unwrap().get("reasoning_effort").is_none(), "not allowed");
+        req.thinking_allowed = true;
+        assert_eq!(chat_body("m", &req, Some(&with_medium)).unwrap()["reasoning_effort"], json!("medium"));
+        assert_eq!(chat_body("m", &req, Some(&efforts(&["low", "high"]))).unwrap()["reasoning_effort"], json!("high"));
+        assert_eq!(chat_body("m", &req, Some(&efforts(&["minimal"]))).unwrap()["reasoning_effort"], json!("minimal"));
+        let budget_only = Model { supports_thinking: true, ..model("claude") };
+        assert!(chat_body("m", &req, Some(&budget_only)).unwrap().get("reasoning_effort").is_none());
+        assert!(chat_body("m", &req, None).unwrap().get("reasoning_effort").is_none());
+    }
+
+    #[test]
+    fn gemini_thought_signatures_round_trip() {
+        let events = decode_all(&[
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"g1","function":{"name":"read","arguments":"{}","thought_signature":"SIG=="}}]}}]}"#,
+            r#"{"choices":[{"index":0,"finish_reason":"tool_calls"}]}"#,
+        ])
+        .unwrap();
+        let Some(CompletionEvent::ToolUse(used)) = events.get(1) else { panic!("{:?}", show(&events)) };
+        assert_eq!(used.thought_signature.as_deref(), Some("SIG=="));
+        let req = request(vec![message(MessageRole::Assistant, vec![MessageContent::ToolUse(used.clone())])]);
+        let body = chat_body("gemini-2.5-pro", &req, None).unwrap();
+        assert_eq!(body["messages"][0]["tool_calls"][0]["function"]["thought_signature"], json!("SIG=="));
     }
 
     #[test]
@@ -1432,7 +1648,11 @@ mod tests {
         let err = decode_all(&[r#"{"error":{"message":"slow down","code":"user_model_rate_limited"}}"#]).unwrap_err();
         assert_eq!(
             err,
-            Error::RateLimited { message: "slow down".into(), code: Some("user_model_rate_limited".into()), retry_after_secs: None }
+            Error::RateLimited {
+                message: "slow down; this model is rate limited for your account: wait or pick another model".into(),
+                code: Some("user_model_rate_limited".into()),
+                retry_after_secs: None
+            }
         );
         let err = decode_all(&[r#"{"error":{"message":"out","type":"rate_limit_error"}}"#]).unwrap_err();
         assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");

@@ -7,8 +7,10 @@
 //! a valid credential later in the order wins over a malformed one earlier.
 //!
 //! Order (the Copilot language server's, protocol notes §1.1, §1.5): `GH_COPILOT_TOKEN`,
-//! `GITHUB_COPILOT_TOKEN`, `GITHUB_TOKEN` in Codespaces, then `apps.json` and `hosts.json` in
-//! the Copilot config directory. Entries are matched on the exact host (never a substring:
+//! `GITHUB_COPILOT_TOKEN`, `GITHUB_TOKEN` in Codespaces, then `apps.json`, `hosts.json` and
+//! `auth.db` (with `auth.db-wal`, see [`crate::authdb`]) in the Copilot config directory, then
+//! the token our own device-flow sign-in stored in the host's secret store (last: a token the
+//! user's editor keeps fresh beats one we saved once). Entries are matched on the exact host (never a substring:
 //! `github.com.evil.com` must not match `github.com`), preferring the Copilot app's token,
 //! the only kind known to work with the token exchange.
 //!
@@ -20,8 +22,10 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::authdb;
 use crate::error::{redact, Error};
-use crate::host_api::{FileError, HostApi, Os};
+use crate::host_api::{CredentialError, FileError, HostApi, Os};
+use crate::provider::STORED_TOKEN_KEY;
 use crate::settings::Settings;
 
 /// The Copilot GitHub App's client id. Its `ghu_` tokens work with the token exchange.
@@ -39,6 +43,12 @@ pub const CONFIG_DIR_NAME: &str = "github-copilot";
 pub const APPS_JSON: &str = "apps.json";
 /// Written by older copilot.vim and language servers.
 pub const HOSTS_JSON: &str = "hosts.json";
+/// The language server's SQLite store (version 1.494.0 and later).
+pub const AUTH_DB: &str = "auth.db";
+/// Its write-ahead log: recent sign-ins may live only here until a checkpoint.
+pub const AUTH_DB_WAL: &str = "auth.db-wal";
+/// How the report names our own stored sign-in.
+pub const STORED_SOURCE: &str = "stored sign-in (copilot-host sign-in)";
 /// Longest login we keep; GitHub logins are at most 39 characters.
 const MAX_LOGIN_CHARS: usize = 100;
 
@@ -77,7 +87,8 @@ pub fn discover_with_report(
     let mut searched = Vec::new();
     let target = settings.github_host();
     let found = from_env(host, &mut searched)
-        .or_else(|| from_config_files(host, settings, &target, &mut searched));
+        .or_else(|| from_config_files(host, settings, &target, &mut searched))
+        .or_else(|| from_stored(host, &target, &mut searched));
     match found {
         Some(credential) => (Ok(credential), searched),
         None => (
@@ -157,7 +168,116 @@ fn from_config_files(
                 return Some(c);
             }
         }
+        if let Some(c) = read_auth_db(host, &dir, target, searched) {
+            return Some(c);
+        }
     }
+    None
+}
+
+/// `auth.db` with the committed part of `auth.db-wal` over it. A missing WAL is normal (the
+/// database was checkpointed); an unreadable one is reported and the main file still read.
+fn read_auth_db(
+    host: &dyn HostApi,
+    dir: &str,
+    target: &str,
+    searched: &mut Vec<String>,
+) -> Option<Credential> {
+    let os = host.os();
+    let path = join(dir, AUTH_DB, os);
+    let db = match host.read_file(&path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            searched.push(format!("{path}: {}", file_error_reason(&e)));
+            return None;
+        }
+    };
+    let wal_path = join(dir, AUTH_DB_WAL, os);
+    let wal = match host.read_file(&wal_path) {
+        Ok(bytes) => Some(bytes),
+        Err(FileError::NotFound) => None,
+        Err(e) => {
+            searched.push(format!(
+                "{wal_path}: {}; read {AUTH_DB} without its most recent changes",
+                file_error_reason(&e)
+            ));
+            None
+        }
+    };
+    let chosen = authdb::read_token_rows(&db, wal.as_deref())
+        .and_then(|rows| authdb::choose(&rows, target, COPILOT_APP_CLIENT_ID));
+    let why = match chosen {
+        Ok(Some(c)) => {
+            return Some(Credential {
+                token: c.token,
+                source: format!("{path} (app {})", c.client_id),
+                login: c.login,
+            })
+        }
+        Ok(None) => format!("no entry for {target}"),
+        Err(why) => why,
+    };
+    searched.push(format!("{path}: {why}"));
+    None
+}
+
+/// What our own sign-in stores under [`STORED_TOKEN_KEY`]: the token with the host it
+/// belongs to, so a token for github.com is never sent to an enterprise host.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredToken {
+    pub host: String,
+    pub token: String,
+    #[serde(default)]
+    pub login: Option<String>,
+}
+
+impl fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredToken")
+            .field("host", &self.host)
+            .field("token", &"[redacted]")
+            .field("login", &self.login)
+            .finish()
+    }
+}
+
+impl StoredToken {
+    /// The JSON text kept in the secret store.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads the stored JSON; `Err` says why it is unusable (never quoting it).
+    pub fn parse(text: &str) -> Result<StoredToken, String> {
+        serde_json::from_str::<StoredToken>(text)
+            .map_err(|_| "unreadable; run `copilot-host sign-in` again".to_string())
+    }
+}
+
+/// The token our device-flow sign-in stored, when it is for `target`.
+fn from_stored(host: &dyn HostApi, target: &str, searched: &mut Vec<String>) -> Option<Credential> {
+    let why = match host.get_credential(STORED_TOKEN_KEY) {
+        Ok(None) => "none (sign in with `copilot-host sign-in`)".to_string(),
+        Err(CredentialError::Unavailable(m)) => format!("secret store unavailable: {}", redact(&m)),
+        Err(CredentialError::Io(m)) => format!("secret store failed: {}", redact(&m)),
+        Ok(Some(text)) => match StoredToken::parse(&text) {
+            Err(why) => why,
+            Ok(stored) if !stored.host.eq_ignore_ascii_case(target) => {
+                format!("it is for {}, not {target}", stored.host)
+            }
+            Ok(stored) => match check_token(&stored.token) {
+                Ok(token) => {
+                    return Some(Credential {
+                        token,
+                        source: STORED_SOURCE.to_string(),
+                        login: stored.login,
+                    })
+                }
+                Err(why) => why.to_string(),
+            },
+        },
+    };
+    searched.push(format!("{STORED_SOURCE}: {why}"));
     None
 }
 
@@ -248,6 +368,22 @@ pub fn config_dirs(
             searched.push("env HOME: not set, so no Copilot config directory".to_string());
             Vec::new()
         }
+    }
+}
+
+/// Why [`config_dirs`] chose the directories it did, for `doctor`.
+pub fn config_dir_rule(host: &dyn HostApi, settings: &Settings) -> String {
+    if settings.copilot_config_dir.is_some() {
+        return "the copilot_config_dir setting".to_string();
+    }
+    let os = host.os();
+    let xdg = host.env("XDG_CONFIG_HOME").map(|v| v.trim().to_string());
+    match xdg {
+        Some(x) if is_absolute(&x, os) => "$XDG_CONFIG_HOME/github-copilot (XDG_CONFIG_HOME is set and absolute)".to_string(),
+        _ if os == Os::Windows => {
+            "%USERPROFILE%\\AppData\\Local\\github-copilot, then %LOCALAPPDATA%\\github-copilot (the Copilot language server's rule on Windows)".to_string()
+        }
+        _ => "$HOME/.config/github-copilot (XDG_CONFIG_HOME is not set to an absolute path)".to_string(),
     }
 }
 
@@ -425,6 +561,8 @@ mod tests {
 
     const APPS: &str = "/home/u/.config/github-copilot/apps.json";
     const HOSTS: &str = "/home/u/.config/github-copilot/hosts.json";
+    const AUTHDB: &str = "/home/u/.config/github-copilot/auth.db";
+    const AUTHDB_WAL: &str = "/home/u/.config/github-copilot/auth.db-wal";
 
     fn home() -> FakeHost {
         FakeHost::new().with_env("HOME", "/home/u")
@@ -812,6 +950,8 @@ mod tests {
                 "env GITHUB_TOKEN: used only in Codespaces (CODESPACES is not \"true\")".to_string(),
                 format!("{APPS}: malformed JSON at line 1 column 58"),
                 format!("{HOSTS}: no entry for github.com"),
+                format!("{AUTHDB}: not found"),
+                format!("{STORED_SOURCE}: none (sign in with `copilot-host sign-in`)"),
             ]
         );
         let err = discover(&host, &Settings::default()).expect_err("not signed in");
@@ -841,9 +981,9 @@ mod tests {
         );
         let host = FakeHost::new();
         let reasons = searched(&host, &Settings::default());
-        assert_eq!(
-            reasons.last().map(String::as_str),
-            Some("env HOME: not set, so no Copilot config directory")
+        assert!(
+            reasons.contains(&"env HOME: not set, so no Copilot config directory".to_string()),
+            "{reasons:?}"
         );
     }
 
@@ -856,5 +996,203 @@ mod tests {
         };
         let d = format!("{c:?}");
         assert!(!d.contains("ghu_visible") && d.contains("[redacted]") && d.contains("env X"));
+    }
+
+    use crate::authdb::fixture::{build_db, build_wal, page, Frame, Table, TokenRowSpec};
+
+    fn auth_db(rows: &[TokenRowSpec]) -> Vec<u8> {
+        build_db(1024, &[Table::oauth_tokens(rows)])
+    }
+
+    #[test]
+    fn auth_db_is_read_after_the_json_files() {
+        let db = auth_db(&[
+            TokenRowSpec::plain(
+                1,
+                "github.com",
+                COPILOT_APP_CLIENT_ID,
+                "dbuser",
+                "ghu_from_db",
+                5,
+            ),
+            TokenRowSpec::plain(
+                2,
+                "acme.ghe.com",
+                COPILOT_APP_CLIENT_ID,
+                "emp",
+                "ghu_acme_db",
+                9,
+            ),
+        ]);
+        let host = home()
+            .with_file(
+                APPS,
+                br#"{"github.com:Iv1.b507a08c87ecfe98": {"oauth_token": "ghu_trunc"#,
+            )
+            .with_file(AUTHDB, &db);
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        let c = c.expect("credential");
+        assert_eq!(c.token, "ghu_from_db");
+        assert_eq!(c.login.as_deref(), Some("dbuser"));
+        assert_eq!(c.source, format!("{AUTHDB} (app {COPILOT_APP_CLIENT_ID})"));
+        assert!(report.iter().any(|r| r.starts_with(APPS)), "{report:?}");
+        assert!(
+            report.contains(&format!("{HOSTS}: not found")),
+            "{report:?}"
+        );
+        assert_eq!(found(&host, &enterprise()).token, "ghu_acme_db");
+        // The JSON files still come first.
+        let host = host.with_file(HOSTS, br#"{"github.com":{"oauth_token":"gho_hosts"}}"#);
+        assert_eq!(found(&host, &Settings::default()).token, "gho_hosts");
+    }
+
+    #[test]
+    fn a_token_only_in_the_wal_is_found() {
+        let before = auth_db(&[]);
+        let after = auth_db(&[TokenRowSpec::plain(
+            1,
+            "github.com",
+            COPILOT_APP_CLIENT_ID,
+            "w",
+            "ghu_wal_only",
+            5,
+        )]);
+        let wal = build_wal(
+            1024,
+            (1, 2),
+            &[Frame {
+                page: 2,
+                data: page(&after, 1024, 2),
+                commit_size: 2,
+            }],
+            false,
+        );
+        let host = home().with_file(AUTHDB, &before);
+        assert_eq!(
+            searched(&host, &Settings::default()),
+            [
+                "env GH_COPILOT_TOKEN: not set",
+                "env GITHUB_COPILOT_TOKEN: not set",
+                "env GITHUB_TOKEN: used only in Codespaces (CODESPACES is not \"true\")",
+                &format!("{APPS}: not found"),
+                &format!("{HOSTS}: not found"),
+                &format!("{AUTHDB}: no entry for github.com"),
+                &format!("{STORED_SOURCE}: none (sign in with `copilot-host sign-in`)"),
+            ]
+        );
+        let host = host.with_file(AUTHDB_WAL, &wal);
+        assert_eq!(found(&host, &Settings::default()).token, "ghu_wal_only");
+        // An unreadable WAL is reported and the main file is still read.
+        let host = home()
+            .with_file(AUTHDB, &after)
+            .with_file_error(AUTHDB_WAL, FileError::Denied);
+        let (c, report) = discover_with_report(&host, &Settings::default());
+        assert_eq!(c.expect("credential").token, "ghu_wal_only");
+        assert!(report.iter().any(|r| r.starts_with(AUTHDB_WAL) && r.contains("without its most recent changes")), "{report:?}");
+    }
+
+    #[test]
+    fn encrypted_and_corrupt_databases_are_reasons() {
+        let host = home().with_file(
+            AUTHDB,
+            &auth_db(&[TokenRowSpec::encrypted(
+                1,
+                "github.com",
+                COPILOT_APP_CLIENT_ID,
+                "e",
+                1,
+            )]),
+        );
+        let reasons = searched(&host, &Settings::default());
+        let reason = reasons
+            .iter()
+            .find(|r| r.starts_with(AUTHDB))
+            .expect("auth.db reason");
+        assert!(reason.contains("encrypted"), "{reason}");
+        let mut corrupt = auth_db(&[TokenRowSpec::plain(
+            1,
+            "github.com",
+            COPILOT_APP_CLIENT_ID,
+            "u",
+            "ghu_secret_in_db",
+            1,
+        )]);
+        corrupt.truncate(1500);
+        let host = home().with_file(AUTHDB, &corrupt);
+        let reasons = searched(&host, &Settings::default());
+        assert!(
+            reasons.contains(&format!("{AUTHDB}: truncated: page 2 is missing")),
+            "{reasons:?}"
+        );
+        assert!(!reasons.join(" ").contains("ghu_secret_in_db"));
+    }
+
+    fn stored(host: &FakeHost, for_host: &str, token: &str) {
+        let json = StoredToken {
+            host: for_host.into(),
+            token: token.into(),
+            login: Some("me".into()),
+        }
+        .to_json();
+        host.credentials
+            .borrow_mut()
+            .insert(STORED_TOKEN_KEY.to_string(), json);
+    }
+
+    #[test]
+    fn the_stored_sign_in_is_the_last_source() {
+        let host = home();
+        stored(&host, "github.com", "ghu_stored");
+        let c = found(&host, &Settings::default());
+        assert_eq!(
+            (c.token.as_str(), c.source.as_str(), c.login.as_deref()),
+            ("ghu_stored", STORED_SOURCE, Some("me"))
+        );
+        // Any file source wins over it.
+        let host = host.with_file(HOSTS, br#"{"github.com":{"oauth_token":"gho_file"}}"#);
+        assert_eq!(found(&host, &Settings::default()).token, "gho_file");
+        // A sign-in for github.com is never used for an enterprise host.
+        let host = home();
+        stored(&host, "github.com", "ghu_stored");
+        let reasons = searched(&host, &enterprise());
+        assert!(
+            reasons.contains(&format!(
+                "{STORED_SOURCE}: it is for github.com, not acme.ghe.com"
+            )),
+            "{reasons:?}"
+        );
+        // Garbage or an unavailable store are reasons, not failures.
+        let host = home();
+        host.credentials
+            .borrow_mut()
+            .insert(STORED_TOKEN_KEY.into(), "ghu_raw_secret".into());
+        let reasons = searched(&host, &Settings::default());
+        assert!(
+            reasons.last().is_some_and(|r| r.contains("unreadable"))
+                && !reasons.join(" ").contains("ghu_raw_secret"),
+            "{reasons:?}"
+        );
+        let mut host = home();
+        host.credential_error = Some(CredentialError::Unavailable("no keyring".into()));
+        assert_eq!(
+            searched(&host, &Settings::default())
+                .last()
+                .map(String::as_str),
+            Some(&*format!(
+                "{STORED_SOURCE}: secret store unavailable: no keyring"
+            ))
+        );
+        assert!(!format!(
+            "{:?}",
+            StoredToken::parse(
+                &StoredToken {
+                    host: "h".into(),
+                    token: "ghu_dbg".into(),
+                    login: None
+                }
+                .to_json()
+            )
+        )
+        .contains("ghu_dbg"));
     }
 }

@@ -3,6 +3,12 @@
 //! `provider-error` variant only at the edge, in `lib.rs`.
 //!
 //! No variant ever holds a token: server text passes through [`redact`] before it is kept.
+//!
+//! HTTP answers are classified by [`Error::from_response_at`], which takes the host clock so
+//! that a `retry-after` given as an HTTP date becomes seconds to wait (`from_response`, without
+//! a clock, reads only delta-seconds). Rate-limit and quota messages carry what to do for the
+//! server's code and the request id, since their WIT records have no field for either.
+//! [`Error::retry_now`] is the single rule for the provider's bounded automatic retry.
 
 use std::fmt;
 
@@ -53,45 +59,31 @@ pub enum Error {
 }
 
 impl Error {
-    /// Classifies a non-success HTTP answer from the Copilot API (or GitHub's API).
+    /// Classifies a non-success HTTP answer from the Copilot API (or GitHub's API) without a
+    /// clock: a `retry-after` given as an HTTP date yields no wait. Prefer
+    /// [`Error::from_response_at`] where the time is known.
+    pub fn from_response(status: u16, headers: &[(String, String)], body: &[u8]) -> Error {
+        classify(status, headers, body, None)
+    }
+
+    /// Classifies a non-success HTTP answer; `now` (unix seconds, the host clock) turns a
+    /// `retry-after` HTTP date into seconds to wait.
     ///
     /// Bodies are `{"error": {"message", "code"}}`, `{"message", "error_details"}` (Copilot's
-    /// access envelope) or plain text; all are read leniently.
-    pub fn from_response(status: u16, headers: &[(String, String)], body: &[u8]) -> Error {
-        let parsed = ErrorBody::parse(body);
-        let request_id = header(headers, "x-request-id")
-            .or_else(|| header(headers, "x-github-request-id"))
-            .map(redact);
-        let message = parsed
-            .message
-            .clone()
-            .unwrap_or_else(|| default_message(status).to_string());
-        let upstream = Upstream {
-            status,
-            message: message.clone(),
-            request_id,
-        };
-        let code = parsed.code.clone();
-        let retry_after_secs = header(headers, "retry-after").and_then(parse_retry_after_secs);
-        match status {
-            400 if code.as_deref() == Some("model_not_supported") => Error::ModelNotSupported(upstream),
-            400 | 413 if is_context_too_long(code.as_deref(), &message) => {
-                let (actual, limit) = parse_token_counts(&message);
-                Error::ContextTooLong { message, limit, actual }
-            }
-            401 => Error::Unauthorized(upstream),
-            402 => Error::QuotaExceeded { message, code, retry_after_secs },
-            403 if parsed.has_envelope => Error::NoCopilotAccess {
-                message: parsed.details_message.unwrap_or(message),
-                notification_id: parsed.notification_id,
-                url: parsed.url,
-            },
-            403 if message.starts_with("API rate limit exceeded") => {
-                Error::RateLimited { message, code, retry_after_secs }
-            }
-            403 => Error::Unauthorized(upstream),
-            429 => Error::RateLimited { message, code, retry_after_secs },
-            _ => Error::Upstream(upstream),
+    /// access envelope) or plain text; all are read leniently. Rate-limit (429) and quota
+    /// (402) messages get what to do for their code appended, and the request id when the
+    /// server sent one (their WIT records have no request-id field).
+    pub fn from_response_at(status: u16, headers: &[(String, String)], body: &[u8], now: u64) -> Error {
+        classify(status, headers, body, Some(now))
+    }
+
+    /// Whether a request that failed this way before any output may be sent again at once:
+    /// a server error (5xx), or a rate limit that asks for no wait (`retry-after: 0`).
+    pub fn retry_now(&self) -> bool {
+        match self {
+            Error::Upstream(u) => (500..=599).contains(&u.status),
+            Error::RateLimited { retry_after_secs: Some(0), .. } => true,
+            _ => false,
         }
     }
 
@@ -102,6 +94,101 @@ impl Error {
             Error::Upstream(u) => u.status >= 500,
             _ => false,
         }
+    }
+}
+
+/// The shared classifier of [`Error::from_response`] and [`Error::from_response_at`].
+fn classify(status: u16, headers: &[(String, String)], body: &[u8], now: Option<u64>) -> Error {
+    let parsed = ErrorBody::parse(body);
+    let request_id = header(headers, "x-request-id")
+        .or_else(|| header(headers, "x-github-request-id"))
+        .map(|s| clip(&redact(s.trim())))
+        .filter(|s| !s.is_empty());
+    let message = parsed
+        .message
+        .clone()
+        .unwrap_or_else(|| default_message(status).to_string());
+    let upstream = Upstream { status, message: message.clone(), request_id: request_id.clone() };
+    let code = parsed.code.clone();
+    let retry_after_secs = header(headers, "retry-after").and_then(|v| parse_retry_after(v, now));
+    match status {
+        400 if code.as_deref() == Some("model_not_supported") => Error::ModelNotSupported(upstream),
+        400 | 413 if is_context_too_long(code.as_deref(), &message) => {
+            let (actual, limit) = parse_token_counts(&message);
+            Error::ContextTooLong { message, limit, actual }
+        }
+        401 => Error::Unauthorized(upstream),
+        402 => {
+            let message = with_request_id(format!("{message}; {}", quota_guidance(code.as_deref())), &request_id);
+            Error::QuotaExceeded { message, code, retry_after_secs }
+        }
+        403 if parsed.has_envelope => Error::NoCopilotAccess {
+            message: parsed.details_message.unwrap_or(message),
+            notification_id: parsed.notification_id,
+            url: parsed.url,
+        },
+        403 if message.starts_with("API rate limit exceeded") => {
+            Error::RateLimited { message: with_request_id(message, &request_id), code, retry_after_secs }
+        }
+        403 => Error::Unauthorized(upstream),
+        429 => {
+            // The code may come only as a header (`x-ratelimit-exceeded: <code>`).
+            let code = code.or_else(|| {
+                header(headers, "x-ratelimit-exceeded").map(|c| clip(&redact(c.trim()))).filter(|c| !c.is_empty())
+            });
+            let message = with_request_id(format!("{message}; {}", rate_limit_guidance(code.as_deref())), &request_id);
+            Error::RateLimited { message, code, retry_after_secs }
+        }
+        // 503 with a rate-limit code is the upstream model provider throttling (§4.6).
+        503 if code.as_deref().is_some_and(is_rate_limit_code) => {
+            let message = with_request_id(format!("{message}; {}", rate_limit_guidance(code.as_deref())), &request_id);
+            Error::RateLimited { message, code, retry_after_secs }
+        }
+        _ => Error::Upstream(upstream),
+    }
+}
+
+fn with_request_id(message: String, request_id: &Option<String>) -> String {
+    format!("{message}{}", rid(request_id))
+}
+
+/// Whether a server code names a rate limit (`rate_limited`, `user_model_rate_limited`, …).
+fn is_rate_limit_code(code: &str) -> bool {
+    let code = code.to_ascii_lowercase();
+    code.contains("rate_limit") || code == "model_overloaded"
+}
+
+/// What to do about a 402, per Copilot's quota codes (§4.6).
+pub fn quota_guidance(code: Option<&str>) -> &'static str {
+    match code {
+        Some("free_quota_exceeded") => {
+            "the monthly Copilot Free limit is reached: upgrade your plan or wait for the monthly reset"
+        }
+        Some("quota_exceeded") => {
+            "the premium requests of your plan are used up: enable paid premium requests or upgrade \
+             (ask your administrator on an organization plan), pick a model included in your plan, or wait for the reset"
+        }
+        Some("overage_limit_reached") => {
+            "the budget for paid premium requests is spent: raise it in your GitHub billing settings or wait for the reset"
+        }
+        Some("billing_not_configured") => {
+            "premium requests need a billing entity: choose one in your GitHub Copilot settings"
+        }
+        Some("session_quota_exceeded") => "this session's quota is used up: start a new session or wait",
+        _ => "wait for the quota to reset or pick a model included in your plan",
+    }
+}
+
+/// What to do about a 429, per Copilot's rate-limit codes (§4.6).
+pub fn rate_limit_guidance(code: Option<&str>) -> &'static str {
+    match code {
+        Some("user_model_rate_limited") => "this model is rate limited for your account: wait or pick another model",
+        Some("user_global_rate_limited") => "your account is rate limited across all models: wait before retrying",
+        Some("integration_rate_limited") => "this editor integration is rate limited: wait and retry",
+        Some("model_overloaded") => "the model is overloaded: pick another model or retry shortly",
+        Some("agent_mode_limit_exceeded") => "the agent-mode request limit is reached: wait, or continue without tools",
+        Some("extension_blocked") => "Copilot blocked requests from this client for now: wait before retrying",
+        _ => "wait and retry",
     }
 }
 
@@ -254,31 +341,119 @@ fn clip(s: &str) -> String {
 }
 
 fn is_context_too_long(code: Option<&str>, message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
     matches!(code, Some("model_max_prompt_tokens_exceeded") | Some("context_length_exceeded"))
-        || message.contains("exceeds the limit")
-        || message.contains("maximum context length")
+        || lower.contains("exceeds the limit")
+        || lower.contains("maximum context length")
+        || lower.contains("prompt is too long")
 }
 
-/// Pulls "(actual, limit)" out of messages such as
-/// "prompt token count of 140000 exceeds the limit of 128000".
+/// Pulls `(actual, limit)` out of the known shapes of a context-too-long message:
+/// * Copilot: "prompt token count of 140000 exceeds the limit of 128000";
+/// * OpenAI: "This model's maximum context length is 128000 tokens. However, your messages
+///   resulted in 140000 tokens" (or "… you requested 140000 tokens");
+/// * Anthropic: "prompt is too long: 212000 tokens > 200000 maximum".
+///
+/// A count that is not found is `None`; numbers are never guessed by position.
 fn parse_token_counts(message: &str) -> (Option<u64>, Option<u64>) {
-    let numbers: Vec<u64> = message
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    match numbers.as_slice() {
-        [actual, limit, ..] if message.contains("exceeds the limit") => (Some(*actual), Some(*limit)),
-        // "This model's maximum context length is 128000 tokens. However, your messages resulted in 140000 tokens"
-        [limit, actual, ..] => (Some(*actual), Some(*limit)),
-        _ => (None, None),
+    let lower = message.to_ascii_lowercase();
+    let after = |phrase: &str| lower.find(phrase).and_then(|i| first_number(&lower[i + phrase.len()..]));
+    if lower.contains("exceeds the limit") {
+        return (after("count of").or_else(|| first_number(&lower)), after("limit of"));
     }
+    if lower.contains("maximum context length") {
+        let actual = after("resulted in").or_else(|| after("you requested"));
+        return (actual, after("maximum context length is"));
+    }
+    if let Some(i) = lower.find("tokens >") {
+        return (after("too long:"), first_number(&lower[i..]));
+    }
+    (None, None)
 }
 
-/// `retry-after` in seconds. HTTP-date values need the clock and are handled by callers that
-/// have it; here they yield `None`.
+/// The first run of ASCII digits in `text`, if it starts within a few words (so "limit of
+/// 128000" is read, while a number much further on is not taken for it).
+fn first_number(text: &str) -> Option<u64> {
+    const MAX_GAP_CHARS: usize = 16;
+    let start = text.find(|c: char| c.is_ascii_digit()).filter(|i| *i <= MAX_GAP_CHARS)?;
+    let digits: String = text[start..].chars().take_while(|c| c.is_ascii_digit() || *c == ',').filter(|c| *c != ',').collect();
+    digits.parse().ok()
+}
+
+/// `retry-after` in seconds. HTTP-date values need the clock (see [`parse_retry_after`]);
+/// here they yield `None`.
 pub fn parse_retry_after_secs(value: &str) -> Option<u64> {
     value.trim().parse::<u64>().ok()
+}
+
+/// `retry-after` as seconds to wait: either delta-seconds, or an HTTP date (RFC 9110:
+/// IMF-fixdate, or the obsolete RFC 850 and asctime forms) compared with `now` (unix
+/// seconds). A date in the past means no wait (0). A date without `now`, or text that is
+/// neither, is `None`.
+pub fn parse_retry_after(value: &str, now: Option<u64>) -> Option<u64> {
+    let value = value.trim();
+    if let Some(secs) = parse_retry_after_secs(value) {
+        return Some(secs);
+    }
+    let at = parse_http_date(value)?;
+    Some(at.saturating_sub(now?))
+}
+
+/// Month abbreviations of HTTP dates, in calendar order.
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+
+/// Parses an HTTP date to unix seconds. Accepts `Sun, 06 Nov 1994 08:49:37 GMT`,
+/// `Sunday, 06-Nov-94 08:49:37 GMT` and `Sun Nov  6 08:49:37 1994`: the day name is ignored,
+/// the other fields are found by their shape, so the order of day, month and year may vary.
+pub fn parse_http_date(value: &str) -> Option<u64> {
+    let mut day = None;
+    let mut month = None;
+    let mut year = None;
+    let mut time = None;
+    for token in value.split(|c: char| c.is_whitespace() || c == ',' || c == '-').filter(|t| !t.is_empty()) {
+        if token.contains(':') {
+            time = Some(parse_clock(token)?);
+        } else if let Some(m) = MONTHS.iter().position(|m| token.eq_ignore_ascii_case(m)) {
+            month = Some(m as u64 + 1);
+        } else if token.bytes().all(|b| b.is_ascii_digit()) {
+            let n: u64 = token.parse().ok()?;
+            match token.len() {
+                1 | 2 if day.is_none() => day = Some(n),
+                // RFC 850 two-digit years: 70..99 are 19xx, the rest 20xx.
+                2 => year = Some(if n >= 70 { 1900 + n } else { 2000 + n }),
+                4 => year = Some(n),
+                _ => return None,
+            }
+        } else if !(token.eq_ignore_ascii_case("GMT") || token.eq_ignore_ascii_case("UTC") || token.chars().all(|c| c.is_ascii_alphabetic())) {
+            return None;
+        }
+    }
+    let (day, month, year, (h, m, s)) = (day?, month?, year?, time?);
+    if !(1..=31).contains(&day) || year < 1970 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + h * 3_600 + m * 60 + s)
+}
+
+/// `hh:mm:ss` to its parts, each in range.
+fn parse_clock(token: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = token.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    (parts.next().is_none() && h < 24 && m < 60 && s <= 60).then_some((h, m, s))
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (year ≥ 1970). Counts whole 400-year
+/// eras from 0000-03-01, so leap days fall at the end of each shifted year.
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let year_of_era = y % 400;
+    let shifted_month = (month + 9) % 12; // March = 0
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    // 719_468 days separate 0000-03-01 from 1970-01-01.
+    (era * 146_097 + day_of_era).saturating_sub(719_468)
 }
 
 /// Replaces anything that looks like a GitHub or Copilot token with `[redacted]`.
@@ -388,13 +563,124 @@ mod tests {
     fn rate_limit_reads_retry_after() {
         let body = br#"{"error":{"message":"slow down","code":"user_model_rate_limited"}}"#;
         assert_eq!(
-            Error::from_response(429, &h(&[("Retry-After", "17")]), body),
+            Error::from_response(429, &h(&[("Retry-After", "17"), ("x-request-id", "r-9")]), body),
             Error::RateLimited {
-                message: "slow down".into(),
+                message: "slow down; this model is rate limited for your account: wait or pick another model (request id r-9)".into(),
                 code: Some("user_model_rate_limited".into()),
                 retry_after_secs: Some(17)
             }
         );
+    }
+
+    /// 2026-11-29 02:00:00 UTC.
+    const NOW: u64 = 1_795_917_600;
+
+    #[test]
+    fn http_dates_in_all_three_forms() {
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(784_111_777));
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("Sun, 29 Nov 2026 02:00:00 GMT"), Some(NOW));
+        assert_eq!(parse_http_date("Thu, 29 Feb 2024 12:00:00 GMT"), Some(1_709_208_000));
+        for bad in ["", "soon", "Sun, 06 Nov 1994", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:00:00 GMT", "06 Nov 1994 08:49:37 +0100x"] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_as_seconds_or_date() {
+        assert_eq!(parse_retry_after(" 30 ", None), Some(30));
+        assert_eq!(parse_retry_after("Sun, 29 Nov 2026 02:00:42 GMT", Some(NOW)), Some(42));
+        assert_eq!(parse_retry_after("Sun, 29 Nov 2026 01:59:00 GMT", Some(NOW)), Some(0), "a past date means now");
+        assert_eq!(parse_retry_after("Sun, 29 Nov 2026 02:00:42 GMT", None), None, "no clock, no wait");
+        assert_eq!(parse_retry_after("-5", Some(NOW)), None);
+        let body = br#"{"error":{"message":"Too many requests","code":"rate_limited"}}"#;
+        let headers = h(&[("retry-after", "Sun, 29 Nov 2026 02:01:00 GMT")]);
+        match Error::from_response_at(429, &headers, body, NOW) {
+            Error::RateLimited { retry_after_secs, code, .. } => {
+                assert_eq!((retry_after_secs, code.as_deref()), (Some(60), Some("rate_limited")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(Error::from_response(429, &headers, body), Error::RateLimited { retry_after_secs: None, .. }));
+    }
+
+    #[test]
+    fn rate_limit_code_from_header_and_guidance_per_code() {
+        let e = Error::from_response_at(429, &h(&[("x-ratelimit-exceeded", "model_overloaded")]), b"busy", NOW);
+        match e {
+            Error::RateLimited { message, code, retry_after_secs } => {
+                assert_eq!(code.as_deref(), Some("model_overloaded"));
+                assert_eq!(message, "busy; the model is overloaded: pick another model or retry shortly");
+                assert_eq!(retry_after_secs, None);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        for code in ["user_global_rate_limited", "integration_rate_limited", "agent_mode_limit_exceeded", "extension_blocked"] {
+            assert_ne!(rate_limit_guidance(Some(code)), rate_limit_guidance(None), "{code}");
+        }
+        let body = br#"{"error":{"message":"upstream throttled","code":"rate_limited"}}"#;
+        assert!(matches!(Error::from_response(503, &[], body), Error::RateLimited { .. }));
+    }
+
+    #[test]
+    fn quota_codes_carry_guidance_and_request_id() {
+        let cases = [
+            ("free_quota_exceeded", "monthly Copilot Free limit"),
+            ("quota_exceeded", "enable paid premium requests"),
+            ("overage_limit_reached", "billing settings"),
+            ("billing_not_configured", "billing entity"),
+            ("session_quota_exceeded", "new session"),
+            ("something_else", "wait for the quota to reset"),
+        ];
+        for (code, hint) in cases {
+            let body = format!(r#"{{"error":{{"message":"You have no quota left.","code":"{code}"}}}}"#);
+            let headers = h(&[("retry-after", "3600"), ("x-github-request-id", "GH:1")]);
+            match Error::from_response_at(402, &headers, body.as_bytes(), NOW) {
+                Error::QuotaExceeded { message, code: got, retry_after_secs } => {
+                    assert!(message.starts_with("You have no quota left."), "{message}");
+                    assert!(message.contains(hint), "{code}: {message}");
+                    assert!(message.ends_with("(request id GH:1)"), "{message}");
+                    assert_eq!((got.as_deref(), retry_after_secs), (Some(code), Some(3600)));
+                }
+                other => panic!("{code}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn context_too_long_in_every_known_shape() {
+        let cases: [(&[u8], Option<u64>, Option<u64>); 5] = [
+            (br#"{"error":{"message":"prompt token count of 306234 exceeds the limit of 272000","code":"model_max_prompt_tokens_exceeded"}}"#, Some(306_234), Some(272_000)),
+            (br#"{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 140123 tokens. Please reduce the length of the messages.","type":"invalid_request_error","code":"context_length_exceeded"}}"#, Some(140_123), Some(128_000)),
+            (br#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, you requested 9000 tokens (8000 in the messages, 1000 in the completion).","code":"context_length_exceeded"}}"#, Some(9_000), Some(8_192)),
+            (br#"{"error":{"message":"prompt is too long: 212000 tokens > 200000 maximum","type":"invalid_request_error"}}"#, Some(212_000), Some(200_000)),
+            (br#"{"error":{"message":"context too large","code":"model_max_prompt_tokens_exceeded"}}"#, None, None),
+        ];
+        for (body, actual, limit) in cases {
+            match Error::from_response(400, &[], body) {
+                Error::ContextTooLong { actual: a, limit: l, message } => {
+                    assert_eq!((a, l), (actual, limit), "{message}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(matches!(Error::from_response(413, &[], b"prompt token count of 5 exceeds the limit of 4"), Error::ContextTooLong { .. }));
+    }
+
+    #[test]
+    fn server_errors_keep_the_request_id_and_may_be_retried_now() {
+        let e = Error::from_response(502, &h(&[("X-Request-Id", "abc-1")]), b"<html>Bad Gateway</html>");
+        assert_eq!(e, Error::Upstream(Upstream { status: 502, message: "<html>Bad Gateway</html>".into(), request_id: Some("abc-1".into()) }));
+        assert!(e.retry_now());
+        let e = Error::from_response(500, &[], br#"{"error":{"message":"internal","code":"server_error"}}"#);
+        assert!(e.retry_now() && e.to_string().contains("internal"));
+        assert!(Error::from_response(429, &h(&[("retry-after", "0")]), b"").retry_now());
+        assert!(!Error::from_response(429, &h(&[("retry-after", "3")]), b"").retry_now());
+        assert!(!Error::from_response(429, &[], b"").retry_now());
+        assert!(!Error::from_response(400, &[], b"bad").retry_now());
+        assert!(!Error::Network("reset".into()).retry_now());
     }
 
     #[test]

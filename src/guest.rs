@@ -148,14 +148,18 @@ impl Guest for Component {
 
     fn llm_provider_start_device_flow_sign_in(provider_id: String) -> Result<DeviceFlowPrompt, ProviderError> {
         check_provider(&provider_id)?;
-        Err(ProviderError::NotSupported(
-            "device-flow sign-in is not implemented yet; sign in with another Copilot client or set GH_COPILOT_TOKEN".into(),
-        ))
+        let prompt = with_provider(|p, h| p.start_sign_in(h)).map_err(to_wit)?;
+        // The host decides whether a browser may open; when it may not, the prompt's URL
+        // and code are all the user needs.
+        if let Err(why) = wit_host::open_browser(&prompt.verification_url) {
+            wit_host::log(LogLevel::Debug, &format!("sign-in: browser not opened: {why}"));
+        }
+        Ok(prompt.device_flow_prompt())
     }
 
     fn llm_provider_poll_device_flow_sign_in(provider_id: String) -> Result<bool, ProviderError> {
         check_provider(&provider_id)?;
-        Err(ProviderError::NotSupported("device-flow sign-in is not implemented yet".into()))
+        with_provider(|p, h| p.poll_sign_in(h)).map_err(to_wit)
     }
 
     fn llm_provider_reset_credentials(provider_id: String) -> Result<(), ProviderError> {
@@ -163,9 +167,10 @@ impl Guest for Component {
         with_provider(|p, h| p.reset(h)).map_err(to_wit)
     }
 
-    fn llm_count_tokens(provider_id: String, _model_id: String, _request: CompletionRequest) -> Result<u64, ProviderError> {
+    /// An estimate (see `tokens.rs` for its measured error), never a network call.
+    fn llm_count_tokens(provider_id: String, model_id: String, request: CompletionRequest) -> Result<u64, ProviderError> {
         check_provider(&provider_id)?;
-        Err(ProviderError::NotSupported("token counting is not implemented yet".into()))
+        Ok(with_provider(|p, _| p.count_tokens(&model_id, &request)))
     }
 
     fn llm_stream_completion_start(provider_id: String, model_id: String, request: CompletionRequest) -> Result<String, ProviderError> {

@@ -11,19 +11,39 @@ pub mod bindings {
     });
 }
 
+pub mod authdb;
 pub mod catalog;
+pub mod catalog_cache;
 pub mod chat;
 pub mod credentials;
+pub mod doctor;
 pub mod error;
 pub mod headers;
 pub mod host_api;
+pub mod oauth;
+pub mod policy;
 pub mod provider;
+pub mod quota;
+pub mod responses;
+pub mod routing;
 pub mod session;
 pub mod settings;
 pub mod sse;
+pub mod token_count;
+pub mod tokens;
 
 #[cfg(test)]
 pub mod testing;
+#[cfg(test)]
+mod completion_tests;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
+
+/// The contract version (`wit/extension.wit`'s package version, 0.1.0) as a custom section a
+/// host reads before instantiating: major, minor, patch as big-endian u16, like Zed's
+/// `zed:api-version`. `#[used]` keeps it through the linker.
+#[cfg(target_arch = "wasm32")]
+#[used]
+#[link_section = "copilot-chat:api-version"]
+static API_VERSION: [u8; 6] = [0, 0, 0, 1, 0, 0];

@@ -8,10 +8,17 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::catalog::{self, Endpoint, Model};
-use crate::chat::{self, ChatStream};
+use crate::catalog_cache::CatalogCache;
+use crate::policy;
+use crate::token_count;
+use crate::tokens::Tokenizer;
+use crate::routing::{self, Decoder};
 use crate::credentials::{self, Credential};
 use crate::error::Error;
+use crate::doctor;
 use crate::headers;
+use crate::oauth;
+use crate::quota::{self, Quota};
 use crate::host_api::{
     ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
 };
@@ -30,6 +37,8 @@ pub const STORED_TOKEN_KEY: &str = "github-oauth-token";
 
 /// The most bytes of an error body we read before classifying it.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// How many times a chat request that failed before any output is sent again at once.
+const MAX_IMMEDIATE_RETRIES: usize = 1;
 
 /// What a stream step produced.
 pub enum Step {
@@ -41,7 +50,7 @@ pub enum Step {
 /// One open completion stream.
 struct OpenStream {
     body: Box<dyn ByteStream>,
-    decoder: ChatStream,
+    decoder: Decoder,
     /// Decoded events not yet handed out.
     queue: VecDeque<CompletionEvent>,
     /// A `stop` event held back until the body ends, so a trailing usage chunk is delivered
@@ -56,10 +65,18 @@ pub struct Provider {
     settings: Settings,
     credential: Option<Credential>,
     session: SessionCache,
-    /// The selected catalog and the bearer token it was fetched with.
-    catalog: Option<(Vec<Model>, String)>,
+    /// The selected catalog, the bearer it was fetched with, the last good list and the
+    /// backoff after failures (see `catalog_cache`).
+    catalog: CatalogCache,
     streams: HashMap<u64, OpenStream>,
     next_stream: u64,
+    /// The latest `x-quota-snapshot-*` headers seen on a completion answer (or, before any,
+    /// the account's quotas from `/copilot_internal/user`).
+    quota: Option<Quota>,
+    /// `/copilot_internal/user` was asked since the credential was last forgotten.
+    quota_looked_up: bool,
+    /// A device-flow sign-in in progress.
+    sign_in: Option<oauth::DeviceFlow>,
 }
 
 impl Default for Provider {
@@ -75,9 +92,12 @@ impl Provider {
             settings: Settings::default(),
             credential: None,
             session: SessionCache::new(),
-            catalog: None,
+            catalog: CatalogCache::new(),
             streams: HashMap::new(),
             next_stream: 0,
+            quota: None,
+            quota_looked_up: false,
+            sign_in: None,
         }
     }
 
@@ -99,9 +119,11 @@ impl Provider {
     }
 
     fn forget_session(&mut self) {
+        self.quota = None;
+        self.quota_looked_up = false;
         self.credential = None;
         self.session.clear();
-        self.catalog = None;
+        self.catalog.clear();
     }
 
     /// The cached credential, or a fresh look when there is none yet.
@@ -150,7 +172,7 @@ impl Provider {
             Err(Error::Unauthorized(_)) if auth.kind == AuthKind::Session => {
                 host.log(LogLevel::Info, "the Copilot API refused the session token; exchanging again");
                 self.session.invalidate();
-                self.catalog = None;
+                self.catalog.invalidate();
                 let auth = self.auth(host)?;
                 call(&self.settings, &auth)
             }
@@ -160,18 +182,35 @@ impl Provider {
 
     /// The selected catalog, fetched when missing or when the bearer changed since. `auth`
     /// is updated when a refused session token had to be exchanged again.
+    ///
+    /// A failed fetch answers the last good list (with a warning) and the next fetch waits for
+    /// a backoff on the host clock; policies are applied to every fresh list (`policy::apply`).
     fn catalog(&mut self, host: &dyn HostApi, auth: &mut Auth) -> Result<Vec<Model>, Error> {
-        if let Some((models, bearer)) = &self.catalog {
-            if *bearer == auth.bearer {
-                return Ok(models.clone());
+        if let Some(models) = self.catalog.fresh(&auth.bearer) {
+            return Ok(models);
+        }
+        let now = host.now_unix();
+        if let Some(answer) = self.catalog.while_backing_off(&auth.bearer, now) {
+            return answer;
+        }
+        let fetched = self.with_auth(host, auth.clone(), |settings, auth| {
+            Ok((fetch_models(host, settings, auth)?, auth.clone()))
+        });
+        match fetched {
+            Ok((mut models, used)) => {
+                policy::apply(host, &self.settings, &used, &mut models, &mut self.catalog.policy_outcomes);
+                self.catalog.succeeded(models.clone(), used.bearer.clone());
+                *auth = used;
+                Ok(models)
+            }
+            Err(e) => {
+                let answer = self.catalog.failed(e.clone(), auth.bearer.clone(), now);
+                let wait = self.catalog.retry_in(now).unwrap_or_default();
+                let kept = if answer.is_ok() { "keeping the last good list" } else { "no list yet" };
+                host.log(LogLevel::Warn, &format!("models: fetch failed ({e}); {kept}; retrying in {wait} s"));
+                answer
             }
         }
-        let (models, used) = self.with_auth(host, auth.clone(), |settings, auth| {
-            Ok((fetch_models(host, settings, auth)?, auth.clone()))
-        })?;
-        self.catalog = Some((models.clone(), used.bearer.clone()));
-        *auth = used;
-        Ok(models)
     }
 
     pub fn models(&mut self, host: &dyn HostApi) -> Result<Vec<ModelInfo>, Error> {
@@ -180,8 +219,44 @@ impl Provider {
         Ok(catalog::model_infos(&models))
     }
 
+    /// Starts a device-flow sign-in (replacing one in progress) and returns what to show.
+    pub fn start_sign_in(&mut self, host: &dyn HostApi) -> Result<oauth::Prompt, Error> {
+        self.refresh_settings(host);
+        let (flow, prompt) = oauth::start(host, &self.settings)?;
+        self.sign_in = Some(flow);
+        Ok(prompt)
+    }
+
+    /// Polls the sign-in once (never waits). `Ok(true)` once signed in: the caches are
+    /// dropped so the next call discovers the stored token. A flow that ended (expired,
+    /// denied, refused) is forgotten; a network failure keeps it for the next poll.
+    pub fn poll_sign_in(&mut self, host: &dyn HostApi) -> Result<bool, Error> {
+        self.refresh_settings(host);
+        let Some(flow) = self.sign_in.as_mut() else {
+            return Err(Error::InvalidRequest(
+                "no device-flow sign-in in progress; start one first".to_string(),
+            ));
+        };
+        match flow.poll(host, &self.settings) {
+            Ok(oauth::Poll::Pending) => Ok(false),
+            Ok(oauth::Poll::SignedIn { login }) => {
+                self.sign_in = None;
+                self.forget_session();
+                let who = login.map(|l| format!(" as {l}")).unwrap_or_default();
+                host.log(LogLevel::Info, &format!("signed in to GitHub{who}"));
+                Ok(true)
+            }
+            Err(e @ Error::Network(_)) => Err(e),
+            Err(e) => {
+                self.sign_in = None;
+                Err(e)
+            }
+        }
+    }
+
     /// Signs out: forgets the credential, the session token, the endpoint and the catalog.
     pub fn reset(&mut self, host: &dyn HostApi) -> Result<(), Error> {
+        self.sign_in = None;
         self.forget_session();
         host.delete_credential(STORED_TOKEN_KEY)
             .map_err(|e| Error::InvalidRequest(format!("could not delete the stored token: {e:?}")))
@@ -189,6 +264,7 @@ impl Provider {
 
     pub fn settings_markdown(&mut self, host: &dyn HostApi) -> String {
         self.refresh_settings(host);
+        self.look_up_quota(host);
         let s = &self.settings;
         let mut md = String::from("# GitHub Copilot Chat\n\n");
         md.push_str(
@@ -202,7 +278,42 @@ impl Provider {
         if let Some(info) = self.session.current() {
             md.push_str(&format!("* Session: {info}\n"));
         }
+        if let Some(quota) = &self.quota {
+            md.push_str(&quota.markdown());
+        }
+        if let Some(models) = self.catalog.known() {
+            md.push('\n');
+            md.push_str(&catalog::models_markdown(models));
+        }
+        let models = self.catalog.known().map(|m| m.len());
+        md.push_str(&doctor::report(host, &self.settings, self.session.current(), models).markdown());
         md
+    }
+
+    /// Fills the quota from `/copilot_internal/user` once when no completion answer has
+    /// brought one yet; a failure only costs the quota section (logged).
+    fn look_up_quota(&mut self, host: &dyn HostApi) {
+        if self.quota.is_some() || self.quota_looked_up {
+            return;
+        }
+        self.quota_looked_up = true;
+        let Ok(credential) = self.credential(host) else { return };
+        match quota::fetch_user_quota(host, &self.settings, &credential.token) {
+            Ok(found) => self.quota = found,
+            Err(e) => host.log(LogLevel::Info, &format!("quota: {e}")),
+        }
+    }
+
+    /// Estimated prompt tokens of `request` for the tokenizer of `model_id` (see
+    /// `token_count`). Never calls the network: the tokenizer comes from the catalog already
+    /// fetched, else `o200k_base`.
+    pub fn count_tokens(&self, model_id: &str, request: &CompletionRequest) -> u64 {
+        let tokenizer = self
+            .catalog
+            .known()
+            .and_then(|models| catalog::find(models, model_id))
+            .and_then(|m| m.tokenizer.as_deref());
+        token_count::count_request(request, Tokenizer::from_name(tokenizer))
     }
 
     /// Opens a completion stream and returns its id.
@@ -215,28 +326,21 @@ impl Provider {
         let mut auth = self.auth(host)?;
         let models = self.catalog(host, &mut auth)?;
         let model = catalog::find(&models, model_id);
-        if let Some(m) = model {
-            if m.endpoint() != Some(Endpoint::ChatCompletions) {
-                return Err(Error::NotSupported(format!(
-                    "{model_id} speaks only the /responses API, which this version does not implement yet; pick another model"
-                )));
-            }
-        }
-        let max_output = model.and_then(|m| m.max_output_tokens);
-        let body = chat::chat_body(model_id, request, max_output)?;
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| Error::InvalidRequest(format!("could not encode the request: {e}")))?;
-        let extra = chat::request_headers(request);
-        let stream = self.with_auth(host, auth, |settings, auth| {
-            open_chat(host, settings, auth, &body, &extra)
-        })?;
+        let routing::Prepared { endpoint, body, headers: extra, decoder } =
+            routing::prepare(model_id, model, request)?;
+        let mut quota_seen = None;
+        let opened = self.with_auth(host, auth, |settings, auth| {
+            open_chat(host, settings, auth, endpoint, &body, &extra, &mut quota_seen)
+        });
+        self.quota = quota_seen.or(self.quota.take());
+        let stream = opened?;
         let id = self.next_stream;
         self.next_stream += 1;
         self.streams.insert(
             id,
             OpenStream {
                 body: stream,
-                decoder: ChatStream::new(),
+                decoder,
                 queue: VecDeque::new(),
                 stop: None,
                 body_ended: false,
@@ -352,49 +456,68 @@ fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<
     let headers = headers::copilot_headers(settings, &auth.bearer);
     let response = host.fetch(request(HttpMethod::Get, url, headers, None, settings))?;
     if !(200..300).contains(&response.status) {
-        return Err(Error::from_response(response.status, &response.headers, &response.body));
+        return Err(Error::from_response_at(response.status, &response.headers, &response.body, host.now_unix()));
     }
     let (models, warnings) = catalog::parse_models(&response.body)?;
     for w in warnings {
         host.log(LogLevel::Warn, &format!("models: {w}"));
     }
-    let selected = catalog::select(models);
-    let chat_only: Vec<Model> = selected
-        .into_iter()
-        .filter(|m| {
-            let ok = m.endpoint() == Some(Endpoint::ChatCompletions);
-            if !ok {
-                host.log(
-                    LogLevel::Info,
-                    &format!("models: {} speaks only /responses, not offered yet", m.id),
-                );
-            }
-            ok
-        })
-        .collect();
-    Ok(chat_only)
+    Ok(catalog::select(models))
 }
 
-/// `POST {api}/chat/completions`; an error status is read and classified here, so a caller
-/// never mistakes it for an empty stream.
+/// `POST {api}/chat/completions` with bounded automatic retry: a failure before any output
+/// that may pass at once (a 5xx, or a 429 asking for no wait, see [`Error::retry_now`]) is
+/// sent again immediately, at most [`MAX_IMMEDIATE_RETRIES`] times, each with a fresh request
+/// id. The guest does not sleep (a sleeping guest blocks every stream of its instance), so a
+/// 429 that asks for a real wait reaches the user as `rate-limited` with the seconds to wait.
+/// `quota` receives the quota headers of every answer, error answers included.
 fn open_chat(
     host: &dyn HostApi,
     settings: &Settings,
     auth: &Auth,
+    endpoint: Endpoint,
     body: &[u8],
     extra_headers: &[(String, String)],
+    quota: &mut Option<Quota>,
 ) -> Result<Box<dyn ByteStream>, Error> {
-    let url = format!("{}/chat/completions", auth.api_base);
+    let mut retries = 0;
+    loop {
+        match open_chat_once(host, settings, auth, endpoint, body, extra_headers, quota) {
+            Err(e) if e.retry_now() && retries < MAX_IMMEDIATE_RETRIES => {
+                retries += 1;
+                host.log(LogLevel::Warn, &format!("chat request failed before any output ({e}); retrying"));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One `POST {api}/chat/completions`; an error status is read and classified here (with the
+/// host clock, for `retry-after` dates), so a caller never mistakes it for an empty stream.
+fn open_chat_once(
+    host: &dyn HostApi,
+    settings: &Settings,
+    auth: &Auth,
+    endpoint: Endpoint,
+    body: &[u8],
+    extra_headers: &[(String, String)],
+    quota: &mut Option<Quota>,
+) -> Result<Box<dyn ByteStream>, Error> {
+    // The model's endpoint (`/chat/completions` or `/responses`, see `routing`).
+    let url = format!("{}{}", auth.api_base, endpoint.path());
     let mut headers = headers::copilot_headers(settings, &auth.bearer);
     headers.extend(extra_headers.iter().cloned());
     let mut stream = host.fetch_stream(request(HttpMethod::Post, url, headers, Some(body.to_vec()), settings))?;
     let status = stream.status();
+    let response_headers = stream.headers();
+    if let Some(seen) = Quota::from_headers(&response_headers) {
+        *quota = Some(seen);
+    }
     if (200..300).contains(&status) {
         return Ok(stream);
     }
-    let response_headers = stream.headers();
     let error_body = read_limited(stream.as_mut(), MAX_ERROR_BODY_BYTES);
-    Err(Error::from_response(status, &response_headers, &error_body))
+    Err(Error::from_response_at(status, &response_headers, &error_body, host.now_unix()))
 }
 
 /// Reads up to `limit` bytes of a body; a transport error ends the read (the status is

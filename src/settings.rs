@@ -56,6 +56,11 @@ pub struct Settings {
     /// `request_timeout_secs`: whole-request timeout of non-streaming calls, 1 to 3600.
     /// Default 30.
     pub request_timeout_secs: u64,
+    /// `enable_model_policies`: when true, a model whose policy is not yet enabled
+    /// (`unconfigured`, `requires_consent`, `pending`) is enabled for the account with
+    /// `POST {api}/models/{id}/policy`, once, as VS Code used to do. Default false: such
+    /// models are listed as needing enablement in GitHub's settings.
+    pub enable_model_policies: bool,
 }
 
 impl Default for Settings {
@@ -70,6 +75,7 @@ impl Default for Settings {
             user_agent: DEFAULT_USER_AGENT.to_string(),
             api_version: DEFAULT_API_VERSION.to_string(),
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            enable_model_policies: false,
         }
     }
 }
@@ -112,6 +118,7 @@ impl Settings {
         reader.header_value("user_agent", &mut settings.user_agent);
         reader.header_value("api_version", &mut settings.api_version);
         reader.timeout("request_timeout_secs", &mut settings.request_timeout_secs);
+        reader.flag("enable_model_policies", &mut settings.enable_model_policies);
         (settings, warnings)
     }
 
@@ -205,6 +212,15 @@ impl Reader<'_> {
         }
     }
 
+    /// A boolean; anything else keeps the default.
+    fn flag(&mut self, key: &str, slot: &mut bool) {
+        match self.object.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => *slot = *b,
+            Some(_) => self.warn(key, "expected true or false"),
+        }
+    }
+
     fn warn(&mut self, key: &str, why: &str) {
         self.warnings
             .push(format!("settings: `{key}` ignored: {why}"));
@@ -293,7 +309,7 @@ mod tests {
             r#"{"enterprise_uri":"https://Acme.GHE.com/","github_api_url":"http://127.0.0.1:8080/",
                 "copilot_config_dir":"/cfg","integration_id":"zed","editor_version":"Zed/0.200.0",
                 "editor_plugin_version":"p/1","user_agent":"ua/1","api_version":"2025-10-01",
-                "request_timeout_secs":5,"unknown":[1,2]}"#,
+                "request_timeout_secs":5,"enable_model_policies":true,"unknown":[1,2]}"#,
         );
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(s.enterprise_uri.as_deref(), Some("https://Acme.GHE.com/"));
@@ -306,6 +322,7 @@ mod tests {
         assert_eq!(s.api_version, "2025-10-01");
         assert_eq!(s.request_timeout_secs, 5);
         assert_eq!(s.request_timeout_ms(), 5000);
+        assert!(s.enable_model_policies);
         assert_eq!(s.github_host(), "acme.ghe.com");
         assert_eq!(s.github_api_base(), "http://127.0.0.1:8080");
     }
@@ -327,6 +344,9 @@ mod tests {
         assert_eq!(w.len(), 1);
         let (_, w) = Settings::parse(r#"{"request_timeout_secs":99999}"#);
         assert_eq!(w.len(), 1);
+        let (s, w) = Settings::parse(r#"{"enable_model_policies":"yes"}"#);
+        assert!(!s.enable_model_policies);
+        assert!(w.len() == 1 && w[0].contains("`enable_model_policies`"), "{w:?}");
     }
 
     #[test]

@@ -152,12 +152,25 @@ pub fn turn(
     request: CompletionRequest,
     out: &mut Renderer,
 ) -> anyhow::Result<String> {
+    // A spinner on a terminal until something visible arrives (not for --json).
+    let mut waiting =
+        (!out.json).then(|| copilot_host::progress::Spinner::quiet("waiting for the model"));
     let mut stream = ext
         .stream(provider, model, request)?
         .map_err(|e| crate::cli::guest_error(&e))?;
     let mut answer = String::new();
     let result = loop {
-        match stream.next_event() {
+        let next = stream.next_event();
+        let invisible = matches!(
+            next,
+            Ok(Some(Ok(CompletionEvent::Started | CompletionEvent::Usage(_))))
+        );
+        if !invisible {
+            if let Some(mut spinner) = waiting.take() {
+                spinner.stop();
+            }
+        }
+        match next {
             Ok(Some(Ok(event))) => {
                 if let CompletionEvent::Text(text) = &event {
                     answer.push_str(text);

@@ -5,10 +5,8 @@
 //! `error: <sentence>` line and exits 1. A guest's typed error becomes that sentence through
 //! [`copilot_host::display_error`]; clap's own usage errors keep clap's exit code 2.
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
@@ -19,17 +17,19 @@ use copilot_host::{display_error, Extension, HostOptions, Level, LogSink, Provid
 
 /// The environment variable that sets the log level (`error`..`trace`).
 pub const LOG_ENV: &str = "COPILOT_HOST_LOG";
-/// How often a device-flow sign-in is polled (GitHub's default interval).
-const SIGN_IN_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 const AFTER_HELP: &str = "\
 Exit status:
   0  success
   1  error (the message on stderr says what happened and what to do)
   2  usage error (unknown command or flag)
+  3  not signed in (run `copilot-host sign-in`)
 
 Environment:
-  COPILOT_HOST_LOG   log level on stderr: error, warn (default), info, debug, trace
+  COPILOT_HOST_LOG       log level on stderr: error, warn (default), info, debug, trace
+  COPILOT_HOST_DATA_DIR  where `install` puts extensions (default: $XDG_DATA_HOME/copilot-host,
+                         else ~/.local/share/copilot-host)
+  NO_COLOR               no colours even on a terminal
 
 Start with `copilot-host demo`: it runs against a built-in simulator, no account needed.";
 
@@ -37,10 +37,11 @@ Start with `copilot-host demo`: it runs against a built-in simulator, no account
 #[derive(Parser, Debug)]
 #[command(name = "copilot-host", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The extension directory (contains extension.toml; the component is built if needed).
-    #[arg(long, value_name = "DIR", default_value = ".", global = true)]
+    /// The extension directory (contains extension.toml; the component is built if needed),
+    /// or the id of an extension put in place by `copilot-host install`.
+    #[arg(long, value_name = "DIR|ID", default_value = ".", global = true)]
     pub extension: PathBuf,
-    /// Read the Copilot credentials (apps.json, hosts.json) from this directory.
+    /// Read the Copilot credentials (apps.json, hosts.json, auth.db) from this directory.
     #[arg(long, value_name = "DIR", global = true)]
     pub copilot_config_dir: Option<PathBuf>,
     /// Use this GitHub API base URL (e.g. a GitHub Enterprise or a local simulator).
@@ -85,6 +86,24 @@ pub enum Command {
     SignOut,
     /// A self-contained demo against a built-in Copilot simulator (no account, no network).
     Demo,
+    /// Serve the provider as an OpenAI-compatible API on 127.0.0.1 (for Zed, Continue, ...).
+    Serve {
+        /// The port (default: any free port).
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+        /// Print one JSON object (url, key, zed_settings) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a built extension (its directory or its .wasm) so `--extension <id>` finds it.
+    Install {
+        /// The extension directory (built if needed) or its extension.wasm.
+        #[arg(value_name = "DIR|WASM")]
+        source: PathBuf,
+        /// Print a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses the arguments, runs the command, maps failures to exit codes.
@@ -92,13 +111,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!(
-                "error: {}",
-                copilot_host::log::redact(&format!("{error:#}"))
-            );
-            ExitCode::FAILURE
-        }
+        Err(error) => crate::exit::report(&error),
     }
 }
 
@@ -117,6 +130,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor(&cli, *json),
         Command::SignIn => sign_in(&load(&cli)?),
         Command::SignOut => sign_out(&load(&cli)?),
+        Command::Serve { port, json } => crate::serve_cli::run(load(&cli)?, *port, *json),
+        Command::Install { source, json } => crate::install_cli::run(source, *json),
     }
 }
 
@@ -137,7 +152,7 @@ pub fn log_sink() -> LogSink {
 }
 
 fn options(cli: &Cli) -> anyhow::Result<HostOptions> {
-    let mut opts = HostOptions::new(&cli.extension);
+    let mut opts = HostOptions::new(crate::install_cli::extension_dir(&cli.extension)?);
     opts.copilot_config_dir = cli.copilot_config_dir.clone();
     opts.github_api_url = cli.github_api_url.clone();
     if let Some(file) = &cli.settings {
@@ -172,6 +187,12 @@ fn load(cli: &Cli) -> anyhow::Result<Extension> {
 
 /// Turns a guest's typed error into the CLI's error.
 pub fn guest_error(error: &ProviderError) -> anyhow::Error {
+    if let ProviderError::NotSignedIn(_) = error {
+        return anyhow::Error::new(crate::exit::WithStatus {
+            status: crate::exit::NOT_SIGNED_IN,
+            message: display_error(error),
+        });
+    }
     anyhow!(display_error(error))
 }
 
@@ -216,7 +237,9 @@ fn doctor_report(ext: &Extension) -> anyhow::Result<Value> {
             }),
             Err(error) => json!({"error": error_json(&error)}),
         };
-        providers.push(json!({"id": provider.id, "name": provider.name, "authenticated": authenticated, "models": models}));
+        // Read after `models`, so the report includes this call's exchange and catalog.
+        let diagnostics = crate::signin_cli::diagnostics(ext, &provider.id);
+        providers.push(json!({"id": provider.id, "name": provider.name, "authenticated": authenticated, "models": models, "diagnostics": diagnostics}));
     }
     Ok(json!({
         "extension": {
@@ -300,62 +323,15 @@ fn doctor_text(report: &Value) -> String {
                 models["default"].as_str().unwrap_or("none")
             )),
         }
+        if p["diagnostics"].is_object() {
+            out.push_str(&crate::signin_cli::diagnostics_text(&p["diagnostics"]));
+        }
     }
     out
 }
 
 fn sign_in(ext: &Extension) -> anyhow::Result<()> {
-    let provider = ext.default_provider()?;
-    let prompt = ext.start_sign_in(&provider)?.map_err(|e| guest_error(&e))?;
-    println!("{}", prompt.headline);
-    if !prompt.description.is_empty() {
-        println!("{}", prompt.description);
-    }
-    println!();
-    println!("  code: {}", prompt.user_code);
-    println!("  open: {}", prompt.verification_url);
-    println!();
-    let deadline = Instant::now() + Duration::from_secs(prompt.expires_in_secs.max(1));
-    let tty = std::io::stderr().is_terminal();
-    loop {
-        if ext.poll_sign_in(&provider)?.map_err(|e| guest_error(&e))? {
-            if tty {
-                eprint!("\r\x1b[K");
-            }
-            println!("{}", prompt.success_headline);
-            if !prompt.success_message.is_empty() {
-                println!("{}", prompt.success_message);
-            }
-            return Ok(());
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            if tty {
-                eprintln!();
-            }
-            bail!(
-                "the sign-in code expired before it was approved; run `copilot-host sign-in` again"
-            );
-        }
-        show_progress(tty, left);
-        std::thread::sleep(SIGN_IN_POLL_INTERVAL.min(left));
-    }
-}
-
-fn show_progress(tty: bool, left: Duration) {
-    let mut err = std::io::stderr().lock();
-    let secs = left.as_secs();
-    let _ = if tty {
-        write!(
-            err,
-            "\r\x1b[Kwaiting for approval in the browser… {}:{:02} left",
-            secs / 60,
-            secs % 60
-        )
-    } else {
-        write!(err, ".")
-    };
-    let _ = err.flush();
+    crate::signin_cli::sign_in(ext)
 }
 
 fn sign_out(ext: &Extension) -> anyhow::Result<()> {

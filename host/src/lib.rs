@@ -7,6 +7,7 @@
 //! drives its exports. [`Extension`] is the entry point; the `copilot-host` binary is a thin
 //! CLI over it.
 
+pub mod api_version;
 mod bindings;
 pub mod capabilities;
 pub mod clock;
@@ -15,11 +16,14 @@ pub mod credentials;
 pub mod devbuild;
 pub mod http;
 mod imports;
+pub mod install;
 pub mod log;
 pub mod manifest;
 mod options;
 pub mod output;
+pub mod progress;
 mod runtime;
+pub mod serve;
 mod stream;
 
 /// The dev build: `build::ensure_component(dir)` builds `<dir>/extension.wasm` when needed.

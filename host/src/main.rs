@@ -3,6 +3,10 @@
 mod chat;
 mod cli;
 mod demo;
+mod exit;
+mod install_cli;
+mod serve_cli;
+mod signin_cli;
 
 fn main() -> std::process::ExitCode {
     cli::main()

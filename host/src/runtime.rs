@@ -75,6 +75,7 @@ impl Extension {
             .with_context(|| format!("cannot read the component {}", component_path.display()))?;
         let engine = crate::component::engine()?;
         let log = Logger::new(opts.log);
+        crate::api_version::verify_for_load(&wasm, &component_path, &log)?;
         let component = crate::component::compile(&engine, &wasm, &log)
             .with_context(|| format!("cannot load {}", component_path.display()))?;
 

@@ -8,8 +8,9 @@
 //! token sees the DEGRADED catalog, which is only `gpt-4o-mini` (the "signed in but only one
 //! model" symptom behind the seed bug), and may use only that model.
 //!
-//! Policy: `policy` absent means enabled; `gemini-2.5-pro` starts "unconfigured" (usable, but a
-//! picker should ask for consent), `grok-code-fast-1` is "disabled" (listed, never usable).
+//! Policy: `policy` absent means enabled; `gemini-2.5-pro` starts "unconfigured" and
+//! `claude-opus-4` "requires_consent" (usable, but a picker should ask for consent),
+//! `grok-code-fast-1` is "disabled" (listed, never usable).
 //! `POST /models/{id}/policy {"state":"enabled"}` enables a model for this simulator.
 
 use std::collections::HashMap;
@@ -180,6 +181,25 @@ fn fixtures() -> Vec<Fixture> {
         },
         Fixture {
             model: json!({
+                "id": "claude-opus-4", "name": "Claude Opus 4", "object": "model",
+                "vendor": "Anthropic", "version": "claude-opus-4", "preview": false,
+                "model_picker_enabled": true, "model_picker_category": "powerful",
+                "is_chat_default": false, "is_chat_fallback": false,
+                "billing": {"is_premium": true, "multiplier": 10, "restricted_to": ["pro_plus", "enterprise"]},
+                "policy": {"state": "requires_consent", "terms": "Enable access to the latest Claude Opus 4 model from Anthropic."},
+                "supported_endpoints": [CHAT_ENDPOINT, "/v1/messages"],
+                "capabilities": {
+                    "object": "model_capabilities", "type": "chat", "family": "claude-opus-4", "tokenizer": "o200k_base",
+                    "limits": {"max_context_window_tokens": 200_000, "max_prompt_tokens": 128_000,
+                               "max_output_tokens": 32_000, "vision": vision_limits(5)},
+                    "supports": {"streaming": true, "tool_calls": true, "parallel_tool_calls": true,
+                                 "vision": true, "thinking": true},
+                },
+            }),
+            enterprise: EnterpriseSupports::Omit(&["parallel_tool_calls"]),
+        },
+        Fixture {
+            model: json!({
                 "id": "text-embedding-3-small", "name": "Embedding V3 small", "object": "model",
                 "vendor": "Azure OpenAI", "version": "text-embedding-3-small", "preview": false,
                 "model_picker_enabled": false,
@@ -255,7 +275,16 @@ pub(crate) fn models_for(shared: &Shared, caller: Caller) -> Vec<Value> {
             }
         })
         .map(|m| apply_policies(m, &policies))
+        .map(|m| hide_from_picker(m, shared.config.picker_hidden))
         .collect()
+}
+
+/// Marks the model hidden from the picker when the simulated plan hides every model.
+fn hide_from_picker(mut model: Value, hidden: bool) -> Value {
+    if let (true, Some(map)) = (hidden, model.as_object_mut()) {
+        map.insert("model_picker_enabled".into(), Value::Bool(false));
+    }
+    model
 }
 
 /// The entry for `id` if `caller` may see it.

@@ -14,12 +14,14 @@
 //! (`/responses`), `user` (`/copilot_internal/user`), `faults` (fault queues), `reply`
 //! (response envelopes), `ids` (request ids and MACs).
 //!
-//! Not simulated: the device flow (`/login/device/code`, `/login/oauth/access_token`) and
-//! `/v1/messages`; requests there get GitHub's 404.
+//! `device` simulates the device-flow sign-in (`/login/device/code`,
+//! `/login/oauth/access_token`) and `GET /user`. Not simulated: `/v1/messages`; requests there
+//! get GitHub's 404.
 
 mod answer;
 mod catalog;
 mod chat;
+mod device;
 mod faults;
 mod http;
 mod ids;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use chat::ChatScript;
+pub use device::{DeviceStep, DEVICE_EXPIRES_IN_SECS, DEVICE_INTERVAL_SECS, DEVICE_LOGIN};
 pub use faults::Fault;
 
 /// The OAuth token the default configuration accepts (fake; safe to print).
@@ -62,6 +65,9 @@ pub struct SimConfig {
     pub refresh_in_secs: Option<u64>,
     /// Source of "now" in unix seconds.
     pub clock: ClockFn,
+    /// Every model says `model_picker_enabled: false`, as Free/Student plans have been seen
+    /// to (the account's usable models must still be offered).
+    pub picker_hidden: bool,
 }
 
 impl Default for SimConfig {
@@ -72,6 +78,7 @@ impl Default for SimConfig {
             token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
             refresh_in_secs: Some(DEFAULT_REFRESH_IN_SECS),
             clock: Arc::new(system_clock),
+            picker_hidden: false,
         }
     }
 }
@@ -143,6 +150,17 @@ impl Sim {
     /// Queues a scripted answer; each one is consumed by one authorised `/chat/completions`.
     pub fn script_chat(&self, script: ChatScript) {
         self.shared.push_script(script);
+    }
+
+    /// Scripts what the next polls of `/login/oauth/access_token` answer, one step per poll
+    /// (replacing any earlier script); when the script runs out, polls are approved.
+    pub fn script_device_flow(&self, steps: Vec<DeviceStep>) {
+        self.shared.device().script(steps);
+    }
+
+    /// OAuth tokens issued by approved device-flow sign-ins, in order.
+    pub fn device_tokens(&self) -> Vec<String> {
+        self.shared.device().tokens()
     }
 
     /// How many successful token exchanges happened so far.

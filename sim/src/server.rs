@@ -15,6 +15,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::Policies;
+use crate::device::{self, DeviceState};
 use crate::chat::{self, ChatScript};
 use crate::faults::{Fault, FaultTable};
 use crate::http::{self, After, Framing, HttpError, Response};
@@ -104,6 +105,7 @@ pub(crate) struct Shared {
     scripts: Mutex<VecDeque<ChatScript>>,
     sessions: Mutex<SessionRegistry>,
     policies: Mutex<Policies>,
+    device: Mutex<DeviceState>,
     connections: Mutex<Connections>,
 }
 
@@ -119,6 +121,7 @@ impl Shared {
             scripts: Mutex::default(),
             sessions: Mutex::default(),
             policies: Mutex::default(),
+            device: Mutex::default(),
             connections: Mutex::default(),
         }
     }
@@ -165,6 +168,11 @@ impl Shared {
     /// Model policy states changed through `POST /models/{id}/policy`.
     pub fn policies(&self) -> MutexGuard<'_, Policies> {
         lock(&self.policies)
+    }
+
+    /// Device-flow sign-in state.
+    pub fn device(&self) -> MutexGuard<'_, DeviceState> {
+        lock(&self.device)
     }
 
     /// The `Date` header for "now" by the configured clock.
@@ -370,6 +378,9 @@ fn apply_fault(shared: &Shared, fault: Fault) -> FaultOutcome {
 /// The response to a recorded request: fault first, then the route's handler.
 /// `None` means "send nothing and close".
 fn respond(shared: &Shared, rec: &Recorded) -> Option<Response> {
+    if let Some(response) = device::handle(shared, rec) {
+        return Some(reply::stamp_ids(response, Service::GitHub, &shared.ids));
+    }
     let route = Route::of(&rec.path);
     let service = match route {
         Some(r) if !r.is_github_api() => Service::Copilot,

@@ -56,7 +56,7 @@ pub(crate) enum Caller {
 
 /// Whether `token` is one of the configured OAuth tokens.
 pub(crate) fn accepts_oauth(shared: &Shared, token: &str) -> bool {
-    shared.config.oauth_tokens.iter().any(|t| t == token)
+    shared.config.oauth_tokens.iter().any(|t| t == token) || shared.device().accepts(token)
 }
 
 /// `GET /copilot_internal/v2/token`: trade an OAuth token for a session token.

@@ -1,0 +1,119 @@
+//! The `serve` command: start the endpoint, print how to use it, run until told to stop.
+//!
+//! Design decision: the key and the editor snippet go to stdout (what the user copies, or a
+//! supervisor parses with `--json`); everything else goes to stderr. The process stops on
+//! SIGINT/SIGTERM, and on end of stdin when stdin is a pipe (a supervising editor or script
+//! closing it), but not when stdin is a terminal or /dev/null, where EOF means nothing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use copilot_host::serve::{zed_key_env, zed_settings, Server};
+use copilot_host::Extension;
+
+/// How often the main thread checks for a stop request.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Set by the signal handler or the stdin watcher.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Runs `serve` until SIGINT, SIGTERM or (piped) stdin EOF.
+pub fn run(ext: Extension, port: Option<u16>, json: bool) -> anyhow::Result<()> {
+    let ext = Arc::new(ext);
+    let provider = ext.default_provider()?;
+    let models = match ext.models(&provider)? {
+        Ok(models) => models,
+        Err(error) => {
+            eprintln!(
+                "warning: the model list is unavailable ({}); the endpoint starts anyway",
+                copilot_host::display_error(&error)
+            );
+            Vec::new()
+        }
+    };
+    let server = Server::start(ext, provider.clone(), port)?;
+    let settings = zed_settings(&server.url(), &models);
+    if json {
+        let line = json!({"url": server.url(), "key": server.key(), "provider": provider, "zed_settings": settings});
+        println!("{line}");
+    } else {
+        print_banner(&server, &provider, &settings);
+    }
+    watch_for_stop();
+    while !STOP.load(Ordering::SeqCst) {
+        std::thread::sleep(STOP_POLL);
+    }
+    eprintln!("stopping…");
+    server.shutdown();
+    Ok(())
+}
+
+fn print_banner(server: &Server, provider: &str, settings: &serde_json::Value) {
+    let pretty = serde_json::to_string_pretty(settings).unwrap_or_default();
+    println!("Serving {provider} as an OpenAI-compatible API (loopback only).");
+    println!();
+    println!("  base URL  {}", server.url());
+    println!("  API key   {}", server.key());
+    println!();
+    println!("Zed: add this to settings.json (a new key is made at every start):");
+    println!("{pretty}");
+    println!(
+        "then paste the API key in Zed's agent settings for `copilot-host`, or start Zed with {}=<key>.",
+        zed_key_env()
+    );
+    println!();
+    println!("Press Ctrl-C to stop.");
+}
+
+fn watch_for_stop() {
+    install_signal_handlers();
+    if stdin_is_pipe() {
+        let _ = std::thread::Builder::new()
+            .name("copilot-serve-stdin".into())
+            .spawn(|| {
+                // Reads and discards until EOF or an error: either way the supervisor is gone.
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+                STOP.store(true, Ordering::SeqCst);
+            });
+    }
+}
+
+#[cfg(unix)]
+fn stdin_is_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata("/dev/stdin")
+        .map(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn stdin_is_pipe() -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn install_signal_handlers() {
+    /// SIGINT and SIGTERM have these numbers on every Unix Rust targets.
+    const SIGINT: i32 = 2;
+    const SIGTERM: i32 = 15;
+    extern "C" {
+        fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+    }
+    extern "C" fn on_signal(_: i32) {
+        // Only an atomic store: the one thing that is safe inside a signal handler.
+        STOP.store(true, Ordering::SeqCst);
+    }
+    // SAFETY: `signal` is the C library's; the handler only stores to an atomic.
+    unsafe {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+    }
+}
+
+#[cfg(not(unix))]
+fn install_signal_handlers() {
+    // Ctrl-C ends the process; the OS closes the socket.
+}

@@ -1,0 +1,1723 @@
+//! The `/responses` protocol step (OpenAI Responses API), for models whose catalog entry lists
+//! `/responses` but not `/chat/completions` (GPT-5.x, codex): request body out, typed events in.
+//!
+//! Design: the same three pure pieces as `chat.rs`, with no I/O, each unit-tested with literal
+//! fixtures (reference: copilot-protocol.md §4.4).
+//! * [`responses_body`] maps a WIT [`CompletionRequest`] to the Responses body: system text
+//!   becomes `instructions`, every other message becomes input items (`message`,
+//!   `function_call`, `function_call_output`, `reasoning`), tools are flat. The per-request
+//!   headers are the chat ones (`chat::request_headers`): Copilot bills by them the same way.
+//! * [`ResponsesDecoder`] turns the typed stream events into [`CompletionEvent`]s. A function
+//!   call is emitted whole when its `output_item.done` arrives (its arguments are then complete
+//!   JSON); calls still open at `response.completed` are flushed in output order. Text and
+//!   reasoning summaries that were never streamed as deltas (Copilot sends some summaries only
+//!   in `output_item.done`) are taken from the finished item, so nothing is shown twice.
+//! * [`ResponsesStream`] = [`SseParser`] + [`ResponsesDecoder`]: raw body bytes in, events out.
+//!
+//! Opaque reasoning round-trips as JSON: the decoder emits `reasoning-details` as
+//! `{"type":"reasoning","id":…,"encrypted_content":…}` and [`responses_body`] turns that text,
+//! found in a later assistant message as redacted thinking or a thinking signature, back into
+//! a `reasoning` input item. The body always says `store: false`: Copilot keeps no state over
+//! HTTP, so the encrypted reasoning is the only way a model sees its earlier thoughts.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+use crate::bindings::copilot_chat::extension::llm_provider::{
+    CompletionEvent, CompletionRequest, MessageContent, MessageRole, StopReason, ThinkingContent,
+    TokenUsage, ToolChoice, ToolDefinition, ToolResult, ToolResultContent, ToolUse,
+    ToolUseJsonParseError,
+};
+use crate::catalog::Model;
+use crate::chat::image_url;
+use crate::error::{redact, Error, Upstream};
+use crate::sse::{SseEvent, SseParser};
+
+/// Effort asked for when thinking is allowed and the model lists `medium` (or lists no levels):
+/// VS Code's default.
+pub const DEFAULT_REASONING_EFFORT: &str = "medium";
+/// Status given to an event that is not JSON (a bad gateway, in effect).
+const MALFORMED_EVENT_STATUS: u16 = 502;
+/// Status given to `response.failed` / `error` events inside a 200 stream: the server failed
+/// after it had started answering.
+const MID_STREAM_ERROR_STATUS: u16 = 500;
+/// Bound on one function call's accumulated argument text.
+pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// Server messages kept in errors are clipped to this many characters.
+const MAX_ERROR_MESSAGE_CHARS: usize = 500;
+/// Separator between several text parts (instructions, summary parts).
+const TEXT_PART_SEPARATOR: &str = "\n\n";
+/// The `include` entry that makes the server return encrypted reasoning with `store: false`.
+const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
+/// `type` of the reasoning item, in both directions.
+const REASONING_ITEM: &str = "reasoning";
+const FUNCTION_CALL_ITEM: &str = "function_call";
+const MESSAGE_ITEM: &str = "message";
+
+// ---------------------------------------------------------------------------------------------
+// Request mapping
+// ---------------------------------------------------------------------------------------------
+
+/// The `/responses` body for `request` sent to `model`.
+///
+/// * `instructions`: the text of every system message, joined by a blank line.
+/// * `input`: user text and images as a `message` item (`input_text`, `input_image` with a
+///   data-URL string); tool results as `function_call_output` items placed before it;
+///   assistant reasoning (our own `reasoning-details` JSON), text and tool uses as `reasoning`,
+///   `message` (`output_text`) and `function_call` items, in that order.
+/// * `max_output_tokens`: the request's `max_tokens` bounded by the model's limit, or the
+///   model's limit alone.
+/// * `reasoning: {effort, summary: "auto"}` and `include: ["reasoning.encrypted_content"]`
+///   only when `thinking_allowed` and the model supports reasoning.
+/// * `temperature` only for models without reasoning (reasoning models reject it).
+///   `stop_sequences` are not sent: the Responses API has no such parameter.
+///
+/// Errors are [`Error::InvalidRequest`]: a tool schema or tool-use input that is not JSON,
+/// content a role cannot carry, an image that is neither a data URL nor PNG/JPEG/GIF/WebP, a
+/// non-finite temperature.
+pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model.id));
+    let (instructions, input) = map_messages(request)?;
+    if !instructions.is_empty() {
+        body.insert(
+            "instructions".into(),
+            json!(instructions.join(TEXT_PART_SEPARATOR)),
+        );
+    }
+    body.insert("input".into(), Value::Array(input));
+    body.insert("stream".into(), json!(true));
+    body.insert("store".into(), json!(false));
+    if let Some(max) = bounded_max_tokens(request.max_tokens, model.max_output_tokens) {
+        body.insert("max_output_tokens".into(), json!(max));
+    }
+    if let Some(t) = request.temperature.filter(|_| !model.supports_thinking) {
+        body.insert("temperature".into(), temperature_json(t)?);
+    }
+    if !request.tools.is_empty() {
+        let tools = request
+            .tools
+            .iter()
+            .map(tool_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        body.insert("tools".into(), Value::Array(tools));
+        if let Some(choice) = &request.tool_choice {
+            body.insert("tool_choice".into(), json!(tool_choice_str(choice)));
+        }
+    }
+    if request.thinking_allowed && model.supports_thinking {
+        body.insert(
+            "reasoning".into(),
+            json!({ "effort": reasoning_effort(&model.reasoning_efforts), "summary": "auto" }),
+        );
+        body.insert("include".into(), json!([INCLUDE_ENCRYPTED_REASONING]));
+    }
+    Ok(Value::Object(body))
+}
+
+/// `medium` when the model lists it or lists nothing; otherwise the middle listed level (the
+/// catalog lists levels from lowest to highest).
+fn reasoning_effort(levels: &[String]) -> &str {
+    if levels.is_empty() || levels.iter().any(|l| l == DEFAULT_REASONING_EFFORT) {
+        return DEFAULT_REASONING_EFFORT;
+    }
+    levels
+        .get(levels.len() / 2)
+        .map_or(DEFAULT_REASONING_EFFORT, String::as_str)
+}
+
+fn bounded_max_tokens(requested: Option<u64>, model_limit: Option<u64>) -> Option<u64> {
+    match (requested, model_limit) {
+        (Some(r), Some(m)) => Some(r.min(m)),
+        (r, m) => r.or(m),
+    }
+}
+
+/// JSON for a temperature, printed from its `f32` text so `0.1` stays `0.1`.
+fn temperature_json(t: f32) -> Result<Value, Error> {
+    if !t.is_finite() {
+        return Err(Error::InvalidRequest(format!(
+            "temperature must be a finite number, not {t}"
+        )));
+    }
+    let exact: f64 = t.to_string().parse().unwrap_or(f64::from(t));
+    Ok(json!(exact))
+}
+
+fn tool_choice_str(choice: &ToolChoice) -> &'static str {
+    match choice {
+        ToolChoice::Auto => "auto",
+        ToolChoice::Any => "required",
+        ToolChoice::None => "none",
+    }
+}
+
+/// A flat function tool (the Responses API does not nest it under `function`).
+fn tool_json(tool: &ToolDefinition) -> Result<Value, Error> {
+    let parameters: Value = serde_json::from_str(&tool.input_schema).map_err(|e| {
+        Error::InvalidRequest(format!(
+            "tool `{}` has an input schema that is not JSON: {e}",
+            tool.name
+        ))
+    })?;
+    Ok(json!({
+        "type": "function",
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": parameters,
+        "strict": false,
+    }))
+}
+
+/// (instructions, input items).
+fn map_messages(request: &CompletionRequest) -> Result<(Vec<String>, Vec<Value>), Error> {
+    let mut instructions = Vec::new();
+    let mut input = Vec::new();
+    for message in &request.messages {
+        match message.role {
+            MessageRole::System => instructions.extend(system_texts(&message.content)?),
+            MessageRole::User => input.extend(user_items(&message.content)?),
+            MessageRole::Assistant => input.extend(assistant_items(&message.content)?),
+        }
+    }
+    Ok((instructions, input))
+}
+
+fn system_texts(content: &[MessageContent]) -> Result<Vec<String>, Error> {
+    let mut texts = Vec::new();
+    for part in content {
+        match part {
+            MessageContent::Text(t) if t.is_empty() => {}
+            MessageContent::Text(t) => texts.push(t.clone()),
+            other => return Err(misplaced(other, "a system message")),
+        }
+    }
+    Ok(texts)
+}
+
+/// Tool results first (they answer the previous assistant turn's calls), then one user
+/// `message` item with the text and images, if any.
+fn user_items(content: &[MessageContent]) -> Result<Vec<Value>, Error> {
+    let mut items = Vec::new();
+    let mut parts = Vec::new();
+    for part in content {
+        match part {
+            MessageContent::Text(t) if t.is_empty() => {}
+            MessageContent::Text(t) => parts.push(json!({ "type": "input_text", "text": t })),
+            MessageContent::Image(image) => parts.push(input_image(&image_url(image)?)),
+            MessageContent::ToolResult(result) => items.push(function_call_output(result)?),
+            other => return Err(misplaced(other, "a user message")),
+        }
+    }
+    if !parts.is_empty() {
+        items.push(json!({ "type": MESSAGE_ITEM, "role": "user", "content": parts }));
+    }
+    Ok(items)
+}
+
+fn input_image(data_url: &str) -> Value {
+    // `image_url` is a plain string here, not the chat API's `{url}` object (§4.4).
+    json!({ "type": "input_image", "image_url": data_url })
+}
+
+fn function_call_output(result: &ToolResult) -> Result<Value, Error> {
+    let output = match &result.content {
+        ToolResultContent::Text(t) => json!(t),
+        ToolResultContent::Image(image) => json!([input_image(&image_url(image)?)]),
+    };
+    Ok(json!({ "type": "function_call_output", "call_id": result.tool_use_id, "output": output }))
+}
+
+/// Reasoning items, then the text as one `message`, then the function calls: the order the
+/// model produced them in.
+fn assistant_items(content: &[MessageContent]) -> Result<Vec<Value>, Error> {
+    let mut reasoning = Vec::new();
+    let mut texts = Vec::new();
+    let mut calls = Vec::new();
+    for part in content {
+        match part {
+            MessageContent::Text(t) if t.is_empty() => {}
+            MessageContent::Text(t) => texts.push(t.as_str()),
+            MessageContent::ToolUse(tool_use) => calls.push(function_call(tool_use)?),
+            // Summary text alone cannot be sent back; only its encrypted item can.
+            MessageContent::Thinking(thinking) => {
+                reasoning.extend(thinking.signature.as_deref().and_then(reasoning_item));
+            }
+            MessageContent::RedactedThinking(data) => reasoning.extend(reasoning_item(data)),
+            other => return Err(misplaced(other, "an assistant message")),
+        }
+    }
+    let mut items = reasoning;
+    if !texts.is_empty() {
+        items.push(json!({
+            "type": MESSAGE_ITEM,
+            "role": "assistant",
+            "content": [{ "type": "output_text", "text": texts.join(TEXT_PART_SEPARATOR) }],
+        }));
+    }
+    items.extend(calls);
+    Ok(items)
+}
+
+/// The `reasoning` input item for stored reasoning details, or `None` when the text is not
+/// ours (for example the chat API's `{"reasoning_opaque": …}`, which `/responses` cannot use).
+fn reasoning_item(stored: &str) -> Option<Value> {
+    let value: Value = serde_json::from_str(stored).ok()?;
+    if value.get("type").and_then(Value::as_str) != Some(REASONING_ITEM) {
+        return None;
+    }
+    let encrypted = value
+        .get("encrypted_content")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())?;
+    let mut item = Map::new();
+    item.insert("type".into(), json!(REASONING_ITEM));
+    if let Some(id) = value
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        item.insert("id".into(), json!(id));
+    }
+    item.insert("summary".into(), json!([]));
+    item.insert("encrypted_content".into(), json!(encrypted));
+    Some(Value::Object(item))
+}
+
+fn function_call(tool_use: &ToolUse) -> Result<Value, Error> {
+    let arguments = if tool_use.input.trim().is_empty() {
+        "{}"
+    } else {
+        serde_json::from_str::<Value>(&tool_use.input).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "the input of tool call `{}` (`{}`) is not JSON: {e}",
+                tool_use.id, tool_use.name
+            ))
+        })?;
+        tool_use.input.as_str()
+    };
+    Ok(json!({
+        "type": FUNCTION_CALL_ITEM,
+        "call_id": tool_use.id,
+        "name": tool_use.name,
+        "arguments": arguments,
+    }))
+}
+
+fn misplaced(content: &MessageContent, place: &str) -> Error {
+    let what = match content {
+        MessageContent::Text(_) => "text",
+        MessageContent::Image(_) => "an image",
+        MessageContent::ToolUse(_) => "a tool use",
+        MessageContent::ToolResult(_) => "a tool result",
+        MessageContent::Thinking(_) => "thinking",
+        MessageContent::RedactedThinking(_) => "redacted thinking",
+    };
+    Error::InvalidRequest(format!("{what} cannot be part of {place}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream decoding
+// ---------------------------------------------------------------------------------------------
+
+/// A function call being assembled from its events.
+#[derive(Debug)]
+struct PendingCall {
+    output_index: Option<u64>,
+    item_id: Option<String>,
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
+/// Decodes Responses stream events (SSE `data` payloads, typed by their `type` field) into
+/// [`CompletionEvent`]s.
+///
+/// Emits `Started` once before anything else; text and thinking as they stream; each function
+/// call whole at its `output_item.done`; at `response.completed` the open calls, `Usage` and
+/// `Stop` (`ToolUse` when calls were emitted, else `EndTurn`); at `response.incomplete`
+/// `MaxTokens` or `Refusal`. After an error every call returns that error again.
+#[derive(Debug, Default)]
+pub struct ResponsesDecoder {
+    started: bool,
+    /// A terminal event (`completed`, `incomplete`) was handled: later payloads are ignored.
+    stopped: bool,
+    calls: Vec<PendingCall>,
+    emitted_calls: bool,
+    /// Items already handled at their `output_item.done` (so `completed` does not repeat them).
+    done_items: BTreeSet<String>,
+    /// Items whose text / summary arrived as deltas (their `done` must not repeat it).
+    streamed_text: BTreeSet<String>,
+    streamed_summary: BTreeSet<String>,
+    /// The (item, summary index) of the last summary delta, to separate summary parts.
+    last_summary: Option<(String, u64)>,
+    /// Anything was shown (text, thinking, a call).
+    emitted_content: bool,
+    failed: Option<Error>,
+}
+
+impl ResponsesDecoder {
+    /// A decoder at the start of an answer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one SSE event: `name` is its `event:` line (used only when the payload has no
+    /// `type`), `data` its payload. Empty payloads are ignored.
+    ///
+    /// Errors: a payload that is not a JSON object is [`Error::Upstream`] with status 502;
+    /// `response.failed` and `error` events are classified by their code:
+    /// [`Error::RateLimited`], [`Error::QuotaExceeded`], [`Error::ContextTooLong`],
+    /// [`Error::ModelNotSupported`], else [`Error::Upstream`] with status 500.
+    pub fn on_event(
+        &mut self,
+        name: Option<&str>,
+        data: &str,
+    ) -> Result<Vec<CompletionEvent>, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.decode(name, data);
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
+    }
+
+    /// The body ended. Without `response.completed` or `response.incomplete` the answer was cut
+    /// off, which is [`Error::Network`].
+    pub fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.stopped {
+            return Ok(Vec::new());
+        }
+        let e = Error::Network(
+            "the stream ended before the answer was complete (no response.completed); \
+             the connection may have dropped, retry"
+                .to_string(),
+        );
+        self.failed = Some(e.clone());
+        Err(e)
+    }
+
+    fn decode(&mut self, name: Option<&str>, data: &str) -> Result<Vec<CompletionEvent>, Error> {
+        let data = data.trim();
+        let mut events = Vec::new();
+        if self.stopped || data.is_empty() || data == "[DONE]" {
+            return Ok(events);
+        }
+        let value: Value = match serde_json::from_str(data) {
+            Ok(value) => value,
+            // An `event: error` may carry plain text.
+            Err(_) if name == Some("error") => return Err(classify_error(&json!(data))),
+            Err(e) => return Err(malformed(&e.to_string())),
+        };
+        if !value.is_object() {
+            return Err(malformed("an event is not a JSON object"));
+        }
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .or(name)
+            .unwrap_or_default();
+        let nested_error = value
+            .get("error")
+            .filter(|e| e.is_object() || e.is_string());
+        match kind {
+            "error" => return Err(classify_error(nested_error.unwrap_or(&value))),
+            "response.failed" => return Err(failed_error(&value)),
+            // A chat-style `{"error": {...}}` without a type is an error too.
+            "" if nested_error.is_some() => {
+                return Err(classify_error(nested_error.unwrap_or(&value)))
+            }
+            _ => {}
+        }
+        self.start(&mut events);
+        match kind {
+            "response.output_text.delta" => self.on_text_delta(&value, &mut events),
+            "response.reasoning_summary_text.delta" => self.on_summary_delta(&value, &mut events),
+            "response.output_item.added" => self.on_item_added(&value),
+            "response.function_call_arguments.delta" => self.on_arguments(&value, false)?,
+            "response.function_call_arguments.done" => self.on_arguments(&value, true)?,
+            "response.output_item.done" => {
+                if let Some(item) = value.get("item") {
+                    self.on_item_done(
+                        item,
+                        value.get("output_index").and_then(Value::as_u64),
+                        &mut events,
+                    )?;
+                }
+            }
+            "response.completed" => self.on_completed(&value, &mut events)?,
+            "response.incomplete" => self.on_incomplete(&value, &mut events),
+            _ => {}
+        }
+        Ok(events)
+    }
+
+    fn start(&mut self, events: &mut Vec<CompletionEvent>) {
+        if !self.started {
+            self.started = true;
+            events.push(CompletionEvent::Started);
+        }
+    }
+
+    fn on_text_delta(&mut self, value: &Value, events: &mut Vec<CompletionEvent>) {
+        if let Some(delta) = non_empty_str(value, "delta") {
+            self.streamed_text.insert(item_key(value));
+            self.emitted_content = true;
+            events.push(CompletionEvent::Text(delta.to_string()));
+        }
+    }
+
+    fn on_summary_delta(&mut self, value: &Value, events: &mut Vec<CompletionEvent>) {
+        let Some(delta) = non_empty_str(value, "delta") else {
+            return;
+        };
+        let key = item_key(value);
+        let part = value
+            .get("summary_index")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let mut text = String::new();
+        if let Some((last_item, last_part)) = &self.last_summary {
+            if *last_item == key && *last_part != part {
+                text.push_str(TEXT_PART_SEPARATOR);
+            }
+        }
+        text.push_str(delta);
+        self.last_summary = Some((key.clone(), part));
+        self.streamed_summary.insert(key);
+        self.emitted_content = true;
+        events.push(thinking(text));
+    }
+
+    fn on_item_added(&mut self, value: &Value) {
+        let Some(item) = value
+            .get("item")
+            .filter(|i| item_type(i) == Some(FUNCTION_CALL_ITEM))
+        else {
+            return;
+        };
+        let output_index = value.get("output_index").and_then(Value::as_u64);
+        let item_id = non_empty_str(item, "id").map(str::to_string);
+        let arguments = item
+            .get("arguments")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        self.calls.push(PendingCall {
+            output_index,
+            item_id,
+            call_id: non_empty_str(item, "call_id")
+                .unwrap_or_default()
+                .to_string(),
+            name: non_empty_str(item, "name").unwrap_or_default().to_string(),
+            arguments: arguments.to_string(),
+        });
+    }
+
+    /// The open call an event refers to: by item id when both have one, else by output index.
+    fn call_position(&self, item_id: Option<&str>, output_index: Option<u64>) -> Option<usize> {
+        if let Some(id) = item_id {
+            if let Some(pos) = self
+                .calls
+                .iter()
+                .position(|c| c.item_id.as_deref() == Some(id))
+            {
+                return Some(pos);
+            }
+        }
+        output_index.and_then(|index| {
+            self.calls
+                .iter()
+                .position(|c| c.output_index == Some(index))
+        })
+    }
+
+    /// An argument delta appends; `arguments.done` carries the whole text and replaces it.
+    fn on_arguments(&mut self, value: &Value, whole: bool) -> Result<(), Error> {
+        let item_id = non_empty_str(value, "item_id");
+        let output_index = value.get("output_index").and_then(Value::as_u64);
+        let Some(pos) = self.call_position(item_id, output_index) else {
+            return Ok(());
+        };
+        let Some(call) = self.calls.get_mut(pos) else {
+            return Ok(());
+        };
+        if whole {
+            if let Some(arguments) = value.get("arguments").and_then(Value::as_str) {
+                check_size(arguments.len())?;
+                call.arguments = arguments.to_string();
+            }
+        } else if let Some(piece) = value.get("delta").and_then(Value::as_str) {
+            check_size(call.arguments.len().saturating_add(piece.len()))?;
+            call.arguments.push_str(piece);
+        }
+        Ok(())
+    }
+
+    fn on_item_done(
+        &mut self,
+        item: &Value,
+        output_index: Option<u64>,
+        events: &mut Vec<CompletionEvent>,
+    ) -> Result<(), Error> {
+        let id = non_empty_str(item, "id").map(str::to_string);
+        if let Some(id) = &id {
+            if !self.done_items.insert(id.clone()) {
+                return Ok(());
+            }
+        }
+        let key = id.clone().unwrap_or_default();
+        match item_type(item) {
+            Some(FUNCTION_CALL_ITEM) => {
+                let pos = self.call_position(id.as_deref(), output_index);
+                let mut call = match pos {
+                    Some(pos) => self.calls.remove(pos),
+                    None => PendingCall {
+                        output_index,
+                        item_id: id,
+                        call_id: String::new(),
+                        name: String::new(),
+                        arguments: String::new(),
+                    },
+                };
+                // The finished item is authoritative where it says something.
+                if let Some(call_id) = non_empty_str(item, "call_id") {
+                    call.call_id = call_id.to_string();
+                }
+                if let Some(name) = non_empty_str(item, "name") {
+                    call.name = name.to_string();
+                }
+                if let Some(arguments) = non_empty_str(item, "arguments") {
+                    check_size(arguments.len())?;
+                    call.arguments = arguments.to_string();
+                }
+                self.emit_call(call, events);
+            }
+            Some(REASONING_ITEM) => {
+                if !self.streamed_summary.contains(&key) {
+                    let summary = summary_text(item);
+                    if !summary.is_empty() {
+                        self.emitted_content = true;
+                        events.push(thinking(summary));
+                    }
+                }
+                if let Some(encrypted) = non_empty_str(item, "encrypted_content") {
+                    let mut details = Map::new();
+                    details.insert("type".into(), json!(REASONING_ITEM));
+                    if !key.is_empty() {
+                        details.insert("id".into(), json!(key));
+                    }
+                    details.insert("encrypted_content".into(), json!(encrypted));
+                    events.push(CompletionEvent::ReasoningDetails(
+                        Value::Object(details).to_string(),
+                    ));
+                }
+            }
+            Some(MESSAGE_ITEM) if !self.streamed_text.contains(&key) => {
+                let text = message_text(item);
+                if !text.is_empty() {
+                    self.emitted_content = true;
+                    events.push(CompletionEvent::Text(text));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn emit_call(&mut self, call: PendingCall, events: &mut Vec<CompletionEvent>) {
+        self.emitted_calls = true;
+        self.emitted_content = true;
+        events.push(tool_event(call));
+    }
+
+    /// Items the stream never finished (or never streamed) are taken from the final output,
+    /// then the open calls are flushed in output order.
+    fn finish_items(
+        &mut self,
+        response: Option<&Value>,
+        events: &mut Vec<CompletionEvent>,
+    ) -> Result<(), Error> {
+        if let Some(Value::Array(output)) = response.and_then(|r| r.get("output")) {
+            for (index, item) in output.iter().enumerate() {
+                let unseen = match non_empty_str(item, "id") {
+                    Some(id) => !self.done_items.contains(id),
+                    // Without an id an item can only be told apart when nothing was shown.
+                    None => !self.emitted_content,
+                };
+                if unseen {
+                    self.on_item_done(item, Some(index as u64), events)?;
+                }
+            }
+        }
+        let mut open = std::mem::take(&mut self.calls);
+        open.sort_by_key(|c| c.output_index.unwrap_or(u64::MAX));
+        for call in open {
+            self.emit_call(call, events);
+        }
+        Ok(())
+    }
+
+    fn on_completed(
+        &mut self,
+        value: &Value,
+        events: &mut Vec<CompletionEvent>,
+    ) -> Result<(), Error> {
+        let response = value.get("response");
+        self.finish_items(response, events)?;
+        if let Some(usage) = response.and_then(|r| r.get("usage")).and_then(usage_event) {
+            events.push(usage);
+        }
+        let reason = if self.emitted_calls {
+            StopReason::ToolUse
+        } else {
+            StopReason::EndTurn
+        };
+        self.stop(reason, events);
+        Ok(())
+    }
+
+    /// `incomplete_details.reason`: `max_output_tokens` → `MaxTokens`, `content_filter` →
+    /// `Refusal`; an unknown reason also ends the answer short, so it reads as `MaxTokens`.
+    fn on_incomplete(&mut self, value: &Value, events: &mut Vec<CompletionEvent>) {
+        let response = value.get("response");
+        // Open calls are cut off: emitting them shows the consumer what was lost (as parse
+        // errors when their JSON is incomplete).
+        let mut open = std::mem::take(&mut self.calls);
+        open.sort_by_key(|c| c.output_index.unwrap_or(u64::MAX));
+        for call in open {
+            self.emit_call(call, events);
+        }
+        if let Some(usage) = response.and_then(|r| r.get("usage")).and_then(usage_event) {
+            events.push(usage);
+        }
+        let reason = response
+            .and_then(|r| r.get("incomplete_details"))
+            .and_then(|d| d.get("reason"))
+            .and_then(Value::as_str);
+        let stop = match reason {
+            Some("content_filter") => StopReason::Refusal,
+            _ => StopReason::MaxTokens,
+        };
+        self.stop(stop, events);
+    }
+
+    fn stop(&mut self, reason: StopReason, events: &mut Vec<CompletionEvent>) {
+        self.stopped = true;
+        events.push(CompletionEvent::Stop(reason));
+    }
+}
+
+fn thinking(text: String) -> CompletionEvent {
+    CompletionEvent::Thinking(ThinkingContent {
+        text,
+        signature: None,
+    })
+}
+
+/// The item an event belongs to (`item_id`), or "" when the server does not say.
+fn item_key(value: &Value) -> String {
+    non_empty_str(value, "item_id")
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn item_type(item: &Value) -> Option<&str> {
+    item.get("type").and_then(Value::as_str)
+}
+
+/// The summary parts of a reasoning item, joined by blank lines.
+fn summary_text(item: &Value) -> String {
+    let parts: Vec<&str> = item
+        .get("summary")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(|p| non_empty_str(p, "text"))
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.join(TEXT_PART_SEPARATOR)
+}
+
+/// The `output_text` parts of a message item, concatenated.
+fn message_text(item: &Value) -> String {
+    item.get("content")
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter(|p| p.get("type").and_then(Value::as_str) == Some("output_text"))
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check_size(len: usize) -> Result<(), Error> {
+    if len > MAX_TOOL_ARGUMENT_BYTES {
+        return Err(Error::Upstream(Upstream {
+            status: MALFORMED_EVENT_STATUS,
+            message: format!(
+                "a function call's arguments exceeded {MAX_TOOL_ARGUMENT_BYTES} bytes"
+            ),
+            request_id: None,
+        }));
+    }
+    Ok(())
+}
+
+fn tool_event(call: PendingCall) -> CompletionEvent {
+    // Without a call id the editor could not send the result back; make a stable one.
+    let id = match (call.call_id.is_empty(), &call.item_id) {
+        (false, _) => call.call_id,
+        (true, Some(item_id)) => item_id.clone(),
+        (true, None) => format!("call_{}", call.output_index.unwrap_or(0)),
+    };
+    let input = if call.arguments.trim().is_empty() {
+        "{}".to_string()
+    } else {
+        call.arguments
+    };
+    match serde_json::from_str::<Value>(&input) {
+        Ok(_) => CompletionEvent::ToolUse(ToolUse {
+            id,
+            name: call.name,
+            input,
+            is_input_complete: true,
+            thought_signature: None,
+        }),
+        Err(e) => CompletionEvent::ToolUseJsonParseError(ToolUseJsonParseError {
+            id,
+            tool_name: call.name,
+            raw_input: input,
+            error: e.to_string(),
+        }),
+    }
+}
+
+/// `usage` of a finished response: `input_tokens`, `output_tokens`,
+/// `input_tokens_details.cached_tokens`.
+fn usage_event(usage: &Value) -> Option<CompletionEvent> {
+    let input = usage.get("input_tokens").and_then(Value::as_u64);
+    let output = usage.get("output_tokens").and_then(Value::as_u64);
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    let cached = usage
+        .get("input_tokens_details")
+        .and_then(|d| d.get("cached_tokens"))
+        .and_then(Value::as_u64);
+    Some(CompletionEvent::Usage(TokenUsage {
+        input_tokens: input.unwrap_or(0),
+        output_tokens: output.unwrap_or(0),
+        cache_creation_input_tokens: None,
+        cache_read_input_tokens: cached,
+    }))
+}
+
+fn non_empty_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn malformed(detail: &str) -> Error {
+    Error::Upstream(Upstream {
+        status: MALFORMED_EVENT_STATUS,
+        message: format!("malformed stream event: {}", clean_message(detail)),
+        request_id: None,
+    })
+}
+
+/// `response.failed`: the error is in `response.error`.
+fn failed_error(value: &Value) -> Error {
+    match value
+        .get("response")
+        .and_then(|r| r.get("error"))
+        .filter(|e| !e.is_null())
+    {
+        Some(error) => classify_error(error),
+        None => Error::Upstream(Upstream {
+            status: MID_STREAM_ERROR_STATUS,
+            message: "the response failed without saying why".to_string(),
+            request_id: None,
+        }),
+    }
+}
+
+/// Classifies an error object (`{code, message, param}`) found inside a 200 stream.
+fn classify_error(error: &Value) -> Error {
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .or_else(|| error.as_str())
+        .filter(|m| !m.trim().is_empty())
+        .map(clean_message)
+        .unwrap_or_else(|| "the server reported an error while answering".to_string());
+    let code = match error.get("code") {
+        Some(Value::String(s)) if !s.is_empty() => Some(clean_message(s)),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => non_empty_str(error, "type").map(clean_message),
+    };
+    let lower = code.as_deref().unwrap_or_default().to_ascii_lowercase();
+    let upstream = |message: String| Upstream {
+        status: MID_STREAM_ERROR_STATUS,
+        message,
+        request_id: None,
+    };
+    if lower.contains("rate_limit")
+        || lower.contains("ratelimit")
+        || lower == "model_overloaded"
+        || lower == "429"
+    {
+        Error::RateLimited {
+            message,
+            code,
+            retry_after_secs: None,
+        }
+    } else if lower.contains("quota") || lower == "overage_limit_reached" || lower == "402" {
+        Error::QuotaExceeded {
+            message,
+            code,
+            retry_after_secs: None,
+        }
+    } else if lower.contains("context_length") || lower.contains("max_prompt_tokens") {
+        Error::ContextTooLong {
+            message,
+            limit: None,
+            actual: None,
+        }
+    } else if lower == "model_not_supported" {
+        Error::ModelNotSupported(upstream(message))
+    } else {
+        Error::Upstream(upstream(message))
+    }
+}
+
+/// Server text kept in an error: tokens redacted, length clipped.
+fn clean_message(text: &str) -> String {
+    let text = redact(text.trim());
+    if text.chars().count() <= MAX_ERROR_MESSAGE_CHARS {
+        return text;
+    }
+    let mut clipped: String = text.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
+    clipped.push('…');
+    clipped
+}
+
+// ---------------------------------------------------------------------------------------------
+// Body bytes → events
+// ---------------------------------------------------------------------------------------------
+
+/// Raw `/responses` body bytes in, [`CompletionEvent`]s out.
+///
+/// When a call fails after some events were decoded in it, those events are returned and the
+/// error comes from the next call (then from every call), so the events a consumer sees do not
+/// depend on how the body was chunked.
+#[derive(Debug, Default)]
+pub struct ResponsesStream {
+    parser: SseParser,
+    decoder: ResponsesDecoder,
+    failed: Option<Error>,
+}
+
+impl ResponsesStream {
+    /// A stream at the start of a body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next body bytes.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<CompletionEvent>, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let mut out = Vec::new();
+        let result = self
+            .parser
+            .push(bytes)
+            .and_then(|sse| self.decode(sse, &mut out));
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                self.failed = Some(e.clone());
+                if out.is_empty() {
+                    Err(e)
+                } else {
+                    Ok(out)
+                }
+            }
+        }
+    }
+
+    /// The body ended: flushes the last event and checks the answer was complete. An error
+    /// here drops the events of this call (there is no later call to carry it).
+    pub fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let mut out = Vec::new();
+        let result = self
+            .parser
+            .finish()
+            .and_then(|sse| self.decode(sse, &mut out))
+            .and_then(|()| self.decoder.finish())
+            .map(|tail| out.extend(tail));
+        if let Err(e) = result {
+            self.failed = Some(e.clone());
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    fn decode(&mut self, sse: Vec<SseEvent>, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
+        for event in sse {
+            out.extend(self.decoder.on_event(event.event.as_deref(), &event.data)?);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, RequestMessage};
+    use crate::catalog::parse_models;
+
+    // ----- helpers ---------------------------------------------------------------------------
+
+    const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUg==";
+
+    fn gpt5() -> Model {
+        let body = r#"{"data":[{"id":"gpt-5","supported_endpoints":["/responses"],
+            "capabilities":{"type":"chat","limits":{"max_output_tokens":128000},
+            "supports":{"tool_calls":true,"vision":true,"reasoning_effort":["minimal","low","medium","high"]}}}]}"#;
+        parse_models(body.as_bytes()).expect("fixture").0.remove(0)
+    }
+
+    fn plain_model() -> Model {
+        let body = r#"{"data":[{"id":"plain","supported_endpoints":["/responses"],"capabilities":{"type":"chat"}}]}"#;
+        parse_models(body.as_bytes()).expect("fixture").0.remove(0)
+    }
+
+    fn request(messages: Vec<RequestMessage>) -> CompletionRequest {
+        CompletionRequest {
+            messages,
+            tools: Vec::new(),
+            tool_choice: None,
+            stop_sequences: Vec::new(),
+            temperature: None,
+            thinking_allowed: false,
+            max_tokens: None,
+        }
+    }
+
+    fn message(role: MessageRole, content: Vec<MessageContent>) -> RequestMessage {
+        RequestMessage {
+            role,
+            content,
+            cache: false,
+        }
+    }
+
+    fn text(s: &str) -> MessageContent {
+        MessageContent::Text(s.to_string())
+    }
+
+    fn tool_use(id: &str, name: &str, input: &str) -> MessageContent {
+        MessageContent::ToolUse(ToolUse {
+            id: id.into(),
+            name: name.into(),
+            input: input.into(),
+            is_input_complete: true,
+            thought_signature: None,
+        })
+    }
+
+    fn tool_result(id: &str, content: ToolResultContent) -> MessageContent {
+        MessageContent::ToolResult(ToolResult {
+            tool_use_id: id.into(),
+            tool_name: "tool".into(),
+            is_error: false,
+            content,
+        })
+    }
+
+    fn show(events: &[CompletionEvent]) -> Vec<String> {
+        events.iter().map(|e| format!("{e:?}")).collect()
+    }
+
+    fn text_ev(s: &str) -> CompletionEvent {
+        CompletionEvent::Text(s.into())
+    }
+
+    fn thinking_ev(s: &str) -> CompletionEvent {
+        thinking(s.into())
+    }
+
+    fn tool_ev(id: &str, name: &str, input: &str) -> CompletionEvent {
+        CompletionEvent::ToolUse(ToolUse {
+            id: id.into(),
+            name: name.into(),
+            input: input.into(),
+            is_input_complete: true,
+            thought_signature: None,
+        })
+    }
+
+    fn usage(input: u64, output: u64, cached: Option<u64>) -> CompletionEvent {
+        CompletionEvent::Usage(TokenUsage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_creation_input_tokens: None,
+            cache_read_input_tokens: cached,
+        })
+    }
+
+    fn stop(reason: StopReason) -> CompletionEvent {
+        CompletionEvent::Stop(reason)
+    }
+
+    fn decode_all(payloads: &[&str]) -> Result<Vec<CompletionEvent>, Error> {
+        let mut decoder = ResponsesDecoder::new();
+        let mut out = Vec::new();
+        for p in payloads {
+            out.extend(decoder.on_event(None, p)?);
+        }
+        out.extend(decoder.finish()?);
+        Ok(out)
+    }
+
+    fn stream_chunks(chunks: &[&[u8]]) -> Result<Vec<CompletionEvent>, Error> {
+        let mut stream = ResponsesStream::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(stream.push(c)?);
+        }
+        out.extend(stream.finish()?);
+        Ok(out)
+    }
+
+    /// Frames payloads as Copilot does: an `event:` line naming the type, then `data:`.
+    fn sse(payloads: &[&str]) -> String {
+        payloads
+            .iter()
+            .map(|p| {
+                let kind = serde_json::from_str::<Value>(p)
+                    .ok()
+                    .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_else(|| "message".into());
+                format!("event: {kind}\r\ndata: {p}\r\n\r\n")
+            })
+            .collect()
+    }
+
+    const CREATED: &str = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[]}}"#;
+    const COMPLETED: &str = r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":40,"input_tokens_details":{"cached_tokens":8},"output_tokens":12,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":52}}}"#;
+
+    // ----- request mapping -------------------------------------------------------------------
+
+    #[test]
+    fn body_maps_instructions_messages_and_fixed_fields() {
+        let mut req = request(vec![
+            message(MessageRole::System, vec![text("be brief")]),
+            message(MessageRole::System, vec![text(""), text("use Rust")]),
+            message(
+                MessageRole::User,
+                vec![
+                    text("hi"),
+                    text(""),
+                    MessageContent::Image(ImageData {
+                        source: PNG_B64.into(),
+                        width: None,
+                        height: None,
+                    }),
+                ],
+            ),
+            message(MessageRole::Assistant, vec![text("Hello.")]),
+        ]);
+        req.max_tokens = Some(500_000);
+        req.temperature = Some(0.1);
+        req.stop_sequences = vec!["END".into()];
+        let body = responses_body(&gpt5(), &req).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "gpt-5",
+                "instructions": "be brief\n\nuse Rust",
+                "input": [
+                    {"type": "message", "role": "user", "content": [
+                        {"type": "input_text", "text": "hi"},
+                        {"type": "input_image", "image_url": format!("data:image/png;base64,{PNG_B64}")},
+                    ]},
+                    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello."}]},
+                ],
+                "stream": true,
+                "store": false,
+                "max_output_tokens": 128000,
+            })
+        );
+        // A model without reasoning keeps the temperature; the request's limit applies alone.
+        let mut req = request(vec![message(MessageRole::User, vec![text("x")])]);
+        req.temperature = Some(0.1);
+        req.max_tokens = Some(77);
+        let body = responses_body(&plain_model(), &req).unwrap();
+        assert_eq!(body["temperature"], json!(0.1));
+        assert_eq!(body["max_output_tokens"], json!(77));
+        assert!(body.get("instructions").is_none());
+        req.temperature = Some(f32::NAN);
+        assert!(matches!(
+            responses_body(&plain_model(), &req),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn tools_are_flat_and_tool_choice_maps() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("x")])]);
+        req.tools = vec![ToolDefinition {
+            name: "read".into(),
+            description: "reads".into(),
+            input_schema: r#"{"type":"object"}"#.into(),
+        }];
+        for (choice, expected) in [
+            (ToolChoice::Auto, "auto"),
+            (ToolChoice::Any, "required"),
+            (ToolChoice::None, "none"),
+        ] {
+            req.tool_choice = Some(choice);
+            let body = responses_body(&gpt5(), &req).unwrap();
+            assert_eq!(
+                body["tools"],
+                json!([{"type": "function", "name": "read", "description": "reads", "parameters": {"type": "object"}, "strict": false}])
+            );
+            assert_eq!(body["tool_choice"], json!(expected));
+        }
+        req.tools[0].input_schema = "{nope".into();
+        assert!(matches!(
+            responses_body(&gpt5(), &req),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn tool_round_trip_items() {
+        let req = request(vec![
+            message(MessageRole::User, vec![text("read it")]),
+            message(
+                MessageRole::Assistant,
+                vec![
+                    text("Reading."),
+                    tool_use("call_1", "read", r#"{"p":"a"}"#),
+                    tool_use("call_2", "now", ""),
+                ],
+            ),
+            message(
+                MessageRole::User,
+                vec![
+                    tool_result("call_1", ToolResultContent::Text("contents".into())),
+                    tool_result(
+                        "call_2",
+                        ToolResultContent::Image(ImageData {
+                            source: PNG_B64.into(),
+                            width: None,
+                            height: None,
+                        }),
+                    ),
+                ],
+            ),
+        ]);
+        let body = responses_body(&gpt5(), &req).unwrap();
+        let input = body["input"].as_array().unwrap();
+        assert_eq!(input.len(), 6);
+        assert_eq!(
+            input[1],
+            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Reading."}]})
+        );
+        assert_eq!(
+            input[2],
+            json!({"type": "function_call", "call_id": "call_1", "name": "read", "arguments": "{\"p\":\"a\"}"})
+        );
+        assert_eq!(input[3]["arguments"], json!("{}"));
+        assert_eq!(
+            input[4],
+            json!({"type": "function_call_output", "call_id": "call_1", "output": "contents"})
+        );
+        assert_eq!(input[5]["output"][0]["type"], json!("input_image"));
+        let bad = request(vec![message(
+            MessageRole::Assistant,
+            vec![tool_use("c", "f", "{oops")],
+        )]);
+        assert!(matches!(
+            responses_body(&gpt5(), &bad),
+            Err(Error::InvalidRequest(_))
+        ));
+        let misplaced = request(vec![message(
+            MessageRole::User,
+            vec![tool_use("c", "f", "{}")],
+        )]);
+        assert!(matches!(
+            responses_body(&gpt5(), &misplaced),
+            Err(Error::InvalidRequest(_))
+        ));
+        let system_image = request(vec![message(
+            MessageRole::System,
+            vec![MessageContent::Image(ImageData {
+                source: PNG_B64.into(),
+                width: None,
+                height: None,
+            })],
+        )]);
+        assert!(matches!(
+            responses_body(&gpt5(), &system_image),
+            Err(Error::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn reasoning_only_when_allowed_and_supported_and_echoed_back() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("think")])]);
+        let body = responses_body(&gpt5(), &req).unwrap();
+        assert!(body.get("reasoning").is_none() && body.get("include").is_none());
+        req.thinking_allowed = true;
+        let body = responses_body(&gpt5(), &req).unwrap();
+        assert_eq!(
+            body["reasoning"],
+            json!({"effort": "medium", "summary": "auto"})
+        );
+        assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
+        assert!(responses_body(&plain_model(), &req)
+            .unwrap()
+            .get("reasoning")
+            .is_none());
+
+        // What the decoder emits as reasoning details becomes a reasoning item again; text
+        // that is not ours is dropped.
+        let details = r#"{"type":"reasoning","id":"rs_1","encrypted_content":"ENC"}"#;
+        let req = request(vec![message(
+            MessageRole::Assistant,
+            vec![
+                MessageContent::Thinking(ThinkingContent {
+                    text: "summary".into(),
+                    signature: Some(details.into()),
+                }),
+                MessageContent::RedactedThinking(r#"{"reasoning_opaque":"chat-only"}"#.into()),
+                MessageContent::RedactedThinking("not json".into()),
+                tool_use("c1", "f", "{}"),
+            ],
+        )]);
+        let body = responses_body(&gpt5(), &req).unwrap();
+        assert_eq!(
+            body["input"],
+            json!([
+                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "ENC"},
+                {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+            ])
+        );
+    }
+
+    #[test]
+    fn effort_levels() {
+        let levels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(reasoning_effort(&[]), "medium");
+        assert_eq!(
+            reasoning_effort(&levels(&["low", "medium", "high"])),
+            "medium"
+        );
+        assert_eq!(reasoning_effort(&levels(&["low", "high"])), "high");
+        assert_eq!(reasoning_effort(&levels(&["low", "high", "xhigh"])), "high");
+        assert_eq!(reasoning_effort(&levels(&["low"])), "low");
+    }
+
+    // ----- decoding --------------------------------------------------------------------------
+
+    #[test]
+    fn text_stream_with_usage() {
+        let events = decode_all(&[
+            CREATED,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"id":"msg_1","type":"message","status":"in_progress","role":"assistant","content":[]}}"#,
+            r#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hel"}"#,
+            r#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"lo"}"#,
+            r#"{"type":"response.output_text.done","item_id":"msg_1","text":"Hello"}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"msg_1","type":"message","content":[{"type":"output_text","text":"Hello"}]}}"#,
+            COMPLETED,
+        ])
+        .unwrap();
+        assert_eq!(
+            show(&events),
+            show(&[
+                CompletionEvent::Started,
+                text_ev("Hel"),
+                text_ev("lo"),
+                usage(40, 12, Some(8)),
+                stop(StopReason::EndTurn)
+            ])
+        );
+    }
+
+    #[test]
+    fn function_calls_are_whole_and_in_order() {
+        let events = decode_all(&[
+            CREATED,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"id":"fc_1","type":"function_call","call_id":"call_a","name":"read","arguments":""}}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":0,"delta":"{\"p\":"}"#,
+            r#"{"type":"response.output_item.added","output_index":1,"item":{"id":"fc_2","type":"function_call","call_id":"call_b","name":"grep","arguments":""}}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_2","output_index":1,"delta":"{\"q\":\"日本\"}"}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":0,"delta":"\"a.rs\"}"}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"fc_1","type":"function_call","call_id":"call_a","name":"read","arguments":"{\"p\":\"a.rs\"}"}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"id":"fc_2","type":"function_call","call_id":"call_b","name":"grep"}}"#,
+            COMPLETED,
+        ])
+        .unwrap();
+        assert_eq!(
+            show(&events),
+            show(&[
+                CompletionEvent::Started,
+                tool_ev("call_a", "read", r#"{"p":"a.rs"}"#),
+                tool_ev("call_b", "grep", r#"{"q":"日本"}"#),
+                usage(40, 12, Some(8)),
+                stop(StopReason::ToolUse),
+            ])
+        );
+    }
+
+    #[test]
+    fn open_calls_flush_at_completed_and_bad_json_is_a_parse_error_event() {
+        let events = decode_all(&[
+            r#"{"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","call_id":"c2","name":"b"}}"#,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","call_id":"c1","name":"a"}}"#,
+            r#"{"type":"response.function_call_arguments.delta","output_index":0,"delta":"{\"x\":"}"#,
+            r#"{"type":"response.function_call_arguments.done","output_index":1,"arguments":"{\"y\":2}"}"#,
+            r#"{"type":"response.completed","response":{"status":"completed"}}"#,
+        ])
+        .unwrap();
+        assert_eq!(events.len(), 4, "{:?}", show(&events));
+        match &events[1] {
+            CompletionEvent::ToolUseJsonParseError(e) => {
+                assert_eq!((e.id.as_str(), e.raw_input.as_str()), ("c1", "{\"x\":"))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            show(&events[2..]),
+            show(&[tool_ev("c2", "b", r#"{"y":2}"#), stop(StopReason::ToolUse)])
+        );
+    }
+
+    #[test]
+    fn reasoning_summary_and_encrypted_content() {
+        // Streamed summary parts are separated; the done item repeats nothing but the details.
+        let events = decode_all(&[
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[]}}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","summary_index":0,"delta":"Plan"}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","summary_index":0,"delta":" A."}"#,
+            r#"{"type":"response.reasoning_summary_text.delta","item_id":"rs_1","summary_index":1,"delta":"Then B."}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[{"type":"summary_text","text":"Plan A."}],"encrypted_content":"ENC=="}}"#,
+            r#"{"type":"response.output_text.delta","item_id":"m","delta":"Done"}"#,
+            COMPLETED,
+        ])
+        .unwrap();
+        let details = CompletionEvent::ReasoningDetails(
+            r#"{"encrypted_content":"ENC==","id":"rs_1","type":"reasoning"}"#.into(),
+        );
+        assert_eq!(
+            show(&events),
+            show(&[
+                CompletionEvent::Started,
+                thinking_ev("Plan"),
+                thinking_ev(" A."),
+                thinking_ev("\n\nThen B."),
+                details.clone(),
+                text_ev("Done"),
+                usage(40, 12, Some(8)),
+                stop(StopReason::EndTurn),
+            ])
+        );
+        // Copilot-hosted models deliver the summary only in the done item.
+        let events = decode_all(&[
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[{"type":"summary_text","text":"One."},{"type":"summary_text","text":"Two."}],"encrypted_content":"ENC=="}}"#,
+            COMPLETED,
+        ])
+        .unwrap();
+        assert_eq!(
+            show(&events[1..3]),
+            show(&[thinking_ev("One.\n\nTwo."), details])
+        );
+    }
+
+    #[test]
+    fn completed_output_fills_in_what_was_not_streamed_without_repeats() {
+        let completed = r#"{"type":"response.completed","response":{"output":[
+            {"id":"msg_1","type":"message","content":[{"type":"output_text","text":"Whole answer"}]},
+            {"id":"fc_1","type":"function_call","call_id":"c1","name":"f","arguments":"{}"}],
+            "usage":{"input_tokens":3,"output_tokens":2}}}"#;
+        let events = decode_all(&[completed]).unwrap();
+        assert_eq!(
+            show(&events),
+            show(&[
+                CompletionEvent::Started,
+                text_ev("Whole answer"),
+                tool_ev("c1", "f", "{}"),
+                usage(3, 2, None),
+                stop(StopReason::ToolUse)
+            ])
+        );
+        let events = decode_all(&[
+            r#"{"type":"response.output_text.delta","item_id":"msg_1","delta":"Whole answer"}"#,
+            r#"{"type":"response.output_item.done","item":{"id":"fc_1","type":"function_call","call_id":"c1","name":"f","arguments":"{}"}}"#,
+            completed,
+        ])
+        .unwrap();
+        assert_eq!(
+            show(&events),
+            show(&[
+                CompletionEvent::Started,
+                text_ev("Whole answer"),
+                tool_ev("c1", "f", "{}"),
+                usage(3, 2, None),
+                stop(StopReason::ToolUse)
+            ])
+        );
+    }
+
+    #[test]
+    fn incomplete_maps_to_max_tokens_or_refusal() {
+        for (reason, expected) in [
+            ("max_output_tokens", StopReason::MaxTokens),
+            ("content_filter", StopReason::Refusal),
+            ("other", StopReason::MaxTokens),
+        ] {
+            let incomplete = format!(
+                r#"{{"type":"response.incomplete","response":{{"status":"incomplete","incomplete_details":{{"reason":"{reason}"}},"usage":{{"input_tokens":1,"output_tokens":9}}}}}}"#
+            );
+            let events = decode_all(&[
+                r#"{"type":"response.output_text.delta","delta":"cut"}"#,
+                &incomplete,
+            ])
+            .unwrap();
+            assert_eq!(
+                show(&events),
+                show(&[
+                    CompletionEvent::Started,
+                    text_ev("cut"),
+                    usage(1, 9, None),
+                    stop(expected)
+                ]),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn failed_and_error_events_are_typed() {
+        let failed = |code: &str| {
+            format!(
+                r#"{{"type":"response.failed","response":{{"status":"failed","error":{{"code":"{code}","message":"went wrong for ghu_abcdef123456"}}}}}}"#
+            )
+        };
+        match decode_all(&[&failed("server_error")]) {
+            Err(Error::Upstream(u)) => {
+                assert_eq!(u.status, 500);
+                assert_eq!(u.message, "went wrong for [redacted]");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            decode_all(&[&failed("rate_limit_exceeded")]),
+            Err(Error::RateLimited { .. })
+        ));
+        assert!(matches!(
+            decode_all(&[&failed("insufficient_quota")]),
+            Err(Error::QuotaExceeded { .. })
+        ));
+        assert!(matches!(
+            decode_all(&[&failed("context_length_exceeded")]),
+            Err(Error::ContextTooLong { .. })
+        ));
+        assert!(matches!(
+            decode_all(&[&failed("model_not_supported")]),
+            Err(Error::ModelNotSupported(_))
+        ));
+        assert!(matches!(
+            decode_all(&[r#"{"type":"response.failed","response":{"error":null}}"#]),
+            Err(Error::Upstream(Upstream { status: 500, .. }))
+        ));
+        let err = decode_all(&[
+            r#"{"type":"error","code":"rate_limited","message":"slow down","param":null}"#,
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err,
+            Error::RateLimited {
+                message: "slow down".into(),
+                code: Some("rate_limited".into()),
+                retry_after_secs: None
+            }
+        );
+        assert!(matches!(
+            decode_all(&[r#"{"error":{"message":"boom"}}"#]),
+            Err(Error::Upstream(_))
+        ));
+        // The error repeats on every later call.
+        let mut decoder = ResponsesDecoder::new();
+        assert!(decoder
+            .on_event(None, r#"{"type":"error","message":"x"}"#)
+            .is_err());
+        assert!(decoder.on_event(None, COMPLETED).is_err());
+        assert!(decoder.finish().is_err());
+    }
+
+    #[test]
+    fn malformed_and_truncated_streams_are_errors() {
+        for bad in ["{\"type\":", "hello", "[1]", "7"] {
+            match decode_all(&[bad]) {
+                Err(Error::Upstream(u)) => assert_eq!(u.status, 502, "{bad}"),
+                other => panic!("{bad}: unexpected {other:?}"),
+            }
+        }
+        match decode_all(&[
+            CREATED,
+            r#"{"type":"response.output_text.delta","delta":"half"}"#,
+        ]) {
+            Err(Error::Network(m)) => assert!(m.contains("response.completed"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(decode_all(&[]), Err(Error::Network(_))));
+        // After the terminal event, anything else is ignored.
+        let events = decode_all(&[
+            COMPLETED,
+            r#"{"type":"response.output_text.delta","delta":"late"}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            show(&events),
+            show(&[
+                CompletionEvent::Started,
+                usage(40, 12, Some(8)),
+                stop(StopReason::EndTurn)
+            ])
+        );
+    }
+
+    #[test]
+    fn oversized_arguments_are_an_error() {
+        let piece = "x".repeat(MAX_TOOL_ARGUMENT_BYTES / 2 + 1);
+        let added = r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","call_id":"c","name":"f"}}"#;
+        let delta = json!({"type": "response.function_call_arguments.delta", "output_index": 0, "delta": piece}).to_string();
+        let mut decoder = ResponsesDecoder::new();
+        decoder.on_event(None, added).unwrap();
+        decoder.on_event(None, &delta).unwrap();
+        assert!(matches!(
+            decoder.on_event(None, &delta),
+            Err(Error::Upstream(Upstream { status: 502, .. }))
+        ));
+    }
+
+    // ----- raw bytes through ResponsesStream -------------------------------------------------
+
+    fn transcript() -> String {
+        let mut body = String::from(": keep-alive\n\n");
+        body.push_str(&sse(&[
+            CREATED,
+            r#"{"type":"response.in_progress","response":{"status":"in_progress"}}"#,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"id":"rs_9","type":"reasoning","summary":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"rs_9","type":"reasoning","summary":[{"type":"summary_text","text":"Grep ✓"}],"encrypted_content":"E/+="}}"#,
+            r#"{"type":"response.output_item.added","output_index":1,"item":{"id":"msg_9","type":"message","content":[]}}"#,
+            r#"{"type":"response.output_text.delta","item_id":"msg_9","output_index":1,"delta":"Suche für 🦀…"}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"id":"msg_9","type":"message","content":[{"type":"output_text","text":"Suche für 🦀…"}]}}"#,
+            r#"{"type":"response.output_item.added","output_index":2,"item":{"id":"fc_1","type":"function_call","call_id":"call_1","name":"grep","arguments":""}}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":2,"delta":"{\"q\":"}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":2,"delta":"\"日本\"}"}"#,
+            r#"{"type":"response.output_item.done","output_index":2,"item":{"id":"fc_1","type":"function_call","call_id":"call_1","name":"grep","arguments":"{\"q\":\"日本\"}"}}"#,
+            r#"{"type":"response.output_item.added","output_index":3,"item":{"id":"fc_2","type":"function_call","call_id":"call_2","name":"read","arguments":""}}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_2","output_index":3,"delta":"{\"path\":\"ü.rs\"}"}"#,
+            r#"{"type":"response.output_item.done","output_index":3,"item":{"id":"fc_2","type":"function_call","call_id":"call_2","name":"read","arguments":"{\"path\":\"ü.rs\"}"}}"#,
+            COMPLETED,
+        ]));
+        body
+    }
+
+    fn transcript_events() -> Vec<CompletionEvent> {
+        vec![
+            CompletionEvent::Started,
+            thinking_ev("Grep ✓"),
+            CompletionEvent::ReasoningDetails(
+                r#"{"encrypted_content":"E/+=","id":"rs_9","type":"reasoning"}"#.into(),
+            ),
+            text_ev("Suche für 🦀…"),
+            tool_ev("call_1", "grep", r#"{"q":"日本"}"#),
+            tool_ev("call_2", "read", r#"{"path":"ü.rs"}"#),
+            usage(40, 12, Some(8)),
+            stop(StopReason::ToolUse),
+        ]
+    }
+
+    #[test]
+    fn stream_decodes_a_transcript() {
+        let body = transcript();
+        assert_eq!(
+            show(&stream_chunks(&[body.as_bytes()]).unwrap()),
+            show(&transcript_events())
+        );
+    }
+
+    #[test]
+    fn stream_is_independent_of_chunking() {
+        let body = transcript();
+        let bytes = body.as_bytes();
+        let expected = show(&transcript_events());
+        for at in 0..=bytes.len() {
+            let (a, b) = bytes.split_at(at);
+            assert_eq!(
+                show(&stream_chunks(&[a, b]).unwrap()),
+                expected,
+                "split at {at}"
+            );
+        }
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(
+            show(&stream_chunks(&singles).unwrap()),
+            expected,
+            "byte by byte"
+        );
+    }
+
+    #[test]
+    fn stream_delivers_events_before_an_error_then_the_error() {
+        let body = sse(&[
+            r#"{"type":"response.output_text.delta","delta":"partial"}"#,
+            r#"{"type":"error","code":"server_error","message":"boom"}"#,
+        ]);
+        let mut stream = ResponsesStream::new();
+        assert_eq!(
+            show(&stream.push(body.as_bytes()).unwrap()),
+            show(&[CompletionEvent::Started, text_ev("partial")])
+        );
+        let expected = Error::Upstream(Upstream {
+            status: 500,
+            message: "boom".into(),
+            request_id: None,
+        });
+        assert_eq!(stream.push(COMPLETED.as_bytes()).unwrap_err(), expected);
+        assert_eq!(stream.finish().unwrap_err(), expected);
+        // A plain-text `event: error`.
+        assert!(matches!(
+            stream_chunks(&[b"event: error\ndata: overloaded\n\n"]),
+            Err(Error::Upstream(_))
+        ));
+        // Cut before the end.
+        let cut = sse(&[r#"{"type":"response.output_text.delta","delta":"half"}"#]);
+        assert!(matches!(
+            stream_chunks(&[cut.as_bytes()]),
+            Err(Error::Network(_))
+        ));
+    }
+}
