@@ -119,7 +119,7 @@ fn run(
     let id = p.start_stream(host, model, req)?;
     let mut events = Vec::new();
     loop {
-        match p.step(&id, true)? {
+        match p.step(host, &id, true)? {
             Step::Event(e) => events.push(e),
             Step::Pending => {}
             Step::Finished => return Ok(events),
@@ -335,4 +335,71 @@ fn images_are_checked_before_anything_is_sent() {
     assert!(
         matches!(run(&mut p, &host, "gpt-4.1", &too_big), Err(Error::InvalidRequest(m)) if m.contains("more than the 64 bytes"))
     );
+}
+
+// ----- the waited retry of a short rate limit (see `retry`) ---------------------------------
+
+fn limited_2s() -> MemoryStream {
+    failure(429, &[("retry-after", "2")], r#"{"error":{"message":"slow down","code":"rate_limited"}}"#)
+}
+
+#[test]
+fn a_short_rate_limit_is_waited_out_on_the_host_clock_without_blocking() {
+    let host = host();
+    let calls = script(&host, vec![limited_2s, answer]);
+    let mut p = Provider::new();
+    let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("handed out, retry planned");
+    assert_eq!(calls.get(), 1);
+    // Polls answer pending (and send nothing) until the host clock reaches the retry time.
+    for _ in 0..2 {
+        assert!(matches!(p.step(&host, &id, false), Ok(Step::Pending)));
+        assert_eq!(calls.get(), 1);
+        assert_eq!(p.open_streams(), 1);
+        host.advance(1);
+    }
+    let mut events = Vec::new();
+    loop {
+        match p.step(&host, &id, false).expect("answer after the waited retry") {
+            Step::Event(e) => events.push(e),
+            Step::Pending => {}
+            Step::Finished => break,
+        }
+    }
+    assert!(events.iter().any(|e| matches!(e, CompletionEvent::Text(t) if t == "Hello")));
+    assert_eq!(calls.get(), 2);
+    let sent = chat_requests(&host);
+    assert_eq!(sent[0].body, sent[1].body, "the same request is sent again");
+    assert_ne!(request_header(&sent[0], "x-request-id"), request_header(&sent[1], "x-request-id"));
+    assert_eq!(p.open_streams(), 0);
+}
+
+#[test]
+fn the_blocking_form_waits_for_the_retry_time_on_the_host_clock() {
+    let host = host();
+    let calls = script(&host, vec![limited_2s, answer]);
+    let events = run(&mut Provider::new(), &host, "gpt-4.1", &hello()).expect("answer");
+    assert!(events.iter().any(|e| matches!(e, CompletionEvent::Text(_))));
+    assert_eq!(calls.get(), 2);
+    assert!(host.clock.get() >= NOW + 2, "the fake clock moved through the pauses");
+}
+
+#[test]
+fn a_second_short_rate_limit_is_surfaced_and_closing_a_waiting_stream_sends_nothing() {
+    let host = host();
+    let calls = script(&host, vec![limited_2s]);
+    let mut p = Provider::new();
+    match run(&mut p, &host, "gpt-4.1", &hello()) {
+        Err(Error::RateLimited { retry_after_secs, .. }) => assert_eq!(retry_after_secs, Some(2)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(calls.get(), 2, "one waited retry, no more");
+    assert_eq!(p.open_streams(), 0, "the failed stream is freed");
+
+    let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("handed out");
+    assert_eq!(p.open_streams(), 1);
+    p.close_stream(&id).expect("close");
+    host.advance(10);
+    assert!(matches!(p.step(&host, &id, false), Ok(Step::Finished)));
+    assert_eq!(calls.get(), 3, "the abandoned retry was never sent");
+    assert_eq!(p.open_streams(), 0);
 }

@@ -63,6 +63,9 @@ impl HostApi for WitHost {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     }
+    fn pause(&self, millis: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(millis));
+    }
     fn os(&self) -> Os {
         wit_host::get_platform().0
     }
@@ -179,7 +182,7 @@ impl Guest for Component {
     }
 
     fn llm_stream_completion_next(stream_id: String) -> Result<Option<CompletionEvent>, ProviderError> {
-        match with_provider(|p, _| p.step(&stream_id, true)).map_err(to_wit)? {
+        match with_provider(|p, h| p.step(h, &stream_id, true)).map_err(to_wit)? {
             Step::Event(e) => Ok(Some(e)),
             Step::Finished => Ok(None),
             // A blocking step never answers pending; treat it as the end rather than trap.
@@ -188,7 +191,7 @@ impl Guest for Component {
     }
 
     fn llm_stream_completion_poll(stream_id: String) -> Result<StreamPoll, ProviderError> {
-        Ok(match with_provider(|p, _| p.step(&stream_id, false)).map_err(to_wit)? {
+        Ok(match with_provider(|p, h| p.step(h, &stream_id, false)).map_err(to_wit)? {
             Step::Event(e) => StreamPoll::Event(e),
             Step::Pending => StreamPoll::Pending,
             Step::Finished => StreamPoll::Finished,
@@ -197,6 +200,11 @@ impl Guest for Component {
 
     fn llm_stream_completion_close(stream_id: String) -> Result<(), ProviderError> {
         with_provider(|p, _| p.close_stream(&stream_id)).map_err(to_wit)
+    }
+
+    fn llm_provider_details(provider_id: String) -> Option<String> {
+        check_provider(&provider_id).ok()?;
+        Some(with_provider(|p, h| p.details(h)).to_string())
     }
 
     fn llm_cache_configuration(_provider_id: String, _model_id: String) -> Option<CacheConfiguration> {

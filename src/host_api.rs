@@ -30,6 +30,9 @@ pub trait HostApi {
     fn fetch_stream(&self, request: HttpRequest) -> Result<Box<dyn ByteStream>, HttpError>;
     /// Wall-clock time, unix seconds. The host controls it (tests move it forward).
     fn now_unix(&self) -> u64;
+    /// Lets about `millis` milliseconds pass. Only a blocking export waiting for a retry time
+    /// calls it (see `retry`); the guest sleeps, the test fake moves its clock instead.
+    fn pause(&self, millis: u64);
     fn os(&self) -> Os;
     fn log(&self, level: LogLevel, message: &str);
     fn get_credential(&self, key: &str) -> Result<Option<String>, CredentialError>;

@@ -19,6 +19,7 @@ use crate::doctor;
 use crate::headers;
 use crate::oauth;
 use crate::quota::{self, Quota};
+use crate::retry::{self, Planned};
 use crate::host_api::{
     ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
 };
@@ -69,6 +70,8 @@ pub struct Provider {
     /// backoff after failures (see `catalog_cache`).
     catalog: CatalogCache,
     streams: HashMap<u64, OpenStream>,
+    /// Streams whose request a short rate limit refused, waiting for their retry time.
+    waiting: HashMap<u64, Planned>,
     next_stream: u64,
     /// The latest `x-quota-snapshot-*` headers seen on a completion answer (or, before any,
     /// the account's quotas from `/copilot_internal/user`).
@@ -94,6 +97,7 @@ impl Provider {
             session: SessionCache::new(),
             catalog: CatalogCache::new(),
             streams: HashMap::new(),
+            waiting: HashMap::new(),
             next_stream: 0,
             quota: None,
             quota_looked_up: false,
@@ -290,6 +294,16 @@ impl Provider {
         md
     }
 
+    /// The `llm-provider-details` object (see `details`): the known catalog's extra facts, the
+    /// latest quota (looked up once like the settings markdown does) and the session state.
+    /// Never fetches the catalog.
+    pub fn details(&mut self, host: &dyn HostApi) -> serde_json::Value {
+        self.refresh_settings(host);
+        self.look_up_quota(host);
+        let session = self.session.current();
+        crate::details::details(self.catalog.known(), self.quota.as_ref(), session.as_ref())
+    }
+
     /// Fills the quota from `/copilot_internal/user` once when no completion answer has
     /// brought one yet; a failure only costs the quota section (logged).
     fn look_up_quota(&mut self, host: &dyn HostApi) {
@@ -329,30 +343,60 @@ impl Provider {
         let routing::Prepared { endpoint, body, headers: extra, decoder } =
             routing::prepare(model_id, model, request)?;
         let mut quota_seen = None;
-        let opened = self.with_auth(host, auth, |settings, auth| {
+        let opened = self.with_auth(host, auth.clone(), |settings, auth| {
             open_chat(host, settings, auth, endpoint, &body, &extra, &mut quota_seen)
         });
         self.quota = quota_seen.or(self.quota.take());
-        let stream = opened?;
         let id = self.next_stream;
+        match opened {
+            Ok(stream) => {
+                self.streams.insert(id, OpenStream::new(stream, decoder));
+            }
+            Err(e) => {
+                // A short rate limit: hand the stream out now, send again at the retry time.
+                let secs = retry::wait_before_retry(&e).ok_or(e)?;
+                host.log(LogLevel::Info, &format!("chat request rate-limited before any output; retrying in {secs} s"));
+                let not_before = host.now_unix().saturating_add(secs);
+                let planned = Planned { not_before, endpoint, body, headers: extra, decoder, auth };
+                self.waiting.insert(id, planned);
+            }
+        }
         self.next_stream += 1;
-        self.streams.insert(
-            id,
-            OpenStream {
-                body: stream,
-                decoder,
-                queue: VecDeque::new(),
-                stop: None,
-                body_ended: false,
-            },
-        );
         Ok(stream_name(id))
+    }
+
+    /// Drives a stream waiting for its retry time: `Some(Pending)` before the time on the host
+    /// clock (a blocking step waits for it instead), then the request is sent once more and the
+    /// stream joins the open ones (`None`). A failure of that one retry is the stream's error.
+    fn resume_waiting(&mut self, host: &dyn HostApi, id: u64, blocking: bool) -> Result<Option<Step>, Error> {
+        let Some(planned) = self.waiting.get(&id) else {
+            return Ok(None);
+        };
+        if blocking {
+            planned.wait(host);
+        } else if !planned.is_due(host.now_unix()) {
+            return Ok(Some(Step::Pending));
+        }
+        let Some(planned) = self.waiting.remove(&id) else {
+            return Ok(None);
+        };
+        let mut quota_seen = None;
+        let opened = self.with_auth(host, planned.auth.clone(), |settings, auth| {
+            let Planned { endpoint, body, headers, .. } = &planned;
+            open_chat_once(host, settings, auth, *endpoint, body, headers, &mut quota_seen)
+        });
+        self.quota = quota_seen.or(self.quota.take());
+        self.streams.insert(id, OpenStream::new(opened?, planned.decoder));
+        Ok(None)
     }
 
     /// The next step of a stream. `blocking` waits for the network; otherwise a stream with
     /// nothing to hand out answers [`Step::Pending`].
-    pub fn step(&mut self, stream_id: &str, blocking: bool) -> Result<Step, Error> {
+    pub fn step(&mut self, host: &dyn HostApi, stream_id: &str, blocking: bool) -> Result<Step, Error> {
         let id = self.known_stream(stream_id)?;
+        if let Some(step) = self.resume_waiting(host, id, blocking)? {
+            return Ok(step);
+        }
         let Some(stream) = self.streams.get_mut(&id) else {
             return Ok(Step::Finished);
         };
@@ -380,12 +424,13 @@ impl Provider {
     pub fn close_stream(&mut self, stream_id: &str) -> Result<(), Error> {
         let id = self.known_stream(stream_id)?;
         self.streams.remove(&id);
+        self.waiting.remove(&id);
         Ok(())
     }
 
     /// Number of streams holding state (for tests and memory checks).
     pub fn open_streams(&self) -> usize {
-        self.streams.len()
+        self.streams.len() + self.waiting.len()
     }
 
     fn known_stream(&self, stream_id: &str) -> Result<u64, Error> {
@@ -404,6 +449,10 @@ fn stream_name(id: u64) -> String {
 }
 
 impl OpenStream {
+    fn new(body: Box<dyn ByteStream>, decoder: Decoder) -> OpenStream {
+        OpenStream { body, decoder, queue: VecDeque::new(), stop: None, body_ended: false }
+    }
+
     fn advance(&mut self, blocking: bool) -> Result<Step, Error> {
         loop {
             if let Some(event) = self.queue.pop_front() {
@@ -468,8 +517,9 @@ fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<
 /// `POST {api}/chat/completions` with bounded automatic retry: a failure before any output
 /// that may pass at once (a 5xx, or a 429 asking for no wait, see [`Error::retry_now`]) is
 /// sent again immediately, at most [`MAX_IMMEDIATE_RETRIES`] times, each with a fresh request
-/// id. The guest does not sleep (a sleeping guest blocks every stream of its instance), so a
-/// 429 that asks for a real wait reaches the user as `rate-limited` with the seconds to wait.
+/// id. The guest does not sleep here (a sleeping guest blocks every stream of its instance):
+/// a 429 asking for a short wait is retried by the stream itself at its time on the host clock
+/// (see `retry`), a longer one reaches the user as `rate-limited` with the seconds to wait.
 /// `quota` receives the quota headers of every answer, error answers included.
 fn open_chat(
     host: &dyn HostApi,
@@ -600,11 +650,11 @@ mod tests {
         }
     }
 
-    fn drain(p: &mut Provider, id: &str) -> (Vec<CompletionEvent>, usize) {
+    fn drain(p: &mut Provider, host: &FakeHost, id: &str) -> (Vec<CompletionEvent>, usize) {
         let mut events = Vec::new();
         let mut pendings = 0;
         loop {
-            match p.step(id, false).expect("step") {
+            match p.step(host, id, false).expect("step") {
                 Step::Event(e) => events.push(e),
                 Step::Pending => pendings += 1,
                 Step::Finished => return (events, pendings),
@@ -620,14 +670,14 @@ mod tests {
         });
         let mut p = Provider::new();
         let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("start");
-        let (events, pendings) = drain(&mut p, &id);
+        let (events, pendings) = drain(&mut p, &host, &id);
         assert_eq!(pendings, 2, "poll reports pending instead of blocking");
         assert!(matches!(events[0], CompletionEvent::Started));
         assert!(matches!(events[events.len() - 2], CompletionEvent::Usage(_)), "{events:?}");
         assert!(matches!(events.last(), Some(CompletionEvent::Stop(StopReason::EndTurn))));
         assert_eq!(p.open_streams(), 0);
         // A finished stream: `next` says finished and `close` is idempotent.
-        assert!(matches!(p.step(&id, true), Ok(Step::Finished)));
+        assert!(matches!(p.step(&host, &id, true), Ok(Step::Finished)));
         assert!(p.close_stream(&id).is_ok());
         assert!(p.close_stream(&id).is_ok());
     }
@@ -636,7 +686,7 @@ mod tests {
     fn unknown_stream_ids_are_errors() {
         let mut p = Provider::new();
         for id in ["copilot-stream-0", "nonsense", ""] {
-            assert!(matches!(p.step(id, false), Err(Error::InvalidRequest(_))), "{id}");
+            assert!(matches!(p.step(&FakeHost::new(), id, false), Err(Error::InvalidRequest(_))), "{id}");
             assert!(matches!(p.close_stream(id), Err(Error::InvalidRequest(_))), "{id}");
         }
     }
@@ -652,7 +702,7 @@ mod tests {
         assert_eq!(p.open_streams(), 1);
         p.close_stream(&id).expect("close");
         assert_eq!(p.open_streams(), 0);
-        assert!(matches!(p.step(&id, false), Ok(Step::Finished)));
+        assert!(matches!(p.step(&host, &id, false), Ok(Step::Finished)));
     }
 
     #[test]
@@ -670,7 +720,7 @@ mod tests {
         });
         let mut p = Provider::new();
         let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("replayed");
-        let (events, _) = drain(&mut p, &id);
+        let (events, _) = drain(&mut p, &host, &id);
         assert!(events.iter().any(|e| matches!(e, CompletionEvent::Text(_))));
         assert_eq!(calls.get(), 2);
         assert_eq!(host.request_count(EXCHANGE), 2);

@@ -310,6 +310,12 @@ impl HostApi for FakeHost {
         self.clock.get()
     }
 
+    /// Never sleeps: a pause moves the fake clock one second forward (the clock has no finer
+    /// grain), so a blocking wait for a retry time ends at once.
+    fn pause(&self, _millis: u64) {
+        self.advance(1);
+    }
+
     fn os(&self) -> Os {
         self.os
     }

@@ -7,7 +7,7 @@
 use copilot_chat_tests::*;
 use copilot_host::{
     CompletionEvent, ImageData, MessageContent, MessageRole, ProviderError, RequestMessage,
-    StopReason, ToolResult, ToolResultContent, ToolUse,
+    StopReason, StreamPoll, ToolResult, ToolResultContent, ToolUse,
 };
 use copilot_sim::{ChatScript, Fault, Route};
 use serde_json::{json, Value};
@@ -415,6 +415,40 @@ fn a_zero_wait_rate_limit_and_a_server_error_are_retried_once() {
         other => panic!("expected upstream, got {other:?}"),
     }
     assert_eq!(h.count(CHAT), 2, "one retry only");
+}
+
+#[test]
+fn a_short_rate_limit_is_retried_once_at_its_time_on_the_host_clock() {
+    let h = Harness::new();
+    h.sim.script_chat(script(
+        429,
+        &[("retry-after", "2")],
+        r#"{"error":{"message":"slow down","code":"rate_limited"}}"#,
+    ));
+    let stream = h
+        .ext
+        .stream(PROVIDER, VISION_MODEL, request(vec![user("hi")]))
+        .expect("no trap")
+        .expect("the stream is handed out with its retry planned");
+    assert_eq!(h.count(CHAT), 1, "nothing is sent again at once");
+    if let Ok(Ok(StreamPoll::Pending)) = h.ext.poll_stream_id(stream.id()) {
+        assert_eq!(h.count(CHAT), 1, "a pending poll sends nothing");
+    }
+    // Move the host clock past the retry time instead of sleeping.
+    h.clock.advance(2);
+    let events: Vec<CompletionEvent> = stream
+        .collect::<Result<_, _>>()
+        .expect("one answer and no error");
+    assert!(!text_of(&events).is_empty(), "{events:?}");
+    let sent = h.sim.requests_to(CHAT);
+    assert_eq!(sent.len(), 2, "exactly one retry");
+    assert!(
+        sent[1].at >= sent[0].at + 2,
+        "the retry was sent at {} before the retry time {} + 2 on the host clock",
+        sent[1].at,
+        sent[0].at
+    );
+    assert_eq!(sent[0].body, sent[1].body);
 }
 
 #[test]

@@ -94,6 +94,8 @@ pub struct Setup {
     pub env: HashMap<String, String>,
     /// Write `apps.json` with the demo token into the config dir.
     pub signed_in: bool,
+    /// More HTTP hosts to grant (e.g. a second simulator's `127.0.0.1:PORT`).
+    pub extra_http_hosts: Vec<String>,
 }
 
 impl Default for Setup {
@@ -103,6 +105,7 @@ impl Default for Setup {
             settings: serde_json::json!({}),
             env: HashMap::new(),
             signed_in: true,
+            extra_http_hosts: Vec::new(),
         }
     }
 }
@@ -126,6 +129,7 @@ impl Harness {
         opts.copilot_config_dir = Some(config_dir.path().to_path_buf());
         opts.github_api_url = Some(sim.url());
         opts.settings = setup.settings;
+        opts.extra_http_hosts = setup.extra_http_hosts;
         opts.env = EnvSource::Map(setup.env);
         opts.clock = clock.clone();
         opts.credentials = CredentialStore::in_memory();

@@ -23,6 +23,8 @@ pub const SETTING_COPILOT_CONFIG_DIR: &str = "copilot_config_dir";
 pub const SETTING_GITHUB_API_URL: &str = "github_api_url";
 /// Setting: a GitHub Enterprise host (it, `api.` and `copilot-api.` of it are granted).
 pub const SETTING_ENTERPRISE_URI: &str = "enterprise_uri";
+/// Symlinks followed by hand when classifying a missing path (Linux's own limit).
+const MAX_SYMLINK_HOPS: u32 = 40;
 /// Subdomains of an enterprise host that serve the GitHub and Copilot APIs.
 const ENTERPRISE_SUBDOMAINS: [&str; 2] = ["api.", "copilot-api."];
 
@@ -253,7 +255,7 @@ impl Grants {
                 HostPattern::parse(host).map_err(|e| format!("extra HTTP host `{host}`: {e}"))?;
             grants.http_hosts.push(pattern);
         }
-        grants.add_user_settings(settings)?;
+        grants.add_user_settings(settings, env)?;
         grants.read_dirs.sort();
         grants.read_dirs.dedup();
         grants.http_hosts.sort();
@@ -261,7 +263,11 @@ impl Grants {
         Ok(grants)
     }
 
-    fn add_user_settings(&mut self, settings: &serde_json::Value) -> Result<(), String> {
+    fn add_user_settings(
+        &mut self,
+        settings: &serde_json::Value,
+        env: &EnvSource,
+    ) -> Result<(), String> {
         let text = |key: &str| {
             settings
                 .get(key)
@@ -269,13 +275,18 @@ impl Grants {
                 .filter(|s| !s.trim().is_empty())
         };
         if let Some(dir) = text(SETTING_COPILOT_CONFIG_DIR) {
-            let path = Path::new(dir);
-            if !path.is_absolute() {
+            // The extension reads a leading `~` as the home directory: grant what it will read.
+            let expanded = if dir == "~" || dir.starts_with("~/") {
+                expand_dir(dir, env)
+            } else {
+                Some(PathBuf::from(dir)).filter(|p| p.is_absolute())
+            };
+            let Some(path) = expanded else {
                 return Err(format!(
-                    "the Copilot config dir `{dir}` must be an absolute path"
+                    "the Copilot config dir `{dir}` must be an absolute path (or start with `~/`)"
                 ));
-            }
-            self.read_dirs.push(normalize_lexically(path));
+            };
+            self.read_dirs.push(normalize_lexically(&path));
         }
         if let Some(url) = text(SETTING_GITHUB_API_URL) {
             let target =
@@ -337,19 +348,52 @@ impl Grants {
         }
         let real = match std::fs::canonicalize(&lexical) {
             Ok(real) => real,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FileError::NotFound),
-            Err(e) => return Err(FileError::Io(e.to_string())),
+            Err(e) => return Err(self.unresolved_path_error(&lexical, e)),
         };
         // A symlink inside a grant must not lead outside every grant.
-        let inside = self
-            .read_dirs
-            .iter()
-            .filter_map(|dir| std::fs::canonicalize(dir).ok())
-            .any(|dir| real.starts_with(dir));
-        if !inside {
+        if !self.inside_real_grant(&real) {
             return Err(FileError::Denied);
         }
         read_limited(&real)
+    }
+
+    /// Whether a canonical path lies under the canonical form of a read grant.
+    fn inside_real_grant(&self, real: &Path) -> bool {
+        self.read_dirs
+            .iter()
+            .filter_map(|dir| std::fs::canonicalize(dir).ok())
+            .any(|dir| real.starts_with(dir))
+    }
+
+    /// The error for a path inside a grant that does not resolve (missing, a link loop, no
+    /// permission): the real reason only when the place it names lies inside a grant. A link
+    /// that dangles outside every grant is `Denied`, like a link whose target exists, so the
+    /// guest cannot probe for files outside its grants through a symlink.
+    fn unresolved_path_error(&self, lexical: &Path, error: std::io::Error) -> FileError {
+        match self.missing_lies_inside(lexical, MAX_SYMLINK_HOPS) {
+            Some(true) if error.kind() == std::io::ErrorKind::NotFound => FileError::NotFound,
+            Some(true) => FileError::Io(error.to_string()),
+            _ => FileError::Denied,
+        }
+    }
+
+    /// Where a path that does not fully exist points once the symlinks on its existing part
+    /// are followed: inside a grant or not; `None` when that cannot be told (a link loop).
+    fn missing_lies_inside(&self, path: &Path, hops: u32) -> Option<bool> {
+        // The deepest ancestor that exists, as a link or otherwise.
+        let existing = path
+            .ancestors()
+            .find(|p| std::fs::symlink_metadata(p).is_ok())?;
+        let rest = path.strip_prefix(existing).ok()?;
+        if !std::fs::symlink_metadata(existing).ok()?.file_type().is_symlink() {
+            return Some(self.inside_real_grant(&std::fs::canonicalize(existing).ok()?));
+        }
+        // A link whose target is missing: follow it by hand from its real directory.
+        let next_hops = hops.checked_sub(1)?;
+        let target = std::fs::read_link(existing).ok()?;
+        let base = std::fs::canonicalize(existing.parent()?).ok()?;
+        let next = normalize_lexically(&base.join(target).join(rest));
+        self.missing_lies_inside(&next, next_hops)
     }
 }
 
@@ -559,6 +603,22 @@ mod tests {
     }
 
     #[test]
+    fn a_config_dir_under_home_is_granted_as_the_extension_reads_it() {
+        let declared = DeclaredCapabilities::default();
+        let settings = json!({"copilot_config_dir": "~/.config/github-copilot"});
+        let g = Grants::build(&declared, &env(&[("HOME", "/home/u")]), &settings, &[])
+            .expect("grants");
+        assert_eq!(
+            g.read_dirs,
+            vec![PathBuf::from("/home/u/.config/github-copilot")]
+        );
+        // Without a home there is nothing to expand `~` to.
+        assert!(Grants::build(&declared, &env(&[]), &settings, &[]).is_err());
+        let other_user = json!({"copilot_config_dir": "~root/x"});
+        assert!(Grants::build(&declared, &env(&[("HOME", "/home/u")]), &other_user, &[]).is_err());
+    }
+
+    #[test]
     fn env_debug_shows_names_not_values() {
         let shown = format!("{:?}", env(&[("GH_COPILOT_TOKEN", "gho_secret_value")]));
         assert!(
@@ -695,5 +755,37 @@ mod tests {
             g.read_file(granted.join("link").to_str().unwrap()),
             Err(FileError::Denied)
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_link_out_of_the_grant_is_as_denied_as_a_live_one() {
+        use std::os::unix::fs::symlink;
+        let tmp = TempDir::new("dangling");
+        let granted = tmp.0.join("granted");
+        let outside = tmp.0.join("outside");
+        std::fs::create_dir_all(granted.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("exists.txt"), b"s").unwrap();
+        symlink(outside.join("exists.txt"), granted.join("live")).unwrap();
+        symlink(outside.join("missing.txt"), granted.join("dangling")).unwrap();
+        // A link to an outside directory, through which a missing file is asked for.
+        symlink(&outside, granted.join("outdir")).unwrap();
+        // Links that stay inside the grant: a missing target is plainly not found.
+        symlink(granted.join("sub/missing.txt"), granted.join("inner")).unwrap();
+        symlink("sub/missing.txt", granted.join("relative")).unwrap();
+        // A loop never resolves: denied, not a hang.
+        symlink(granted.join("loop-b"), granted.join("loop-a")).unwrap();
+        symlink(granted.join("loop-a"), granted.join("loop-b")).unwrap();
+        let g = file_grants(&granted);
+        let read = |name: &str| g.read_file(granted.join(name).to_str().unwrap());
+        assert_eq!(read("live"), Err(FileError::Denied));
+        assert_eq!(read("dangling"), Err(FileError::Denied));
+        assert_eq!(read("outdir/missing.txt"), Err(FileError::Denied));
+        assert_eq!(read("outdir/exists.txt"), Err(FileError::Denied));
+        assert_eq!(read("inner"), Err(FileError::NotFound));
+        assert_eq!(read("relative"), Err(FileError::NotFound));
+        assert_eq!(read("sub/missing.txt"), Err(FileError::NotFound));
+        assert_eq!(read("loop-a"), Err(FileError::Denied));
     }
 }

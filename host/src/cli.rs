@@ -12,7 +12,8 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
-use copilot_host::output::{error_json, model_json, models_table, redact_settings};
+use copilot_host::details::{model_json_with_details, quota_summary, quota_text};
+use copilot_host::output::{error_json, models_table, redact_settings};
 use copilot_host::{display_error, Extension, HostOptions, Level, LogSink, ProviderError};
 
 /// The environment variable that sets the log level (`error`..`trace`).
@@ -81,11 +82,23 @@ pub enum Command {
         json: bool,
     },
     /// Sign in with GitHub (device flow).
-    SignIn,
+    SignIn {
+        /// Print the prompt and the result as JSON lines (no progress indicator).
+        #[arg(long)]
+        json: bool,
+    },
     /// Forget the stored sign-in.
-    SignOut,
+    SignOut {
+        /// Print a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// A self-contained demo against a built-in Copilot simulator (no account, no network).
-    Demo,
+    Demo {
+        /// Print every step and completion event as one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the provider as an OpenAI-compatible API on 127.0.0.1 (for Zed, Continue, ...).
     Serve {
         /// The port (default: any free port).
@@ -117,7 +130,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Demo => crate::demo::run(&cli.extension, log_sink()),
+        Command::Demo { json } => crate::demo::run(&cli.extension, log_sink(), *json),
         Command::Models { json } => models(&load(&cli)?, *json),
         Command::Chat {
             model,
@@ -128,8 +141,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             crate::chat::run(&load(&cli)?, model.as_deref(), *json, prompt)
         }
         Command::Doctor { json } => doctor(&cli, *json),
-        Command::SignIn => sign_in(&load(&cli)?),
-        Command::SignOut => sign_out(&load(&cli)?),
+        Command::SignIn { json } => crate::signin_cli::sign_in(&load(&cli)?, *json),
+        Command::SignOut { json } => sign_out(&load(&cli)?, *json),
         Command::Serve { port, json } => crate::serve_cli::run(load(&cli)?, *port, *json),
         Command::Install { source, json } => crate::install_cli::run(source, *json),
     }
@@ -200,7 +213,11 @@ fn models(ext: &Extension, json: bool) -> anyhow::Result<()> {
     let provider = ext.default_provider()?;
     let models = ext.models(&provider)?.map_err(|e| guest_error(&e))?;
     if json {
-        let array: Vec<Value> = models.iter().map(model_json).collect();
+        let details = ext.details(&provider)?;
+        let array: Vec<Value> = models
+            .iter()
+            .map(|m| model_json_with_details(m, details.as_ref()))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&array)?);
     } else if models.is_empty() {
         println!("No models are available to this account.");
@@ -239,7 +256,8 @@ fn doctor_report(ext: &Extension) -> anyhow::Result<Value> {
         };
         // Read after `models`, so the report includes this call's exchange and catalog.
         let diagnostics = crate::signin_cli::diagnostics(ext, &provider.id);
-        providers.push(json!({"id": provider.id, "name": provider.name, "authenticated": authenticated, "models": models, "diagnostics": diagnostics}));
+        let quota = quota_summary(ext.details(&provider.id)?.as_ref());
+        providers.push(json!({"id": provider.id, "name": provider.name, "authenticated": authenticated, "models": models, "quota": quota, "diagnostics": diagnostics}));
     }
     Ok(json!({
         "extension": {
@@ -323,6 +341,7 @@ fn doctor_text(report: &Value) -> String {
                 models["default"].as_str().unwrap_or("none")
             )),
         }
+        out.push_str(&quota_text(&p["quota"]));
         if p["diagnostics"].is_object() {
             out.push_str(&crate::signin_cli::diagnostics_text(&p["diagnostics"]));
         }
@@ -330,15 +349,15 @@ fn doctor_text(report: &Value) -> String {
     out
 }
 
-fn sign_in(ext: &Extension) -> anyhow::Result<()> {
-    crate::signin_cli::sign_in(ext)
-}
-
-fn sign_out(ext: &Extension) -> anyhow::Result<()> {
+fn sign_out(ext: &Extension, json: bool) -> anyhow::Result<()> {
     let provider = ext.default_provider()?;
     ext.reset_credentials(&provider)?
         .map_err(|e| guest_error(&e))?;
-    println!("Signed out of {provider}.");
+    if json {
+        println!("{}", json!({"signed_out": true, "provider": provider}));
+    } else {
+        println!("Signed out of {provider}.");
+    }
     Ok(())
 }
 
@@ -386,6 +405,11 @@ mod tests {
         for cmd in ["doctor", "sign-in", "sign-out", "demo"] {
             assert!(Cli::try_parse_from(["copilot-host", cmd]).is_ok(), "{cmd}");
         }
+        // `--json` on every command.
+        for cmd in ["models", "chat", "doctor", "sign-in", "sign-out", "demo", "serve"] {
+            assert!(Cli::try_parse_from(["copilot-host", cmd, "--json"]).is_ok(), "{cmd}");
+        }
+        assert!(Cli::try_parse_from(["copilot-host", "install", "x", "--json"]).is_ok());
     }
 
     #[test]

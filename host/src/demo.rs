@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use copilot_sim::{Sim, SimConfig, DEMO_OAUTH_TOKEN};
-use serde_json::json;
+use serde_json::{json, Value};
 
-use copilot_host::output::models_table;
+use copilot_host::output::{json_line, model_json, models_table};
 use copilot_host::{
     Clock, CredentialStore, EnvSource, Extension, HostOptions, LogSink, ToolDefinition,
 };
@@ -23,8 +23,10 @@ const COPILOT_APP_ID: &str = "Iv1.b507a08c87ecfe98";
 const DEMO_PROMPT: &str = "Say hello and tell me what you are, in one sentence.";
 const TOOL_PROMPT: &str = "What is the weather in Paris?";
 
-/// Runs the demo with the extension in `extension_dir`.
-pub fn run(extension_dir: &Path, log: LogSink) -> anyhow::Result<()> {
+/// Runs the demo with the extension in `extension_dir`. With `json`, every step is one JSON
+/// line (`{"type":"demo"|"models"|"turn"|"done", ...}`) and every completion event one line
+/// as in `chat --json`.
+pub fn run(extension_dir: &Path, log: LogSink, json: bool) -> anyhow::Result<()> {
     let clock = Clock::system();
     let sim = Sim::start(SimConfig {
         clock: clock.as_fn(),
@@ -33,7 +35,11 @@ pub fn run(extension_dir: &Path, log: LogSink) -> anyhow::Result<()> {
     .context("cannot start the Copilot simulator on 127.0.0.1")?;
     let config_dir = TempConfigDir::create()?;
 
-    banner(&sim.url());
+    if json {
+        step(json!({"type": "demo", "simulation": true, "simulator": sim.url()}));
+    } else {
+        banner(&sim.url());
+    }
     let mut opts = HostOptions::new(extension_dir);
     opts.github_api_url = Some(sim.url());
     opts.copilot_config_dir = Some(config_dir.0.clone());
@@ -45,18 +51,27 @@ pub fn run(extension_dir: &Path, log: LogSink) -> anyhow::Result<()> {
     let ext = Extension::load(opts)?;
     let provider = ext.default_provider()?;
 
-    println!("== Models (from the simulated catalog)");
     let models = ext
         .models(&provider)?
         .map_err(|e| crate::cli::guest_error(&e))?;
-    print!("{}", models_table(&models));
-    println!();
+    if json {
+        let list: Vec<Value> = models.iter().map(model_json).collect();
+        step(json!({"type": "models", "models": list}));
+    } else {
+        println!("== Models (from the simulated catalog)");
+        print!("{}", models_table(&models));
+        println!();
+    }
 
     let model = pick_model(&ext, &provider, None)?;
-    let mut out = Renderer::new(false);
-    println!("== Chat with {model}");
-    println!("you: {DEMO_PROMPT}");
-    print!("assistant: ");
+    let mut out = Renderer::new(json);
+    if json {
+        step(json!({"type": "turn", "model": model, "prompt": DEMO_PROMPT, "tools": []}));
+    } else {
+        println!("== Chat with {model}");
+        println!("you: {DEMO_PROMPT}");
+        print!("assistant: ");
+    }
     turn(
         &ext,
         &provider,
@@ -64,20 +79,33 @@ pub fn run(extension_dir: &Path, log: LogSink) -> anyhow::Result<()> {
         request(vec![user_message(DEMO_PROMPT.into())], Vec::new()),
         &mut out,
     )?;
-    println!();
-
-    println!("== Tool call with {model}");
-    println!("you: {TOOL_PROMPT}  (offering a get_weather tool)");
+    let tool = weather_tool();
+    if json {
+        step(json!({"type": "turn", "model": model, "prompt": TOOL_PROMPT, "tools": [tool.name]}));
+    } else {
+        println!();
+        println!("== Tool call with {model}");
+        println!("you: {TOOL_PROMPT}  (offering a get_weather tool)");
+    }
     turn(
         &ext,
         &provider,
         &model,
-        request(vec![user_message(TOOL_PROMPT.into())], vec![weather_tool()]),
+        request(vec![user_message(TOOL_PROMPT.into())], vec![tool]),
         &mut out,
     )?;
-    println!();
-    println!("Demo finished: everything above came from the local simulator. Run `copilot-host sign-in` and `copilot-host chat` to use your real Copilot account.");
+    if json {
+        step(json!({"type": "done"}));
+    } else {
+        println!();
+        println!("Demo finished: everything above came from the local simulator. Run `copilot-host sign-in` and `copilot-host chat` to use your real Copilot account.");
+    }
     Ok(())
+}
+
+/// One `demo --json` step line.
+fn step(value: Value) {
+    println!("{}", json_line(&value));
 }
 
 fn banner(url: &str) {

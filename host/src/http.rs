@@ -106,8 +106,9 @@ struct Hop {
 }
 
 impl HttpClient {
-    /// A client limited to `grants`; `default_timeout` applies when a request names none and
-    /// bounds each read (so a stalled body ends with `timeout`, never hangs).
+    /// A client limited to `grants`; `default_timeout` applies when a request names none.
+    /// The request's timeout also bounds each body read (so a stalled body ends with
+    /// `timeout`, never hangs).
     pub fn new(
         grants: Arc<Grants>,
         default_timeout: Duration,
@@ -179,10 +180,12 @@ impl HttpClient {
         phase: fn(Instant) -> Phase,
     ) -> Result<http::Response<Body>, HttpError> {
         let timeout = self.timeout_of(&request);
-        // A request may allow longer than the host default (a slow model): reads honour that.
+        // Each read waits as long as the request allows for its headers: longer than the host
+        // default for a slow model, shorter when the guest asked for a short timeout, so a
+        // stalled body ends in the time the guest chose rather than the host's default.
         let budget = Budget {
             phase: phase(Instant::now() + timeout),
-            per_read: timeout.max(self.default_timeout),
+            per_read: timeout,
         };
         let (follow, mut left) = match request.redirect_policy {
             RedirectPolicy::NoFollow => (false, 0),

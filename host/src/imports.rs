@@ -8,7 +8,6 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::copilot_chat::extension::host::{
@@ -21,10 +20,9 @@ use crate::bindings::copilot_chat::extension::llm_provider;
 use crate::capabilities::{EnvSource, Grants};
 use crate::credentials::CredentialStore;
 use crate::http::{HttpClient, HttpStream};
+use crate::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
 use crate::log::{Level, Logger};
 
-/// The most linear memory a guest may grow to (bytes).
-pub const MAX_GUEST_MEMORY_BYTES: usize = 1 << 30;
 /// The log source name of lines the guest writes.
 const GUEST_SOURCE: &str = "guest";
 
@@ -48,14 +46,12 @@ pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     ctx: HostContext,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: GuestLimiter,
 }
 
 impl HostState {
     pub(crate) fn new(wasi: WasiCtx, ctx: HostContext) -> HostState {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(MAX_GUEST_MEMORY_BYTES)
-            .build();
+        let limits = GuestLimiter::new(MAX_GUEST_MEMORY_BYTES);
         HostState {
             wasi,
             table: ResourceTable::new(),

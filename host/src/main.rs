@@ -7,6 +7,7 @@ mod exit;
 mod install_cli;
 mod serve_cli;
 mod signin_cli;
+mod signin_json;
 
 fn main() -> std::process::ExitCode {
     cli::main()

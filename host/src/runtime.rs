@@ -24,6 +24,7 @@ use crate::capabilities::Grants;
 use crate::clock::WasiWallClock;
 use crate::http::{HttpClient, Readiness};
 use crate::imports::{HostContext, HostState};
+use crate::limits::MemoryMeter;
 use crate::log::{Level, LogSink, Logger};
 use crate::manifest::Manifest;
 use crate::options::HostOptions;
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) readiness: Readiness,
     /// Why the instance is unusable, once it trapped.
     poisoned: Mutex<Option<String>>,
+    /// The instance's linear memory, readable without the instance lock.
+    memory: Arc<MemoryMeter>,
     log: Logger,
 }
 
@@ -98,11 +101,13 @@ impl Extension {
         };
         let mut store = Store::new(&engine, HostState::new(wasi_context(&opts), context));
         store.limiter(|state| &mut state.limits);
+        let memory = store.data().limits.meter();
         let exports = instantiate(&engine, &component, &mut store)?;
         let shared = Shared {
             live: Mutex::new(Live { store, exports }),
             readiness,
             poisoned: Mutex::new(None),
+            memory,
             log: log.clone(),
         };
         Ok(Extension {
@@ -146,6 +151,17 @@ impl Extension {
         self.shared.poison_reason().is_some()
     }
 
+    /// Bytes of linear memory the guest instance holds now (never shrinks; read without
+    /// taking the instance lock). Growth past [`crate::limits::MAX_GUEST_MEMORY_BYTES`] traps.
+    pub fn guest_memory_bytes(&self) -> usize {
+        self.shared.memory.current_bytes()
+    }
+
+    /// The most linear memory the guest instance ever held.
+    pub fn guest_memory_peak_bytes(&self) -> usize {
+        self.shared.memory.peak_bytes()
+    }
+
     /// Captured guest and host log lines (empty unless the sink is [`LogSink::Capture`]).
     pub fn logs(&self) -> Vec<String> {
         self.log.lines()
@@ -184,6 +200,20 @@ impl Extension {
         self.shared.call("llm-provider-settings-markdown", |e, s| {
             e.call_llm_provider_settings_markdown(s, provider)
         })
+    }
+
+    /// The provider's extra facts (`llm-provider-details`: per-model billing, endpoint, limits,
+    /// the quota, the session), parsed; `None` when the provider has none. A guest answering
+    /// text that is not a JSON object is an error (the contract says JSON object).
+    pub fn details(&self, provider: &str) -> anyhow::Result<Option<Value>> {
+        let text = self.shared.call("llm-provider-details", |e, s| {
+            e.call_llm_provider_details(s, provider)
+        })?;
+        let Some(text) = text else { return Ok(None) };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(value) if value.is_object() => Ok(Some(value)),
+            _ => bail!("the extension's provider details are not a JSON object"),
+        }
     }
 
     /// Starts a device-flow sign-in.

@@ -21,19 +21,31 @@ const REPORT_MARKER: &str = "<!-- copilot-doctor:";
 /// ANSI: carriage return and erase the line.
 const CLEAR_LINE: &str = "\r\x1b[K";
 
-/// Runs the device flow to the end.
-pub fn sign_in(ext: &Extension) -> anyhow::Result<()> {
+/// Runs the device flow to the end. With `json`, the prompt and the result are JSON lines on
+/// stdout (see `signin_json`) and no progress indicator is drawn.
+pub fn sign_in(ext: &Extension, json: bool) -> anyhow::Result<()> {
     let provider = ext.default_provider()?;
     let prompt = ext
         .start_sign_in(&provider)?
         .map_err(|e| anyhow::anyhow!(display_error(&e)))?;
-    println!("{}", prompt.headline);
-    println!();
-    println!("  1. open  {}", prompt.verification_url);
-    println!("  2. enter {}", prompt.user_code);
-    println!();
+    if json {
+        crate::signin_json::prompt(&prompt);
+    } else {
+        println!("{}", prompt.headline);
+        println!();
+        println!("  1. open  {}", prompt.verification_url);
+        println!("  2. enter {}", prompt.user_code);
+        println!();
+    }
     let deadline = Instant::now() + Duration::from_secs(prompt.expires_in_secs.max(1));
-    let tty = std::io::stderr().is_terminal();
+    // JSON output draws no progress: behave as off a terminal, minus the dots.
+    let tty = !json && std::io::stderr().is_terminal();
+    // Nothing was drawn for JSON output, so there is nothing to end either.
+    let end = |tty: bool| {
+        if !json {
+            end_progress(tty)
+        }
+    };
     let mut ticks = 0usize;
     loop {
         match ext.poll_sign_in(&provider)? {
@@ -47,24 +59,30 @@ pub fn sign_in(ext: &Extension) -> anyhow::Result<()> {
                 eprintln!("network problem, still waiting: {why}");
             }
             Err(e) => {
-                end_progress(tty);
+                end(tty);
                 bail!(display_error(&e));
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            end_progress(tty);
+            end(tty);
             bail!(
                 "the sign-in code expired before it was approved; run `copilot-host sign-in` again"
             );
         }
-        show_progress(tty, left, ticks);
+        if !json {
+            show_progress(tty, left, ticks);
+        }
         ticks += 1;
         std::thread::sleep(POLL_EVERY.min(left));
     }
-    end_progress(tty);
+    end(tty);
     let login = diagnostics(ext, &provider)
         .and_then(|d| d["credential"]["login"].as_str().map(str::to_string));
+    if json {
+        crate::signin_json::signed_in(&provider, login.as_deref());
+        return Ok(());
+    }
     match login {
         Some(login) => println!("{} as {login}.", prompt.success_headline),
         None => println!("{}.", prompt.success_headline),

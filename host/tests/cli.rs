@@ -146,3 +146,192 @@ fn an_unknown_command_is_a_usage_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_copilot-host")).arg("frobnicate").output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+// ----- `--json` on every command, and the provider details (issues 5 and 7) ----------------
+
+/// Every stdout line parsed as JSON.
+fn json_lines(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn models_json_carries_each_models_details() {
+    let sim = Sim::start(SimConfig::default()).expect("sim");
+    let config = ConfigDir::new("models-details", true);
+    let out = run(&sim, &config, &["models", "--json"], None);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let models: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    let gpt = models
+        .as_array()
+        .expect("an array")
+        .iter()
+        .find(|m| m["id"] == "gpt-4.1")
+        .expect("gpt-4.1 is listed");
+    let details = &gpt["details"];
+    assert_eq!(details["endpoint"], "/chat/completions", "{gpt}");
+    assert!(details["premium"].is_boolean(), "{gpt}");
+    assert!(details["vision"]["media_types"].is_array(), "{gpt}");
+    assert!(details.get("needs_enablement").is_some() && details.get("tokenizer").is_some(), "{gpt}");
+}
+
+#[test]
+fn doctor_shows_the_premium_quota_in_text_and_json() {
+    let sim = Sim::start(SimConfig::default()).expect("sim");
+    let config = ConfigDir::new("doctor-quota", true);
+    let out = run(&sim, &config, &["doctor", "--json"], None);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    let quota = &report["providers"][0]["quota"];
+    assert_eq!(quota["premium_remaining"], 262, "{report}");
+    assert_eq!(quota["premium_entitlement"], 300, "{report}");
+    assert!(quota["resets_at"].as_str().is_some_and(|r| r.starts_with("2026-12-01")), "{report}");
+    let text = run(&sim, &config, &["doctor"], None);
+    assert!(text.status.success(), "stderr: {}", stderr(&text));
+    assert!(
+        stdout(&text).contains("quota     262 of 300 premium requests left, resets 2026-12-01"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn sign_in_and_sign_out_json() {
+    let sim = Sim::start(SimConfig::default()).expect("sim");
+    let config = ConfigDir::new("sign-in-json", false);
+    // The simulator approves the first poll; the guest waits GitHub's interval before it.
+    let out = run(&sim, &config, &["sign-in", "--json"], None);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["type"], "prompt");
+    assert!(lines[0]["user_code"].as_str().is_some_and(|c| !c.is_empty()), "{lines:?}");
+    assert_eq!(lines[0]["verification_url"], format!("{}/login/device", sim.url()));
+    assert_eq!(lines[1]["type"], "signed_in");
+    assert_eq!(lines[1]["provider"], "copilot-chat");
+    assert!(!stdout(&out).contains("gho_") && !stdout(&out).contains("ghu_"), "no token on stdout");
+
+    let out = run(&sim, &config, &["sign-out", "--json"], None);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(lines, vec![serde_json::json!({"signed_out": true, "provider": "copilot-chat"})]);
+}
+
+#[test]
+fn demo_json_prints_steps_and_events_as_json_lines() {
+    let out = Command::new(env!("CARGO_BIN_EXE_copilot-host"))
+        .arg("--extension")
+        .arg(repo_root())
+        .args(["demo", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let lines = json_lines(&out);
+    let types: Vec<&str> = lines.iter().filter_map(|l| l["type"].as_str()).collect();
+    assert_eq!(types.len(), lines.len(), "every line has a type");
+    assert_eq!(types.first(), Some(&"demo"));
+    assert_eq!(types.last(), Some(&"done"));
+    assert_eq!(lines[0]["simulation"], true);
+    assert!(lines[1]["models"].as_array().is_some_and(|m| !m.is_empty()), "{}", lines[1]);
+    assert_eq!(types.iter().filter(|t| **t == "turn").count(), 2, "{types:?}");
+    assert!(types.contains(&"text") && types.contains(&"tool_use"), "{types:?}");
+    assert_eq!(types.iter().filter(|t| **t == "stop").count(), 2, "{types:?}");
+}
+
+/// Like [`run`], with extra environment variables (e.g. the log level).
+fn run_with_env(sim: &Sim, config: &ConfigDir, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copilot-host"));
+    cmd.arg("--extension")
+        .arg(repo_root())
+        .arg("--copilot-config-dir")
+        .arg(&config.0)
+        .arg("--github-api-url")
+        .arg(sim.url())
+        .args(args)
+        .env_remove("GH_COPILOT_TOKEN")
+        .env_remove("GITHUB_COPILOT_TOKEN")
+        .env_remove("GITHUB_TOKEN")
+        .env("XDG_DATA_HOME", config.0.join("data"))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    cmd.output().expect("copilot-host runs")
+}
+
+/// The secret scan of issue 6: no OAuth or session token in any stdout or stderr of the CLI,
+/// at the most verbose log level, in success, fallback and error flows (servers echoing the
+/// tokens back included).
+#[test]
+fn no_token_appears_on_stdout_or_stderr() {
+    use copilot_sim::{ChatScript, Fault, Route};
+    let sim = Sim::start(SimConfig::default()).expect("sim");
+    let config = ConfigDir::new("secret-scan", true);
+    let trace = [("COPILOT_HOST_LOG", "trace")];
+    let mut outputs: Vec<Output> = Vec::new();
+    for args in [&["models", "--json"][..], &["chat", "hi"], &["doctor", "--json"]] {
+        let out = run_with_env(&sim, &config, args, &trace);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        outputs.push(out);
+    }
+    let session = sim
+        .requests_to("/models")
+        .first()
+        .and_then(|r| r.bearer().map(str::to_string))
+        .expect("a session token was used");
+    let echo = format!("token {DEMO_OAUTH_TOKEN} and Bearer {session} rejected");
+    let body = serde_json::json!({"error": {"message": echo}, "message": echo}).to_string();
+
+    // The exchange fails (fallback), refuses, and the chat endpoint echoes tokens back.
+    sim.fault(Route::Token, Fault::status(500, &echo), Some(1));
+    outputs.push(run_with_env(&sim, &config, &["models"], &trace));
+    sim.fault(Route::Token, Fault::status(401, &body), Some(1));
+    outputs.push(run_with_env(&sim, &config, &["chat", "hi"], &trace));
+    for (status, args) in [(401, &["chat", "--json", "hi"][..]), (429, &["chat", "hi"]), (500, &["chat", "hi"])] {
+        for _ in 0..3 {
+            sim.script_chat(ChatScript {
+                status,
+                headers: vec![("x-request-id".into(), session.clone())],
+                body: body.clone().into_bytes(),
+                chunk_size: 0,
+                stall_after: None,
+                cut_after: None,
+            });
+        }
+        outputs.push(run_with_env(&sim, &config, args, &trace));
+    }
+    // A token from the environment rather than a file.
+    let signed_out = ConfigDir::new("secret-scan-env", false);
+    let env_token = [("COPILOT_HOST_LOG", "trace"), ("GH_COPILOT_TOKEN", DEMO_OAUTH_TOKEN)];
+    outputs.push(run_with_env(&sim, &signed_out, &["models"], &env_token));
+    outputs.push(run_with_env(&sim, &signed_out, &["doctor"], &env_token));
+
+    let mut secrets: Vec<String> = vec![DEMO_OAUTH_TOKEN.to_string()];
+    for r in sim.requests() {
+        if let Some(token) = r.bearer() {
+            if !secrets.iter().any(|s| s == token) {
+                secrets.push(token.to_string());
+            }
+        }
+    }
+    assert!(secrets.iter().any(|s| s.starts_with("tid=")), "session tokens were issued");
+    assert!(
+        outputs.iter().any(|o| stderr(o).contains("[info] guest:")),
+        "the scan covers verbose logs"
+    );
+    for out in &outputs {
+        for text in [stdout(out), stderr(out)] {
+            for secret in &secrets {
+                // The whole token, what follows a kept prefix, and a session token's MAC.
+                let mut needles = vec![secret.clone(), secret.chars().skip(8).collect::<String>()];
+                if let Some((_, mac)) = secret.rsplit_once(':') {
+                    needles.push(mac.to_string());
+                }
+                for needle in needles.iter().filter(|n| n.len() >= 12) {
+                    assert!(!text.contains(needle.as_str()), "a token leaked:\n{text}");
+                }
+            }
+        }
+    }
+}

@@ -32,6 +32,12 @@ pub enum Fault {
     Stall,
     /// Answer 200 with a body that is not JSON.
     Garbage,
+    /// Write these bytes verbatim as the whole response (status line, head and body) and
+    /// close the connection: broken framing such as a chunk cut short.
+    Raw(Vec<u8>),
+    /// Answer 200 `text/event-stream` whose body repeats this piece until the client hangs
+    /// up or the simulator stops (an endless stream, e.g. one line that never ends).
+    Endless(Vec<u8>),
 }
 
 impl Fault {
@@ -64,6 +70,17 @@ impl Fault {
             )],
             body: body.to_string(),
         }
+    }
+
+    /// A 200 chunked response whose first chunk announces `announced` bytes but carries only
+    /// `body` before the connection closes (`body` shorter than `announced`).
+    pub fn truncated_chunk(content_type: &str, body: &[u8], announced: usize) -> Fault {
+        let mut raw = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{announced:x}\r\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(body);
+        Fault::Raw(raw)
     }
 
     /// GitHub's 401 for a revoked or unknown OAuth token.

@@ -246,6 +246,12 @@ pub(crate) enum Body {
     Full(Vec<u8>),
     /// Sent chunked, one flushed chunk per piece, possibly stalled or cut.
     Streamed(Streamed),
+    /// Written verbatim in place of the whole response (status line and head included), then
+    /// the connection closes: framing broken on purpose (a truncated chunk, a bad head).
+    Raw(Vec<u8>),
+    /// Sent chunked: this piece again and again until the client goes away or the simulator
+    /// stops (an endless stream).
+    Endless(Vec<u8>),
 }
 
 /// A chunked body and where (in body bytes) to stop sending it.
@@ -322,7 +328,16 @@ pub(crate) fn write_response(
     framing: &Framing<'_>,
     stop: &StopSignal,
 ) -> io::Result<After> {
-    let streamed = matches!(response.body, Body::Streamed(_));
+    let body = match response.body {
+        Body::Raw(bytes) => {
+            out.write_all(&bytes)?;
+            out.flush()?;
+            return Ok(After::Close);
+        }
+        other => other,
+    };
+    let response = Response { body, ..response };
+    let streamed = matches!(response.body, Body::Streamed(_) | Body::Endless(_));
     let chunked = streamed && !framing.http10;
     // An HTTP/1.0 stream has no length: only closing the connection ends it.
     let close = framing.close || (streamed && framing.http10);
@@ -339,8 +354,10 @@ pub(crate) fn write_response(
     }
     match &response.body {
         Body::Full(bytes) => push_header(&mut head, "content-length", &bytes.len().to_string()),
-        Body::Streamed(_) if chunked => push_header(&mut head, "transfer-encoding", "chunked"),
-        Body::Streamed(_) => {}
+        Body::Streamed(_) | Body::Endless(_) if chunked => {
+            push_header(&mut head, "transfer-encoding", "chunked")
+        }
+        Body::Streamed(_) | Body::Endless(_) | Body::Raw(_) => {}
     }
     if close {
         push_header(&mut head, "connection", "close");
@@ -359,6 +376,12 @@ pub(crate) fn write_response(
             out.flush()?;
             write_streamed(out, body, chunked, stop)?
         }
+        Body::Endless(piece) => {
+            out.write_all(&head)?;
+            write_endless(out, &piece, chunked, stop)?
+        }
+        // Handled above; nothing was written for it here.
+        Body::Raw(_) => After::Close,
     };
     out.flush()?;
     Ok(if close { After::Close } else { after })
@@ -413,6 +436,24 @@ fn write_streamed(
         out.write_all(b"0\r\n\r\n")?;
     }
     Ok(After::Continue)
+}
+
+/// Repeats `piece` until a write fails (the client hung up) or the simulator stops.
+fn write_endless(
+    out: &mut impl Write,
+    piece: &[u8],
+    chunked: bool,
+    stop: &StopSignal,
+) -> io::Result<After> {
+    if piece.is_empty() {
+        // Nothing to repeat: hold the stream open instead of spinning.
+        stop.wait_until_stopped();
+        return Ok(After::Close);
+    }
+    while !stop.is_stopped() {
+        write_piece(out, piece, chunked)?;
+    }
+    Ok(After::Close)
 }
 
 /// One piece (as a chunk when `chunked`), flushed so the client sees it now. Empty pieces

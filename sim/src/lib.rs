@@ -68,6 +68,10 @@ pub struct SimConfig {
     /// Every model says `model_picker_enabled: false`, as Free/Student plans have been seen
     /// to (the account's usable models must still be offered).
     pub picker_hidden: bool,
+    /// `endpoints.api` of the exchange answer; `None` points back at this simulator. Set it
+    /// to a second simulator (which [`Sim::trust_sessions_of`] this one) to split the GitHub
+    /// API from the Copilot API and see which token reached which.
+    pub api_url: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -79,6 +83,7 @@ impl Default for SimConfig {
             refresh_in_secs: Some(DEFAULT_REFRESH_IN_SECS),
             clock: Arc::new(system_clock),
             picker_hidden: false,
+            api_url: None,
         }
     }
 }
@@ -163,6 +168,12 @@ impl Sim {
         self.shared.device().tokens()
     }
 
+    /// Accepts the session tokens `issuer` hands out as if this simulator had issued them,
+    /// so one simulator can play the GitHub API (the exchange) and another the Copilot API.
+    pub fn trust_sessions_of(&self, issuer: &Sim) {
+        self.shared.trust(&issuer.shared);
+    }
+
     /// How many successful token exchanges happened so far.
     pub fn issued_session_tokens(&self) -> usize {
         self.shared.sessions().issued_count()
@@ -190,6 +201,9 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The full (de-chunked) request body.
     pub body: Vec<u8>,
+    /// When it arrived on the simulator's clock (`SimConfig::clock`, unix seconds), so tests
+    /// can order requests against a moved clock without measuring wall time.
+    pub at: u64,
 }
 
 impl Recorded {
@@ -294,6 +308,7 @@ mod tests {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             body: b"{\"a\":1}".to_vec(),
+            at: 0,
         }
     }
 

@@ -148,7 +148,7 @@ mod tests {
     fn body_of(r: &Response) -> &[u8] {
         match &r.body {
             Body::Full(b) => b,
-            Body::Streamed(_) => panic!("streamed"),
+            _ => panic!("not a full body"),
         }
     }
 

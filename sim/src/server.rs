@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +18,7 @@ use crate::catalog::Policies;
 use crate::device::{self, DeviceState};
 use crate::chat::{self, ChatScript};
 use crate::faults::{Fault, FaultTable};
-use crate::http::{self, After, Framing, HttpError, Response};
+use crate::http::{self, After, Body, Framing, HttpError, Response};
 use crate::ids::Ids;
 use crate::reply::{self, Service};
 use crate::session::{self, SessionRegistry};
@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     policies: Mutex<Policies>,
     device: Mutex<DeviceState>,
     connections: Mutex<Connections>,
+    /// Simulators whose session tokens this one accepts (weak: no cycle keeps them alive).
+    trusted: Mutex<Vec<Weak<Shared>>>,
 }
 
 impl Shared {
@@ -123,6 +125,7 @@ impl Shared {
             policies: Mutex::default(),
             device: Mutex::default(),
             connections: Mutex::default(),
+            trusted: Mutex::default(),
         }
     }
 
@@ -168,6 +171,25 @@ impl Shared {
     /// Model policy states changed through `POST /models/{id}/policy`.
     pub fn policies(&self) -> MutexGuard<'_, Policies> {
         lock(&self.policies)
+    }
+
+    /// Accepts the session tokens `issuer` issues.
+    pub fn trust(&self, issuer: &Arc<Shared>) {
+        lock(&self.trusted).push(Arc::downgrade(issuer));
+    }
+
+    /// `expires_at` of a session token this simulator or a trusted one issued.
+    pub fn session_expiry(&self, token: &str) -> Option<u64> {
+        if let Some(expiry) = self.sessions().expiry_of(token) {
+            return Some(expiry);
+        }
+        let issuers: Vec<Arc<Shared>> = lock(&self.trusted)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        issuers
+            .iter()
+            .find_map(|issuer| issuer.sessions().expiry_of(token))
     }
 
     /// Device-flow sign-in state.
@@ -315,6 +337,7 @@ fn serve_one(
         query: head.query,
         headers: head.headers,
         body,
+        at: shared.now(),
     };
     shared.record(rec.clone());
     match respond(shared, &rec) {
@@ -366,6 +389,16 @@ fn apply_fault(shared: &Shared, fault: Fault) -> FaultOutcome {
             body,
         } => FaultOutcome::Answer(reply::scripted_status(status, &headers, &body)),
         Fault::Garbage => FaultOutcome::Answer(reply::garbage()),
+        Fault::Raw(bytes) => FaultOutcome::Answer(Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Raw(bytes),
+        }),
+        Fault::Endless(piece) => FaultOutcome::Answer(Response {
+            status: 200,
+            headers: vec![("content-type".into(), reply::SSE.into())],
+            body: Body::Endless(piece),
+        }),
         Fault::Delay(duration) if shared.stop.sleep(duration) => FaultOutcome::Proceed,
         Fault::Delay(_) => FaultOutcome::Silence,
         Fault::Stall => {

@@ -40,7 +40,7 @@ impl SessionRegistry {
     }
 
     /// `expires_at` of a token this simulator issued.
-    fn expiry_of(&self, token: &str) -> Option<u64> {
+    pub(crate) fn expiry_of(&self, token: &str) -> Option<u64> {
         self.expiry.get(token).copied()
     }
 }
@@ -97,7 +97,7 @@ fn envelope(shared: &Shared, token: &str, expires_at: u64) -> Value {
         "token": token,
         "expires_at": expires_at,
         "endpoints": {
-            "api": shared.url,
+            "api": shared.config.api_url.as_deref().unwrap_or(&shared.url),
             "proxy": format!("https://proxy.{plan_host}.githubcopilot.com"),
             "telemetry": format!("https://telemetry.{plan_host}.githubcopilot.com"),
             "origin-tracker": format!("https://origin-tracker.{plan_host}.githubcopilot.com"),
@@ -155,7 +155,7 @@ fn classify(shared: &Shared, rec: &Recorded) -> Result<Caller, Response> {
     let Some(token) = rec.bearer() else {
         return unauthorized("unauthorized: missing Authorization header");
     };
-    let expiry = shared.sessions().expiry_of(token);
+    let expiry = shared.session_expiry(token);
     match expiry {
         Some(expires_at) if shared.now() < expires_at => Ok(Caller::Session),
         Some(_) => unauthorized("unauthorized: token expired"),

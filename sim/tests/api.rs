@@ -839,3 +839,52 @@ fn keep_alive_connections_serve_several_requests() {
     }
     assert_eq!(sim.issued_session_tokens(), 2);
 }
+
+#[test]
+fn a_raw_fault_is_written_verbatim_and_the_connection_closes() {
+    let sim = sim();
+    sim.fault(
+        Route::ChatCompletions,
+        Fault::truncated_chunk("text/event-stream", b"data: {\"a\"", 0x40),
+        Some(1),
+    );
+    let mut stream = open(&sim.url(), "POST", "/chat/completions", &[], b"{}");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut raw).expect("read to the close");
+    let text = String::from_utf8(raw).expect("text");
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n40\r\ndata: {\"a\""), "{text}");
+}
+
+#[test]
+fn an_endless_fault_streams_until_the_client_hangs_up() {
+    let sim = sim();
+    sim.fault(Route::ChatCompletions, Fault::Endless(b"xyz".to_vec()), Some(1));
+    let mut stream = open(&sim.url(), "POST", "/chat/completions", &[], b"{}");
+    // Far more than any single piece: the body keeps coming.
+    let mut buf = vec![0u8; 64 * 1024];
+    std::io::Read::read_exact(&mut stream, &mut buf).expect("an endless body");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.contains("transfer-encoding: chunked") && text.contains("3\r\nxyz\r\n"));
+    drop(stream);
+    // The handler notices the hang-up; the next request is served normally.
+    assert_eq!(send(&sim.url(), "GET", "/models", &[], b"").status, 401);
+}
+
+#[test]
+fn a_second_simulator_can_serve_the_copilot_api_for_the_first() {
+    let copilot = sim();
+    let github = Sim::start(SimConfig {
+        api_url: Some(copilot.url()),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let envelope = exchange(&github);
+    assert_eq!(envelope["endpoints"]["api"], json!(copilot.url()));
+    let token = envelope["token"].as_str().unwrap().to_string();
+    // Unknown to the Copilot API until it trusts the issuer.
+    assert_eq!(get_models(&copilot, &token, &[EDITOR]).status, 401);
+    copilot.trust_sessions_of(&github);
+    assert_eq!(get_models(&copilot, &token, &[EDITOR]).status, 200);
+    assert_eq!(copilot.issued_session_tokens(), 0);
+}

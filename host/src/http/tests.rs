@@ -463,6 +463,20 @@ fn a_stalled_body_ends_with_a_timeout() {
 }
 
 #[test]
+fn a_stalled_body_ends_within_the_requests_own_timeout() {
+    let (go_tx, go_rx) = mpsc::channel();
+    let server = Server::start(vec![chunked_in_two(go_rx)]);
+    // The client default (20 s) would outlast the test; the request asks for 300 ms.
+    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
+    let mut request = get(server.url("/"), &[]);
+    request.timeout_ms = Some(300);
+    let mut stream = client.fetch_stream(request).expect("stream");
+    assert_eq!(stream.next_chunk(), Ok(Some(b"first".to_vec())));
+    assert_eq!(stream.next_chunk(), Err(HttpError::Timeout));
+    drop(go_tx);
+}
+
+#[test]
 fn dropping_a_stream_releases_its_reader() {
     let (go_tx, go_rx) = mpsc::channel();
     let server = Server::start(vec![chunked_in_two(go_rx)]);

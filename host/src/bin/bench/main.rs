@@ -1,0 +1,329 @@
+//! `bench`: how much the extension costs, measured against the simulator on loopback.
+//!
+//! Run it with `cargo run -p copilot-host --release --bin bench` (about a minute). It prints
+//! one table; every figure stands beside the floor it is compared with, measured in the same
+//! run on the same machine: a bare native HTTP client (ureq) replaying the exact request the
+//! component sent and reading the SSE answer with a minimal decoder.
+//!
+//! Design decisions: medians, not means (a 2-core machine shared with compilers has outliers);
+//! cold start is measured in child processes of this binary (`--load-once`), because the
+//! compiled-component cache is per process in memory and only the disk cache survives; the
+//! session-token schedule runs on the host clock (`Clock::advance`), never by sleeping.
+
+mod native;
+mod scenario;
+mod table;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use scenario::{Env, StreamRead};
+use table::{Row, Table};
+
+/// Streams timed for time to first event (each side).
+const TTFE_RUNS: usize = 200;
+/// Content events in the long stream that measures per-event cost and throughput.
+const LONG_EVENTS: usize = 20_000;
+/// Times the long stream is read (each side).
+const LONG_RUNS: usize = 5;
+/// Streams run through one instance for the memory figure, and the warm-up before the baseline.
+const MEMORY_STREAMS: usize = 1000;
+const MEMORY_WARM_UP: usize = 100;
+/// The token schedule: requests spread evenly over two simulated hours at a 30-minute TTL.
+const SCHEDULE_REQUESTS: u64 = 100;
+const SCHEDULE_SPAN_SECS: u64 = 2 * 3600;
+/// Where cargo puts the small release build of the guest.
+const WASM_RELEASE: &str = "target/wasm32-wasip2/wasm-release/copilot_chat.wasm";
+/// The child-process mode that loads once and reports (see `cold_start`).
+const LOAD_ONCE: &str = "--load-once";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some(LOAD_ONCE) => load_once(args.get(1).map(PathBuf::from)),
+        _ => run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root (where `extension.toml` lives).
+fn extension_dir() -> PathBuf {
+    let host = Path::new(env!("CARGO_MANIFEST_DIR"));
+    host.parent().unwrap_or(host).to_path_buf()
+}
+
+/// The component to measure: the small release build when it is up to date, else the dev
+/// build (built if needed). The label says which.
+fn component() -> anyhow::Result<(PathBuf, &'static str)> {
+    let dir = extension_dir();
+    let release = dir.join(WASM_RELEASE);
+    if copilot_host::devbuild::is_fresh(&dir, &release) {
+        return Ok((release, "wasm-release"));
+    }
+    Ok((copilot_host::build::ensure_component(&dir)?, "debug build"))
+}
+
+fn run() -> anyhow::Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!("bench: this is a debug build of the host; run with --release for real figures");
+    }
+    let (wasm, kind) = component()?;
+    let size = std::fs::metadata(&wasm).context("component size")?.len();
+    eprintln!("bench: component {} ({kind}, {size} bytes)", wasm.display());
+    let mut table = Table::default();
+
+    eprintln!("bench: cold start (two child processes)…");
+    let cold = cold_start(&wasm)?;
+    let native_models = scenario::native_first_models()?;
+
+    eprintln!("bench: time to first event ({TTFE_RUNS} streams each side)…");
+    let env = Env::start(&wasm, copilot_sim::SimConfig::default())?;
+    env.warm_up()?;
+    let recorded = env.recorded_chat()?;
+    let mut component_first = Vec::new();
+    let mut native_first = Vec::new();
+    for _ in 0..TTFE_RUNS {
+        env.sim.script_chat(scenario::short_script());
+        component_first.push(env.component_stream()?.first_event);
+        env.sim.script_chat(scenario::short_script());
+        native_first.push(env.native_stream(&recorded)?.first_event);
+    }
+
+    eprintln!("bench: long streams ({LONG_RUNS} × {LONG_EVENTS} events each side)…");
+    let mut component_long = Vec::new();
+    let mut native_long = Vec::new();
+    for _ in 0..LONG_RUNS {
+        env.sim.script_chat(scenario::long_script(LONG_EVENTS));
+        component_long.push(env.component_stream()?);
+        env.sim.script_chat(scenario::long_script(LONG_EVENTS));
+        native_long.push(env.native_stream(&recorded)?);
+    }
+    drop(env);
+
+    eprintln!("bench: memory over {MEMORY_STREAMS} streams…");
+    let memory = memory_over_streams(&wasm)?;
+    eprintln!("bench: session-token schedule…");
+    let schedule = token_schedule(&wasm)?;
+
+    let ttfe = median(&component_first);
+    let ttfe_floor = median(&native_first);
+    table.push(Row::duration("time to first event", ttfe, ttfe_floor, "native ureq + SSE read", "< +1 ms", Duration::from_millis(1)));
+    let per_event = median_per_event(&component_long);
+    let per_event_floor = median_per_event(&native_long);
+    table.push(Row::duration("per-event cost", per_event, per_event_floor, "native ureq + SSE read", "< +5 µs", Duration::from_micros(5)));
+    let rate = events_per_sec(per_event);
+    table.push(Row::plain(
+        "events/s through the component",
+        format!("{rate:.0}"),
+        format!("{:.0}", events_per_sec(per_event_floor)),
+        "native ureq + SSE read",
+        "> 100,000",
+        rate > 100_000.0,
+    ));
+    table.push(Row::plain(
+        "load, no compiled cache",
+        ms(cold.uncached_load),
+        ms(cold.cached_load),
+        "load from the disk cache",
+        "-",
+        true,
+    ));
+    table.push(Row::plain(
+        "load, compiled cache on disk",
+        ms(cold.cached_load),
+        "-".into(),
+        "",
+        "-",
+        true,
+    ));
+    table.push(Row::plain(
+        "first models call (exchange + /models)",
+        ms(cold.first_models),
+        ms(native_models),
+        "native exchange + /models",
+        "-",
+        true,
+    ));
+    table.push(Row::plain(
+        &format!("component size ({kind})"),
+        format!("{:.2} MiB", size as f64 / MIB),
+        "1.00 MiB".into(),
+        "target",
+        "< 1 MiB",
+        (size as f64) < MIB,
+    ));
+    table.push(Row::plain(
+        &format!("guest memory after {MEMORY_STREAMS} streams"),
+        format!("{:.2} MiB", memory.after_all as f64 / MIB),
+        format!("{:.2} MiB", memory.after_warm_up as f64 / MIB),
+        &format!("after the first {MEMORY_WARM_UP} (at load {:.2} MiB)", memory.at_load as f64 / MIB),
+        "flat",
+        memory.after_all == memory.after_warm_up,
+    ));
+    table.push(Row::plain(
+        &format!("exchanges, {SCHEDULE_REQUESTS} requests over 2 h (TTL 30 min)"),
+        schedule.exchanges.to_string(),
+        schedule.minimum.to_string(),
+        &format!("minimum honouring refresh_in ({} if used to expiry)", schedule.minimum_at_expiry),
+        "= minimum",
+        schedule.exchanges == schedule.minimum,
+    ));
+    print!("{}", table.render());
+    println!(
+        "component: {} ({kind}); host: {} build; events per long stream: {LONG_EVENTS}",
+        wasm.display(),
+        if cfg!(debug_assertions) { "debug" } else { "release" }
+    );
+    Ok(())
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn median(values: &[Duration]) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+/// The median over runs of (end − first event) / (events − 1): the steady-state cost of one
+/// event, free of connection set-up.
+fn median_per_event(reads: &[StreamRead]) -> Duration {
+    let per: Vec<Duration> = reads
+        .iter()
+        .map(|r| {
+            let events = r.events.saturating_sub(1).max(1) as u32;
+            r.total.saturating_sub(r.first_event) / events
+        })
+        .collect();
+    median(&per)
+}
+
+fn events_per_sec(per_event: Duration) -> f64 {
+    if per_event.is_zero() {
+        return f64::INFINITY;
+    }
+    1.0 / per_event.as_secs_f64()
+}
+
+/// Cold-start figures from two fresh processes sharing a fresh disk cache.
+struct ColdStart {
+    uncached_load: Duration,
+    cached_load: Duration,
+    first_models: Duration,
+}
+
+fn cold_start(wasm: &Path) -> anyhow::Result<ColdStart> {
+    let cache = scenario::TempDir::new("cache")?;
+    let exe = std::env::current_exe().context("the bench binary's path")?;
+    let run_child = || -> anyhow::Result<(Duration, Duration)> {
+        let out = Command::new(&exe)
+            .arg(LOAD_ONCE)
+            .arg(wasm)
+            .env("XDG_CACHE_HOME", cache.path())
+            .output()
+            .context("start the cold-start child")?;
+        if !out.status.success() {
+            bail!("the cold-start child failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut fields = text.split_whitespace().map(|f| f.parse::<u64>());
+        match (fields.next(), fields.next()) {
+            (Some(Ok(load)), Some(Ok(models))) => {
+                Ok((Duration::from_micros(load), Duration::from_micros(models)))
+            }
+            _ => bail!("the cold-start child printed {text:?}"),
+        }
+    };
+    let (uncached_load, _) = run_child()?;
+    let (cached_load, first_models) = run_child()?;
+    Ok(ColdStart {
+        uncached_load,
+        cached_load,
+        first_models,
+    })
+}
+
+/// Child mode: load the component once, call `models` once, print both in microseconds.
+fn load_once(wasm: Option<PathBuf>) -> anyhow::Result<()> {
+    let wasm = wasm.context("usage: bench --load-once COMPONENT.wasm")?;
+    let (load, models) = scenario::load_and_first_models(&wasm)?;
+    println!("{} {}", load.as_micros(), models.as_micros());
+    Ok(())
+}
+
+/// Guest linear memory at load, after the warm-up and after every stream.
+struct Memory {
+    at_load: usize,
+    after_warm_up: usize,
+    after_all: usize,
+}
+
+fn memory_over_streams(wasm: &Path) -> anyhow::Result<Memory> {
+    let env = Env::start(wasm, copilot_sim::SimConfig::default())?;
+    let at_load = env.ext.guest_memory_bytes();
+    env.warm_up()?;
+    let mut after_warm_up = 0;
+    for i in 0..MEMORY_STREAMS {
+        if i == MEMORY_WARM_UP {
+            after_warm_up = env.ext.guest_memory_bytes();
+        }
+        env.component_stream()?;
+    }
+    Ok(Memory {
+        at_load,
+        after_warm_up,
+        after_all: env.ext.guest_memory_bytes(),
+    })
+}
+
+/// Exchanges the component made, and the least any client could make.
+struct Schedule {
+    exchanges: usize,
+    minimum: usize,
+    minimum_at_expiry: usize,
+}
+
+fn token_schedule(wasm: &Path) -> anyhow::Result<Schedule> {
+    let config = copilot_sim::SimConfig::default();
+    let (ttl, refresh_in) = (config.token_ttl_secs, config.refresh_in_secs.unwrap_or(config.token_ttl_secs));
+    let env = Env::start(wasm, config)?;
+    let gap = SCHEDULE_SPAN_SECS / SCHEDULE_REQUESTS;
+    for i in 0..SCHEDULE_REQUESTS {
+        if i > 0 {
+            env.clock.advance(gap);
+        }
+        env.component_stream()?;
+    }
+    let times: Vec<u64> = (0..SCHEDULE_REQUESTS).map(|i| i * gap).collect();
+    Ok(Schedule {
+        exchanges: env.sim.issued_session_tokens(),
+        minimum: minimum_exchanges(&times, refresh_in),
+        minimum_at_expiry: minimum_exchanges(&times, ttl),
+    })
+}
+
+/// The fewest exchanges for requests at `times` (seconds) when a token serves `usable` seconds.
+fn minimum_exchanges(times: &[u64], usable: u64) -> usize {
+    let mut exchanges = 0;
+    let mut good_until: Option<u64> = None;
+    for &t in times {
+        if good_until.is_none_or(|until| t >= until) {
+            exchanges += 1;
+            good_until = Some(t + usable);
+        }
+    }
+    exchanges
+}

@@ -1,0 +1,122 @@
+//! The one table the benchmark prints: each figure, the floor beside it, the target, verdict.
+//!
+//! Design decision: rows carry their text already formatted (durations in µs or ms chosen per
+//! row), so the table only aligns columns and never reinterprets a number.
+
+use std::time::Duration;
+
+/// One line of the table.
+pub struct Row {
+    measure: String,
+    value: String,
+    floor: String,
+    floor_is: String,
+    overhead: String,
+    target: String,
+    met: bool,
+}
+
+impl Row {
+    /// A duration compared with a floor; met when the excess over the floor is under `budget`.
+    pub fn duration(
+        measure: &str,
+        value: Duration,
+        floor: Duration,
+        floor_is: &str,
+        target: &str,
+        budget: Duration,
+    ) -> Row {
+        let excess = value.as_secs_f64() - floor.as_secs_f64();
+        Row {
+            measure: measure.into(),
+            value: micros(value),
+            floor: micros(floor),
+            floor_is: floor_is.into(),
+            overhead: format!("{:+.1} µs", excess * 1e6),
+            target: target.into(),
+            met: excess < budget.as_secs_f64(),
+        }
+    }
+
+    /// Any other figure, its floor and whether its target is met.
+    pub fn plain(
+        measure: &str,
+        value: String,
+        floor: String,
+        floor_is: &str,
+        target: &str,
+        met: bool,
+    ) -> Row {
+        Row {
+            measure: measure.into(),
+            value,
+            floor,
+            floor_is: floor_is.into(),
+            overhead: String::new(),
+            target: target.into(),
+            met,
+        }
+    }
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+/// The rows in order.
+#[derive(Default)]
+pub struct Table {
+    rows: Vec<Row>,
+}
+
+const HEADER: [&str; 7] = ["measure", "component", "floor", "floor is", "overhead", "target", "met"];
+
+impl Table {
+    pub fn push(&mut self, row: Row) {
+        self.rows.push(row);
+    }
+
+    /// A Markdown table (readable as is in a terminal, pasteable into the README).
+    pub fn render(&self) -> String {
+        let lines: Vec<[String; 7]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                [
+                    r.measure.clone(),
+                    r.value.clone(),
+                    r.floor.clone(),
+                    r.floor_is.clone(),
+                    r.overhead.clone(),
+                    r.target.clone(),
+                    if r.met { "yes".into() } else { "NO".into() },
+                ]
+            })
+            .collect();
+        let mut widths = HEADER.map(|h| h.chars().count());
+        for line in &lines {
+            for (w, cell) in widths.iter_mut().zip(line) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        push_line(&mut out, &HEADER.map(String::from), &widths);
+        push_line(&mut out, &widths.map(|w| "-".repeat(w)), &widths);
+        for line in &lines {
+            push_line(&mut out, line, &widths);
+        }
+        out
+    }
+}
+
+fn push_line(out: &mut String, cells: &[String; 7], widths: &[usize; 7]) {
+    out.push('|');
+    for (cell, width) in cells.iter().zip(widths) {
+        let pad = width.saturating_sub(cell.chars().count());
+        out.push(' ');
+        out.push_str(cell);
+        out.push_str(&" ".repeat(pad));
+        out.push_str(" |");
+    }
+    out.push('\n');
+}
