@@ -518,14 +518,11 @@ fn is_usable_for_chat(m: &Model) -> bool {
     chat_kind && !m.policy_disabled() && m.endpoint().is_some()
 }
 
+/// Keeps the first model of each id, in order. A set, not a scan: catalogs are untrusted
+/// and may be huge.
 fn dedupe(models: Vec<Model>) -> Vec<Model> {
-    let mut out: Vec<Model> = Vec::with_capacity(models.len());
-    for m in models {
-        if !out.iter().any(|kept| kept.id == m.id) {
-            out.push(m);
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::with_capacity(models.len());
+    models.into_iter().filter(|m| seen.insert(m.id.clone())).collect()
 }
 
 fn default_first(mut models: Vec<Model>) -> Vec<Model> {

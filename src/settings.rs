@@ -53,7 +53,8 @@ pub struct Settings {
     pub user_agent: String,
     /// `api_version`: the `X-GitHub-Api-Version` header. Default `2025-05-01`.
     pub api_version: String,
-    /// `request_timeout_secs`: whole-request timeout of non-streaming calls, 1 to 3600.
+    /// `request_timeout_secs`: whole-request timeout of non-streaming calls, and for a stream
+    /// the wait for its headers and the longest silence between its chunks; 1 to 3600.
     /// Default 30.
     pub request_timeout_secs: u64,
     /// `enable_model_policies`: when true, a model whose policy is not yet enabled

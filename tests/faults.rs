@@ -19,7 +19,7 @@ const PAST_CATALOG_BACKOFF_SECS: u64 = 31;
 const OVERLONG_LINE_BYTES: usize = 9 * 1024 * 1024;
 /// Several megabytes, but below the line limit.
 const LONG_LINE_BYTES: usize = 4 * 1024 * 1024;
-/// The size of the huge catalog.
+/// The size of the huge catalog (the host buffers up to 64 MiB).
 const HUGE_CATALOG_BYTES: usize = 20 * 1024 * 1024;
 
 fn quick() -> Harness {
@@ -83,7 +83,8 @@ fn finish_chunk() -> Value {
            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
 }
 
-/// Whether a network error is the transport giving up (timeout, cut, refused) as expected.
+/// The message of the network error `result` must be (the transport giving up: timeout, cut,
+/// refused); anything else fails the test.
 fn expect_network(result: Result<Vec<copilot_host::CompletionEvent>, ProviderError>, what: &str) -> String {
     match result {
         Err(ProviderError::Network(message)) => message,
@@ -532,4 +533,98 @@ fn an_endless_stream_without_newlines_ends_in_a_typed_error() {
         other => panic!("expected a typed error, got {:?}", other.map(|e| e.len())),
     }
     assert_next_request_works(&h, &model);
+}
+
+#[test]
+fn an_endless_event_of_data_lines_ends_in_a_typed_error() {
+    let h = Harness::new();
+    let model = default_model(&h);
+    // Every line ends, but the event never does: its data would grow without bound.
+    h.sim.fault(
+        Route::ChatCompletions,
+        Fault::Endless(b"data: xxxxxxxxxxxxxxxxxxxxxxxxxx\n".repeat(2048)),
+        Some(1),
+    );
+    match h.chat(&model, request(vec![user("hi")])) {
+        Err(ProviderError::Upstream(_) | ProviderError::Network(_) | ProviderError::InvalidRequest(_)) => {}
+        other => panic!("expected a typed error, got {:?}", other.map(|e| e.len())),
+    }
+    assert_next_request_works(&h, &model);
+}
+
+#[test]
+fn a_huge_error_body_is_read_only_in_part() {
+    let h = Harness::new();
+    let model = default_model(&h);
+    let html = format!("<html>{}</html>", "overloaded ".repeat(2 * 1024 * 1024));
+    for _ in 0..2 {
+        h.sim
+            .script_chat(sse_status(503, &[("content-type", "text/html")], html.as_bytes()));
+    }
+    match h.chat(&model, request(vec![user("hi")])) {
+        Err(ProviderError::Upstream(info)) => {
+            assert_eq!(info.status, 503);
+            assert!(
+                info.message.len() < 64 * 1024,
+                "{} bytes of message",
+                info.message.len()
+            );
+        }
+        other => panic!("expected an upstream error, got {:?}", other.map(|e| e.len())),
+    }
+    assert_next_request_works(&h, &model);
+}
+
+/// The `/responses` endpoint (models that only speak it) shares the stream machinery; its
+/// faults end the same way.
+#[test]
+fn responses_stall_cut_and_endless_streams_end_in_typed_errors() {
+    const RESPONSES_MODEL: &str = "gpt-5";
+    let h = quick();
+    assert!(h.model_ids().iter().any(|id| id == RESPONSES_MODEL));
+    let faults = [
+        ("stall", Fault::Stall),
+        (
+            "truncated chunk",
+            Fault::truncated_chunk("text/event-stream", b"event: response.created\ndata: {\"ty", 300),
+        ),
+        ("endless", Fault::Endless(b"data: ".repeat(8192))),
+    ];
+    for (what, fault) in faults {
+        h.sim.fault(Route::Responses, fault, Some(1));
+        match h.chat(RESPONSES_MODEL, request(vec![user("hi")])) {
+            Err(
+                ProviderError::Network(_) | ProviderError::Upstream(_) | ProviderError::InvalidRequest(_),
+            ) => {}
+            other => panic!("{what}: expected a typed error, got {:?}", other.map(|e| e.len())),
+        }
+        assert!(!h.ext.is_poisoned(), "{what}");
+        let events = h
+            .chat(RESPONSES_MODEL, request(vec![user("again")]))
+            .expect("the next request works");
+        assert!(!text_of(&events).is_empty(), "{what}");
+    }
+}
+
+#[test]
+fn chat_empty_or_malformed_http_replies_are_typed_errors() {
+    let h = Harness::new();
+    let model = default_model(&h);
+    let replies: [(&str, &[u8]); 3] = [
+        ("closed without a reply", b""),
+        ("not HTTP", b"SSH-2.0-OpenSSH_9.6\r\n\r\n"),
+        (
+            "a bad chunk size",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\ndata: x\r\n",
+        ),
+    ];
+    for (what, raw) in replies {
+        h.sim
+            .fault(Route::ChatCompletions, Fault::Raw(raw.to_vec()), Some(1));
+        match h.chat(&model, request(vec![user("hi")])) {
+            Err(ProviderError::Network(_) | ProviderError::Upstream(_)) => {}
+            other => panic!("{what}: expected a typed error, got {other:?}"),
+        }
+        assert_next_request_works(&h, &model);
+    }
 }

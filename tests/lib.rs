@@ -139,7 +139,9 @@ impl Harness {
     }
 
     pub fn models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
-        self.ext.models(PROVIDER).expect("models call must not trap")
+        let result = self.ext.models(PROVIDER).expect("models call must not trap");
+        self.assert_no_credential_in(&format!("{result:?}"));
+        result
     }
 
     pub fn model_ids(&self) -> Vec<String> {
@@ -148,8 +150,26 @@ impl Harness {
 
     /// Streams a completion to the end and returns every event, or the first error.
     pub fn chat(&self, model: &str, request: CompletionRequest) -> Result<Vec<CompletionEvent>, ProviderError> {
-        let stream = self.ext.stream(PROVIDER, model, request).expect("stream call must not trap")?;
-        stream.collect()
+        let result = match self.ext.stream(PROVIDER, model, request).expect("stream call must not trap") {
+            Ok(stream) => stream.collect(),
+            Err(e) => Err(e),
+        };
+        self.assert_no_credential_in(&format!("{result:?}"));
+        result
+    }
+
+    /// Fails the test when a credential the simulator saw (the OAuth token, a session token)
+    /// shows in the extension's log lines or in `shown`. Every `models` and `chat` call of the
+    /// harness runs this, so the whole component suite is a secret scan (issue 6).
+    pub fn assert_no_credential_in(&self, shown: &str) {
+        let logs = self.ext.logs().join("\n");
+        let mut secrets = vec![DEMO_OAUTH_TOKEN.to_string()];
+        secrets.extend(self.sim.requests().iter().filter_map(|r| r.bearer().map(str::to_string)));
+        for secret in secrets.iter().filter(|s| s.len() >= 16) {
+            // The message names where, never the credential itself.
+            assert!(!logs.contains(secret.as_str()), "a credential leaked into a log line");
+            assert!(!shown.contains(secret.as_str()), "a credential leaked into a result or error");
+        }
     }
 
     /// Requests the simulator saw on `path`.

@@ -25,7 +25,10 @@ const DENIED_REASON: &str = "not readable: the host did not grant access to this
 const PAST_CATALOG_BACKOFF_SECS: u64 = 31;
 
 fn port_of(url: &str) -> u16 {
-    url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a URL with a port")
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a URL with a port")
 }
 
 /// The HTTP grant naming a simulator.
@@ -34,13 +37,21 @@ fn grant_of(sim: &Sim) -> String {
 }
 
 fn default_model(h: &Harness) -> String {
-    h.models().expect("models").into_iter().find(|m| m.is_default).expect("a default model").id
+    h.models()
+        .expect("models")
+        .into_iter()
+        .find(|m| m.is_default)
+        .expect("a default model")
+        .id
 }
 
 fn status_fault(status: u16, headers: &[(&str, &str)], body: &str) -> Fault {
     Fault::Status {
         status,
-        headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
         body: body.to_string(),
     }
 }
@@ -59,7 +70,10 @@ fn files_outside_the_grants_are_denied_alike_whether_they_exist_or_not() {
     use std::os::unix::fs::symlink;
     let outside = TempDir::new("outside");
     outside.write("apps.json", &apps_json("github.com", DEMO_OAUTH_TOKEN));
-    let h = Harness::with(Setup { signed_in: false, ..Setup::default() });
+    let h = Harness::with(Setup {
+        signed_in: false,
+        ..Setup::default()
+    });
     let granted = h.config_dir.path();
     // Links inside the granted config dir: one to a file outside that exists (and holds a
     // usable token), one to a file outside that does not.
@@ -69,11 +83,27 @@ fn files_outside_the_grants_are_denied_alike_whether_they_exist_or_not() {
         Err(ProviderError::NotSignedIn(info)) => info.searched,
         other => panic!("expected not-signed-in, got {other:?}"),
     };
-    assert_eq!(reason_for(&searched, &granted.join("apps.json")), Some(DENIED_REASON), "{searched:?}");
-    assert_eq!(reason_for(&searched, &granted.join("hosts.json")), Some(DENIED_REASON), "{searched:?}");
+    assert_eq!(
+        reason_for(&searched, &granted.join("apps.json")),
+        Some(DENIED_REASON),
+        "{searched:?}"
+    );
+    assert_eq!(
+        reason_for(&searched, &granted.join("hosts.json")),
+        Some(DENIED_REASON),
+        "{searched:?}"
+    );
     // A missing file inside the grant is still plainly missing.
-    assert_eq!(reason_for(&searched, &granted.join("auth.db")), Some("not found"), "{searched:?}");
-    assert_eq!(h.count(TOKEN_PATH), 0, "the token outside the grants was never used");
+    assert_eq!(
+        reason_for(&searched, &granted.join("auth.db")),
+        Some("not found"),
+        "{searched:?}"
+    );
+    assert_eq!(
+        h.count(TOKEN_PATH),
+        0,
+        "the token outside the grants was never used"
+    );
     assert!(!h.ext.is_poisoned());
 
     // The host's answer to direct reads: the same `denied` for an existing and a missing file
@@ -91,7 +121,10 @@ fn files_outside_the_grants_are_denied_alike_whether_they_exist_or_not() {
     ] {
         assert_eq!(grants.read_file(&path), Err(FileError::Denied), "{path}");
     }
-    assert_eq!(grants.read_file(&granted.join("auth.db").display().to_string()), Err(FileError::NotFound));
+    assert_eq!(
+        grants.read_file(&granted.join("auth.db").display().to_string()),
+        Err(FileError::NotFound)
+    );
 }
 
 // ---- env ----
@@ -112,7 +145,10 @@ fn load(extension_dir: &Path, sim: &Sim, config_dir: &Path, env: &HashMap<String
 fn an_undeclared_env_var_is_invisible() {
     let manifest = std::fs::read_to_string(extension_dir().join("extension.toml")).expect("manifest");
     let declared = r#"env = ["GH_COPILOT_TOKEN", "GITHUB_COPILOT_TOKEN", "#;
-    assert!(manifest.contains(declared), "the manifest's env line changed; update this test");
+    assert!(
+        manifest.contains(declared),
+        "the manifest's env line changed; update this test"
+    );
     let stripped_dir = TempDir::new("manifest");
     stripped_dir.write("extension.toml", &manifest.replace(declared, r#"env = ["#));
 
@@ -129,7 +165,9 @@ fn an_undeclared_env_var_is_invisible() {
     }
     assert!(sim.requests().is_empty(), "nothing was sent");
     assert!(
-        ext.logs().iter().any(|l| l.contains("denied env var GH_COPILOT_TOKEN")),
+        ext.logs()
+            .iter()
+            .any(|l| l.contains("denied env var GH_COPILOT_TOKEN")),
         "{:?}",
         ext.logs()
     );
@@ -157,7 +195,10 @@ fn an_ungranted_http_host_is_denied_with_a_typed_error_and_never_contacted() {
         ("https://copilot.evil.example".to_string(), "copilot.evil.example"),
     ] {
         let h = Harness::with(Setup {
-            sim: SimConfig { api_url: Some(api.clone()), ..SimConfig::default() },
+            sim: SimConfig {
+                api_url: Some(api.clone()),
+                ..SimConfig::default()
+            },
             ..Setup::default()
         });
         match h.models() {
@@ -166,16 +207,30 @@ fn an_ungranted_http_host_is_denied_with_a_typed_error_and_never_contacted() {
             }
             other => panic!("{api}: expected a denied network error, got {other:?}"),
         }
-        assert!(h.ext.logs().iter().any(|l| l.contains("denied an HTTP request to")), "{:?}", h.ext.logs());
+        assert!(
+            h.ext
+                .logs()
+                .iter()
+                .any(|l| l.contains("denied an HTTP request to")),
+            "{:?}",
+            h.ext.logs()
+        );
         assert!(!h.ext.is_poisoned());
     }
-    assert!(other.requests().is_empty(), "the ungranted simulator was never contacted");
+    assert!(
+        other.requests().is_empty(),
+        "the ungranted simulator was never contacted"
+    );
 
     // What the grants admit, at the host level.
     let h = Harness::new();
     let grants = h.ext.grants();
-    assert!(grants.check_url("https://api.github.com/copilot_internal/v2/token").is_ok());
-    assert!(grants.check_url("https://api.individual.githubcopilot.com/models").is_ok());
+    assert!(grants
+        .check_url("https://api.github.com/copilot_internal/v2/token")
+        .is_ok());
+    assert!(grants
+        .check_url("https://api.individual.githubcopilot.com/models")
+        .is_ok());
     assert!(grants.check_url(&format!("{}/models", h.sim.url())).is_ok());
     for url in [
         "http://api.github.com/copilot_internal/v2/token", // plain HTTP off loopback
@@ -188,7 +243,10 @@ fn an_ungranted_http_host_is_denied_with_a_typed_error_and_never_contacted() {
     ] {
         assert!(grants.check_url(url).is_err(), "{url}");
     }
-    assert!(grants.check_url(&format!("{}/models", other.url())).is_err(), "another loopback port");
+    assert!(
+        grants.check_url(&format!("{}/models", other.url())).is_err(),
+        "another loopback port"
+    );
 }
 
 // ---- which token goes where ----
@@ -197,7 +255,10 @@ fn an_ungranted_http_host_is_denied_with_a_typed_error_and_never_contacted() {
 fn split_apis() -> (Harness, Sim) {
     let copilot = Sim::start(SimConfig::default()).expect("start the Copilot API simulator");
     let h = Harness::with(Setup {
-        sim: SimConfig { api_url: Some(copilot.url()), ..SimConfig::default() },
+        sim: SimConfig {
+            api_url: Some(copilot.url()),
+            ..SimConfig::default()
+        },
         extra_http_hosts: vec![grant_of(&copilot)],
         ..Setup::default()
     });
@@ -212,6 +273,10 @@ fn is_session_token(token: &str) -> bool {
 #[test]
 fn the_oauth_token_goes_only_to_the_exchange_and_the_session_token_never_to_the_github_api() {
     let (h, copilot) = split_apis();
+    // Before any completion, the settings text and details ask the GitHub API for the
+    // account's quota (`/copilot_internal/user`, which takes the OAuth token).
+    h.ext.settings_markdown(PROVIDER).expect("no trap");
+    h.ext.details(PROVIDER).expect("no trap");
     let model = default_model(&h);
     let events = h.chat(&model, request(vec![user("hi")])).expect("chat");
     assert!(!text_of(&events).is_empty());
@@ -220,10 +285,16 @@ fn the_oauth_token_goes_only_to_the_exchange_and_the_session_token_never_to_the_
     h.chat(&model, req).expect("chat with tools");
 
     let github = h.sim.requests();
-    assert!(!github.is_empty());
+    assert!(github.iter().any(|r| r.path == TOKEN_PATH));
+    assert!(github.iter().any(|r| r.path == "/copilot_internal/user"));
     for r in &github {
-        assert_eq!(r.path, TOKEN_PATH, "only the exchange goes to the GitHub API");
-        assert_eq!(r.bearer(), Some(DEMO_OAUTH_TOKEN));
+        // The exchange, and the account's quota: both on the GitHub API itself.
+        assert!(
+            r.path == TOKEN_PATH || r.path == "/copilot_internal/user",
+            "{} got a credential on the GitHub API",
+            r.path
+        );
+        assert_eq!(r.bearer(), Some(DEMO_OAUTH_TOKEN), "{}", r.path);
     }
     let api = copilot.requests();
     assert!(api.iter().any(|r| r.path == "/chat/completions"));
@@ -236,7 +307,8 @@ fn the_oauth_token_goes_only_to_the_exchange_and_the_session_token_never_to_the_
 #[test]
 fn in_fallback_the_oauth_token_goes_to_the_configured_copilot_api_only() {
     let (h, copilot) = split_apis();
-    h.sim.fault(Route::Token, Fault::status(503, "unavailable"), Some(1));
+    h.sim
+        .fault(Route::Token, Fault::status(503, "unavailable"), Some(1));
     assert!(!h.model_ids().is_empty(), "the fallback serves a catalog");
     // The exchange failed, so no Copilot API was named: the configured one (the API URL
     // override) got the OAuth token; the exchange's Copilot API got nothing.
@@ -250,7 +322,11 @@ fn in_fallback_the_oauth_token_goes_to_the_configured_copilot_api_only() {
     let model = default_model(&h);
     h.chat(&model, request(vec![user("hi")])).expect("chat");
     for r in h.sim.requests() {
-        assert!(!is_session_token(r.bearer().unwrap_or_default()), "{} got the session token", r.path);
+        assert!(
+            !is_session_token(r.bearer().unwrap_or_default()),
+            "{} got the session token",
+            r.path
+        );
     }
     assert!(!copilot.requests().is_empty());
     for r in copilot.requests() {
@@ -263,9 +339,16 @@ fn in_fallback_the_oauth_token_goes_to_the_configured_copilot_api_only() {
 #[test]
 fn a_redirect_to_another_host_carries_no_authorization() {
     let elsewhere = Sim::start(SimConfig::default()).expect("start simulator");
-    let h = Harness::with(Setup { extra_http_hosts: vec![grant_of(&elsewhere)], ..Setup::default() });
+    let h = Harness::with(Setup {
+        extra_http_hosts: vec![grant_of(&elsewhere)],
+        ..Setup::default()
+    });
     let location = format!("{}/models", elsewhere.url());
-    h.sim.fault(Route::Models, status_fault(302, &[("location", &location)], ""), Some(1));
+    h.sim.fault(
+        Route::Models,
+        status_fault(302, &[("location", &location)], ""),
+        Some(1),
+    );
     // The other host, reached without credentials, refuses with 401; the extension then
     // exchanges again and retries at home, so the call may well succeed. Either way, no trap.
     let _ = h.models();
@@ -277,10 +360,17 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     assert_eq!(followed[0].header("authorization"), None, "{:?}", followed[0]);
 
     // A chat POST redirected with 307 keeps its body but not its credentials.
-    let h = Harness::with(Setup { extra_http_hosts: vec![grant_of(&elsewhere)], ..Setup::default() });
+    let h = Harness::with(Setup {
+        extra_http_hosts: vec![grant_of(&elsewhere)],
+        ..Setup::default()
+    });
     let model = default_model(&h);
     let location = format!("{}/chat/completions", elsewhere.url());
-    h.sim.fault(Route::ChatCompletions, status_fault(307, &[("location", &location)], ""), Some(1));
+    h.sim.fault(
+        Route::ChatCompletions,
+        status_fault(307, &[("location", &location)], ""),
+        Some(1),
+    );
     let _ = h.chat(&model, request(vec![user("hi")]));
     assert!(!h.ext.is_poisoned());
     let followed = elsewhere.requests_to("/chat/completions");
@@ -290,9 +380,16 @@ fn a_redirect_to_another_host_carries_no_authorization() {
 
     // The exchange follows no redirect: the OAuth token never leaves the exchange URL.
     elsewhere.clear_requests();
-    let h = Harness::with(Setup { extra_http_hosts: vec![grant_of(&elsewhere)], ..Setup::default() });
+    let h = Harness::with(Setup {
+        extra_http_hosts: vec![grant_of(&elsewhere)],
+        ..Setup::default()
+    });
     let location = format!("{}{TOKEN_PATH}", elsewhere.url());
-    h.sim.fault(Route::Token, status_fault(302, &[("location", &location)], ""), None);
+    h.sim.fault(
+        Route::Token,
+        status_fault(302, &[("location", &location)], ""),
+        None,
+    );
     let _ = h.models();
     assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
     assert!(!h.ext.is_poisoned());
@@ -301,7 +398,11 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     let ungranted = Sim::start(SimConfig::default()).expect("start simulator");
     let h = Harness::new();
     let location = format!("{}/models", ungranted.url());
-    h.sim.fault(Route::Models, status_fault(302, &[("location", &location)], ""), Some(1));
+    h.sim.fault(
+        Route::Models,
+        status_fault(302, &[("location", &location)], ""),
+        Some(1),
+    );
     match h.models() {
         Err(ProviderError::Network(m)) => assert!(m.contains("did not grant access"), "{m}"),
         other => panic!("expected a denied network error, got {other:?}"),
@@ -360,7 +461,6 @@ fn needles(secret: &str) -> Vec<String> {
 }
 
 fn assert_no_secret(seen: &Seen, secrets: &[String]) {
-    assert!(secrets.iter().any(|s| is_session_token(s)), "the flows issued session tokens");
     for text in &seen.texts {
         for secret in secrets {
             for needle in needles(secret) {
@@ -370,8 +470,25 @@ fn assert_no_secret(seen: &Seen, secrets: &[String]) {
     }
 }
 
+/// Scans what `seen` gathered for every credential the simulators saw.
+/// `planted` are tokens the test itself put into server answers.
+fn scan(seen: &Seen, sims: &[Sim], planted: &[&str]) {
+    let refs: Vec<&Sim> = sims.iter().collect();
+    let mut secrets = secrets_seen_by(&refs);
+    secrets.extend(planted.iter().map(|s| s.to_string()));
+    assert_no_secret(seen, &secrets);
+}
+
+/// A session-token-shaped credential planted in server answers.
+const PLANTED_SESSION: &str = "tid=planted;exp=1;sku=x:00ff00ff00ff00ff00ff00ff00ff00ff";
+
+/// The text of a server answer that echoes both tokens back.
+fn echo_of(session: &str) -> String {
+    format!("token {DEMO_OAUTH_TOKEN} and Bearer {session} and {session} rejected")
+}
+
 #[test]
-fn no_token_appears_in_any_log_error_or_debug_output() {
+fn no_token_appears_in_the_outputs_of_chats_and_failing_chats() {
     let mut seen = Seen::default();
     let mut sims: Vec<Sim> = Vec::new();
 
@@ -383,11 +500,16 @@ fn no_token_appears_in_any_log_error_or_debug_output() {
     let mut req = request(vec![user("use the tool")]);
     req.tools = vec![tool("read_file")];
     seen.result(&h.chat(&model, req));
-    let session = h.sim.requests_to("/models")[0].bearer().expect("a bearer").to_string();
+    let session = h.sim.requests_to("/models")[0]
+        .bearer()
+        .expect("a bearer")
+        .to_string();
 
     // Servers that echo the credentials back in their error bodies and headers.
-    let echo = format!("token {DEMO_OAUTH_TOKEN} and Bearer {session} and {session} rejected");
+    let echo = echo_of(&session);
     let echo_json = json!({"error": {"message": echo, "code": "user_model_rate_limited"}}).to_string();
+    // Two answers per status: a retried status uses both, others leave one for the next
+    // round; either way every answer the extension reads echoes the tokens.
     for status in [400, 401, 403, 404, 413, 429, 500, 503] {
         for _ in 0..2 {
             h.sim.script_chat(ChatScript {
@@ -403,7 +525,6 @@ fn no_token_appears_in_any_log_error_or_debug_output() {
             });
         }
         seen.result(&h.chat(&model, request(vec![user("hi")])));
-        h.sim.clear_faults();
     }
     // A stream whose events carry the tokens in an error event.
     let events = [json!({"error": {"message": echo}})];
@@ -411,12 +532,31 @@ fn no_token_appears_in_any_log_error_or_debug_output() {
     seen.result(&h.chat(&model, request(vec![user("hi")])));
     seen.harness(&h);
     sims.push(h.sim);
+    assert!(
+        secrets_seen_by(&[&sims[0]]).iter().any(|s| is_session_token(s)),
+        "session tokens were issued"
+    );
+    scan(&seen, &sims, &[]);
+}
 
+#[test]
+fn no_token_appears_in_the_outputs_of_failing_exchanges() {
+    let mut seen = Seen::default();
+    let mut sims: Vec<Sim> = Vec::new();
+    let echo = echo_of(PLANTED_SESSION);
     // The exchange refusing, rate limiting or failing, its answers echoing the OAuth token.
     for fault in [
         status_fault(401, &[], &json!({"message": echo}).to_string()),
-        status_fault(403, &[], &json!({"message": echo, "error_details": {"message": echo}}).to_string()),
-        status_fault(429, &[("retry-after", "5")], &json!({"message": echo}).to_string()),
+        status_fault(
+            403,
+            &[],
+            &json!({"message": echo, "error_details": {"message": echo}}).to_string(),
+        ),
+        status_fault(
+            429,
+            &[("retry-after", "5")],
+            &json!({"message": echo}).to_string(),
+        ),
         status_fault(500, &[], &echo),
         status_fault(200, &[], &json!({"token": "", "message": echo}).to_string()),
         Fault::Garbage,
@@ -432,19 +572,33 @@ fn no_token_appears_in_any_log_error_or_debug_output() {
                 seen.result(&h.chat(&m.id, request(vec![user("hi")])));
             }
         }
-        h.sim.fault(Route::Models, status_fault(401, &[], &json!({"message": echo}).to_string()), None);
+        h.sim.fault(
+            Route::Models,
+            status_fault(401, &[], &json!({"message": echo}).to_string()),
+            None,
+        );
         h.clock.advance(PAST_CATALOG_BACKOFF_SECS);
         seen.result(&h.models());
         seen.harness(&h);
         sims.push(h.sim);
     }
+    scan(&seen, &sims, &[PLANTED_SESSION]);
+}
 
-    // Timeouts and a stall mid-stream.
-    let h = Harness::with(Setup { settings: json!({"request_timeout_secs": 1}), ..Setup::default() });
+#[test]
+fn no_token_appears_in_the_outputs_of_timeouts_denials_and_sign_in_errors() {
+    let mut seen = Seen::default();
+    let mut sims: Vec<Sim> = Vec::new();
+    // Timeouts.
+    let h = Harness::with(Setup {
+        settings: json!({"request_timeout_secs": 1}),
+        ..Setup::default()
+    });
     let model = default_model(&h);
     h.sim.fault(Route::ChatCompletions, Fault::Stall, Some(1));
     seen.result(&h.chat(&model, request(vec![user("hi")])));
-    h.sim.fault(Route::Models, Fault::Delay(Duration::from_secs(3)), Some(1));
+    h.sim
+        .fault(Route::Models, Fault::Delay(Duration::from_secs(3)), Some(1));
     h.clock.advance(2000);
     seen.result(&h.models());
     seen.harness(&h);
@@ -462,28 +616,31 @@ fn no_token_appears_in_any_log_error_or_debug_output() {
 
     // A token from the environment, and the host options that carry it.
     let env = HashMap::from([("GH_COPILOT_TOKEN".to_string(), DEMO_OAUTH_TOKEN.to_string())]);
-    let h = Harness::with(Setup { signed_in: false, env: env.clone(), ..Setup::default() });
+    let h = Harness::with(Setup {
+        signed_in: false,
+        env: env.clone(),
+        ..Setup::default()
+    });
     seen.result(&h.models());
     seen.harness(&h);
     let mut opts = HostOptions::new(extension_dir());
     opts.env = EnvSource::Map(env);
-    opts.settings = json!({"github_token": DEMO_OAUTH_TOKEN, "oauth_token": session});
+    opts.settings = json!({"github_token": DEMO_OAUTH_TOKEN, "copilot_token": PLANTED_SESSION});
     seen.texts.push(format!("{opts:?}"));
     sims.push(h.sim);
 
     // A denied host.
     let h = Harness::with(Setup {
-        sim: SimConfig { api_url: Some("https://copilot.evil.example".into()), ..SimConfig::default() },
+        sim: SimConfig {
+            api_url: Some("https://copilot.evil.example".into()),
+            ..SimConfig::default()
+        },
         ..Setup::default()
     });
     seen.result(&h.models());
     seen.harness(&h);
     sims.push(h.sim);
-
-    let refs: Vec<&Sim> = sims.iter().collect();
-    let secrets = secrets_seen_by(&refs);
-    assert!(secrets.len() > 3, "{} secrets", secrets.len());
-    assert_no_secret(&seen, &secrets);
+    scan(&seen, &sims, &[PLANTED_SESSION]);
 }
 
 #[test]
@@ -496,9 +653,40 @@ fn the_scan_catches_a_leak() {
         format!("authorization: Bearer {session}"),
         "mac 0123456789abcdef0123456789abcdef".to_string(),
     ] {
-        let seen = Seen { texts: vec!["harmless".into(), leak.clone()] };
+        let seen = Seen {
+            texts: vec!["harmless".into(), leak.clone()],
+        };
         let caught = std::panic::catch_unwind(|| assert_no_secret(&seen, &secrets)).is_err();
         assert!(caught, "missed: {leak}");
     }
-    assert_no_secret(&Seen { texts: vec!["ghu_…[redacted] and tid=…[redacted]".into()] }, &secrets);
+    assert_no_secret(
+        &Seen {
+            texts: vec!["ghu_…[redacted] and tid=…[redacted]".into()],
+        },
+        &secrets,
+    );
+}
+
+/// A config dir given as `~/…` in the settings is granted where the extension reads it.
+#[test]
+fn a_config_dir_under_home_in_the_settings_is_readable() {
+    let sim = Sim::start(SimConfig::default()).expect("start simulator");
+    let home = TempDir::new("home");
+    std::fs::create_dir_all(home.path().join("cfg")).expect("mkdir");
+    std::fs::write(
+        home.path().join("cfg/apps.json"),
+        apps_json("github.com", DEMO_OAUTH_TOKEN),
+    )
+    .expect("write");
+    let mut opts = HostOptions::new(extension_dir());
+    opts.wasm = Some(component());
+    opts.github_api_url = Some(sim.url());
+    opts.settings = json!({"copilot_config_dir": "~/cfg"});
+    let home_dir = home.path().display().to_string();
+    opts.env = EnvSource::Map(HashMap::from([("HOME".to_string(), home_dir)]));
+    opts.credentials = CredentialStore::in_memory();
+    opts.log = LogSink::Capture;
+    let ext = Extension::load(opts).expect("load with a `~/` config dir");
+    assert!(!ext.models(PROVIDER).expect("no trap").expect("models").is_empty());
+    assert_eq!(sim.requests_to(TOKEN_PATH).len(), 1);
 }

@@ -11,7 +11,8 @@ use anyhow::Context;
 use copilot_sim::{Sim, SimConfig, DEMO_OAUTH_TOKEN};
 use serde_json::{json, Value};
 
-use copilot_host::output::{json_line, model_json, models_table};
+use copilot_host::details::model_json_with_details;
+use copilot_host::output::{json_line, models_table};
 use copilot_host::{
     Clock, CredentialStore, EnvSource, Extension, HostOptions, LogSink, ToolDefinition,
 };
@@ -55,7 +56,11 @@ pub fn run(extension_dir: &Path, log: LogSink, json: bool) -> anyhow::Result<()>
         .models(&provider)?
         .map_err(|e| crate::cli::guest_error(&e))?;
     if json {
-        let list: Vec<Value> = models.iter().map(model_json).collect();
+        let details = ext.details(&provider)?;
+        let list: Vec<Value> = models
+            .iter()
+            .map(|m| model_json_with_details(m, details.as_ref()))
+            .collect();
         step(json!({"type": "models", "models": list}));
     } else {
         println!("== Models (from the simulated catalog)");

@@ -235,7 +235,8 @@ fn demo_json_prints_steps_and_events_as_json_lines() {
     assert_eq!(types.first(), Some(&"demo"));
     assert_eq!(types.last(), Some(&"done"));
     assert_eq!(lines[0]["simulation"], true);
-    assert!(lines[1]["models"].as_array().is_some_and(|m| !m.is_empty()), "{}", lines[1]);
+    let models = lines[1]["models"].as_array().expect("the models step lists models");
+    assert!(!models.is_empty() && models.iter().all(|m| m["details"].is_object()), "{}", lines[1]);
     assert_eq!(types.iter().filter(|t| **t == "turn").count(), 2, "{types:?}");
     assert!(types.contains(&"text") && types.contains(&"tool_use"), "{types:?}");
     assert_eq!(types.iter().filter(|t| **t == "stop").count(), 2, "{types:?}");

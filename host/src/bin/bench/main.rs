@@ -39,11 +39,16 @@ const SCHEDULE_SPAN_SECS: u64 = 2 * 3600;
 const WASM_RELEASE: &str = "target/wasm32-wasip2/wasm-release/copilot_chat.wasm";
 /// The child-process mode that loads once and reports (see `cold_start`).
 const LOAD_ONCE: &str = "--load-once";
+/// The profiling mode: only long streams through the component, for `perf record`.
+const HOT_LOOP: &str = "--hot-loop";
+/// Long streams the profiling mode reads.
+const HOT_LOOP_RUNS: usize = 20;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some(LOAD_ONCE) => load_once(args.get(1).map(PathBuf::from)),
+        Some(HOT_LOOP) => hot_loop(args.get(1).map(PathBuf::from)),
         _ => run(),
     };
     match result {
@@ -261,6 +266,27 @@ fn load_once(wasm: Option<PathBuf>) -> anyhow::Result<()> {
     let wasm = wasm.context("usage: bench --load-once COMPONENT.wasm")?;
     let (load, models) = scenario::load_and_first_models(&wasm)?;
     println!("{} {}", load.as_micros(), models.as_micros());
+    Ok(())
+}
+
+/// Profiling mode: the per-event path alone (scripts are built before the loop), so a
+/// profiler sees nothing but streaming. Prints the median per-event cost. An explicit
+/// component (e.g. a release build keeping its name section) may be given.
+fn hot_loop(explicit: Option<PathBuf>) -> anyhow::Result<()> {
+    let (wasm, kind) = match explicit {
+        Some(path) => (path, "given"),
+        None => component()?,
+    };
+    let env = Env::start(&wasm, copilot_sim::SimConfig::default())?;
+    env.warm_up()?;
+    let script = scenario::long_script(LONG_EVENTS);
+    let mut reads = Vec::new();
+    for _ in 0..HOT_LOOP_RUNS {
+        env.sim.script_chat(script.clone());
+        reads.push(env.component_stream()?);
+    }
+    let per_event = median_per_event(&reads);
+    println!("per-event cost through the component ({kind}): {:.2} µs", per_event.as_secs_f64() * 1e6);
     Ok(())
 }
 
