@@ -254,6 +254,13 @@ impl StoredToken {
     }
 }
 
+/// The token our own sign-in stored for the configured host, if any. Used on its own when an
+/// earlier source's token was refused: a fresh sign-in must not be shadowed by a revoked token
+/// in `apps.json` or the environment.
+pub fn stored(host: &dyn HostApi, settings: &Settings) -> Option<Credential> {
+    from_stored(host, &settings.github_host(), &mut Vec::new())
+}
+
 /// The token our device-flow sign-in stored, when it is for `target`.
 fn from_stored(host: &dyn HostApi, target: &str, searched: &mut Vec<String>) -> Option<Credential> {
     let why = match host.get_credential(STORED_TOKEN_KEY) {

@@ -148,12 +148,20 @@ impl Provider {
         let credential = self.credential(host)?;
         match self.session.auth(host, &self.settings, &credential) {
             Err(Error::Unauthorized(u)) => {
+                // The user may have signed in again since: look once more. When the same
+                // token comes back, our own stored sign-in (the last source) may still hold a
+                // good one that the refused token shadows.
                 self.credential = None;
-                let fresh = self.credential(host)?;
+                let mut fresh = self.credential(host)?;
                 if fresh.token == credential.token {
-                    return Err(Error::Unauthorized(u));
+                    match credentials::stored(host, &self.settings) {
+                        Some(stored) if stored.token != credential.token => fresh = stored,
+                        _ => return Err(Error::Unauthorized(u)),
+                    }
                 }
-                self.session.auth(host, &self.settings, &fresh)
+                let auth = self.session.auth(host, &self.settings, &fresh)?;
+                self.credential = Some(fresh);
+                Ok(auth)
             }
             other => other,
         }
@@ -735,6 +743,31 @@ mod tests {
         let mut p = Provider::new();
         assert!(matches!(p.start_stream(&host, "gpt-4.1", &hello()), Err(Error::Unauthorized(_))));
         assert_eq!(host.request_count(EXCHANGE), 2, "one re-exchange, no loop");
+    }
+
+    #[test]
+    fn a_refused_token_does_not_shadow_our_own_stored_sign_in() {
+        let host = FakeHost::new().with_env("GH_COPILOT_TOKEN", OAUTH).at(1_000_000);
+        let stored = "ghu_freshSignIn00000000000000000000000";
+        host.credentials.borrow_mut().insert(
+            STORED_TOKEN_KEY.to_string(),
+            credentials::StoredToken { host: "github.com".into(), token: stored.into(), login: Some("me".into()) }.to_json(),
+        );
+        host.route(EXCHANGE, move |r| {
+            let auth = crate::testing::request_header(r, "authorization").unwrap_or_default();
+            if auth.contains(OAUTH) {
+                return Ok(json_response(401, r#"{"message":"Bad credentials"}"#));
+            }
+            Ok(json_response(
+                200,
+                &format!(r#"{{"token":"tid=t;exp=2000000:mac","expires_at":2000000,"refresh_in":1500,"endpoints":{{"api":"{API}"}}}}"#),
+            ))
+        });
+        host.route(&format!("{API}/models"), |_| Ok(json_response(200, r#"{"data":[{"id":"gpt-4.1","capabilities":{"type":"chat"}}]}"#)));
+        let mut p = Provider::new();
+        assert_eq!(p.models(&host).expect("the stored sign-in is used").len(), 1);
+        p.models(&host).expect("models");
+        assert_eq!(host.request_count(EXCHANGE), 2, "one refusal, then the stored token, then cached");
     }
 
     #[test]
