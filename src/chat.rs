@@ -650,6 +650,24 @@ impl ChatDecoder {
             self.complete(&mut events);
             return Ok(events);
         }
+        // Text deltas and finish reasons, the bulk of every answer, skip the `Value` tree.
+        if let Some(choices) = crate::chat_fast::plain_choices(data) {
+            self.start(&mut events);
+            for (position, choice) in choices.into_iter().enumerate() {
+                let index = choice.index.unwrap_or(position as u64);
+                self.choices_seen.insert(index);
+                if let Some(text) = choice.content.filter(|t| !t.is_empty()) {
+                    events.push(CompletionEvent::Text(text.into_owned()));
+                }
+                if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
+                    self.record_finish(index, &reason);
+                }
+            }
+            if !self.stopped && self.finish.is_some() && self.choices_seen.is_subset(&self.choices_finished) {
+                self.complete(&mut events);
+            }
+            return Ok(events);
+        }
         let chunk: Value = serde_json::from_str(data).map_err(|e| malformed(&e.to_string()))?;
         let Value::Object(chunk) = chunk else {
             return Err(malformed("a chunk is not a JSON object"));
@@ -694,11 +712,16 @@ impl ChatDecoder {
             self.on_delta(index, delta, events)?;
         }
         if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
-            let finish = Finish::parse(reason);
-            self.finish = Some(self.finish.map_or(finish, |f| f.max(finish)));
-            self.choices_finished.insert(index);
+            self.record_finish(index, reason);
         }
         Ok(())
+    }
+
+    /// Choice `index` finished for `reason`; the strongest reason of all choices wins.
+    fn record_finish(&mut self, index: u64, reason: &str) {
+        let finish = Finish::parse(reason);
+        self.finish = Some(self.finish.map_or(finish, |f| f.max(finish)));
+        self.choices_finished.insert(index);
     }
 
     fn on_delta(&mut self, choice: u64, delta: &Value, events: &mut Vec<CompletionEvent>) -> Result<(), Error> {

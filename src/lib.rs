@@ -15,6 +15,7 @@ pub mod authdb;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod chat;
+pub mod chat_fast;
 pub mod credentials;
 pub mod details;
 pub mod doctor;

@@ -67,10 +67,16 @@ fn streams_from_several_threads_all_complete_on_one_instance() {
             scope.spawn(move || {
                 for s in 0..STREAMS_PER_THREAD {
                     let events = h
-                        .chat(MODEL, request(vec![user(&format!("thread {t} stream {s}"))]))
+                        .chat(
+                            MODEL,
+                            request(vec![user(&format!("thread {t} stream {s}"))]),
+                        )
                         .unwrap_or_else(|e| panic!("thread {t} stream {s}: {e:?}"));
                     assert!(!text_of(&events).is_empty());
-                    assert!(matches!(events.last(), Some(CompletionEvent::Stop(_))), "{events:?}");
+                    assert!(
+                        matches!(events.last(), Some(CompletionEvent::Stop(_))),
+                        "{events:?}"
+                    );
                     completed.fetch_add(1, Ordering::SeqCst);
                 }
             });
@@ -80,14 +86,22 @@ fn streams_from_several_threads_all_complete_on_one_instance() {
             assert!(!h.model_ids().is_empty());
         }
     });
-    assert_eq!(completed.load(Ordering::SeqCst), THREADS * STREAMS_PER_THREAD);
+    assert_eq!(
+        completed.load(Ordering::SeqCst),
+        THREADS * STREAMS_PER_THREAD
+    );
     assert_eq!(h.count(CHAT), THREADS * STREAMS_PER_THREAD);
     assert_eq!(h.count(TOKEN), 1, "one exchange shared by every thread");
 }
 
 #[test]
 fn a_stalled_stream_delays_neither_another_stream_nor_models() {
-    let Harness { sim, ext, clock: _clock, config_dir: _config_dir } = Harness::new();
+    let Harness {
+        sim,
+        ext,
+        clock: _clock,
+        config_dir: _config_dir,
+    } = Harness::new();
     sim.script_chat(stalled_after_first_event());
     let mut stalled = ext
         .stream(PROVIDER, MODEL, request(vec![user("this one stalls")]))
@@ -116,7 +130,10 @@ fn a_stalled_stream_delays_neither_another_stream_nor_models() {
         let events: Result<Vec<_>, _> = other.collect();
         let events = events.expect("the second stream completes");
         assert!(!text_of(&events).is_empty());
-        let models = ext.models(PROVIDER).expect("no trap").expect("models answer");
+        let models = ext
+            .models(PROVIDER)
+            .expect("no trap")
+            .expect("models answer");
         assert!(!models.is_empty());
         assert!(
             !stalled_ended.load(Ordering::SeqCst),
@@ -172,13 +189,22 @@ fn concurrent_requests_at_an_expired_token_exchange_exactly_once() {
             assert!(outcome.is_ok(), "request {n}: {outcome:?}");
         }
     });
-    assert_eq!(h.sim.issued_session_tokens(), 2, "exactly one exchange after expiry");
+    assert_eq!(
+        h.sim.issued_session_tokens(),
+        2,
+        "exactly one exchange after expiry"
+    );
     assert_eq!(h.count(TOKEN), 2);
 }
 
 #[test]
 fn dropping_streams_without_close_mid_stream_never_deadlocks() {
-    let Harness { sim, ext, clock: _clock, config_dir: _config_dir } = Harness::new();
+    let Harness {
+        sim,
+        ext,
+        clock: _clock,
+        config_dir: _config_dir,
+    } = Harness::new();
     // One stream stalls; it is dropped from another thread while other streams run.
     sim.script_chat(stalled_after_first_event());
     let mut stalled = ext
@@ -208,7 +234,11 @@ fn dropping_streams_without_close_mid_stream_never_deadlocks() {
         }
     });
     // The instance still answers, and a new stream runs to its end.
-    assert!(!ext.models(PROVIDER).expect("no trap").expect("models").is_empty());
+    assert!(!ext
+        .models(PROVIDER)
+        .expect("no trap")
+        .expect("models")
+        .is_empty());
     let events: Result<Vec<_>, _> = ext
         .stream(PROVIDER, MODEL, request(vec![user("after the drops")]))
         .expect("no trap")

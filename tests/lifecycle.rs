@@ -66,12 +66,18 @@ fn run_one(h: &Harness, i: usize) -> Option<String> {
         Ending::CutOff => h.sim.script_chat(cut_off_script()),
         Ending::Refused => h.sim.fault(
             Route::ChatCompletions,
-            Fault::status(400, r#"{"error":{"message":"bad request","code":"invalid_request_body"}}"#),
+            Fault::status(
+                400,
+                r#"{"error":{"message":"bad request","code":"invalid_request_body"}}"#,
+            ),
             Some(1),
         ),
         _ => {}
     }
-    let started = h.ext.stream(PROVIDER, MODEL, req).expect("start must not trap");
+    let started = h
+        .ext
+        .stream(PROVIDER, MODEL, req)
+        .expect("start must not trap");
     let mut stream = match (ending(i), started) {
         (Ending::Refused, Err(_)) => return None,
         (Ending::Refused, Ok(_)) => panic!("stream {i}: a refused request started a stream"),
@@ -86,18 +92,27 @@ fn run_one(h: &Harness, i: usize) -> Option<String> {
             assert!(!text_of(&events).is_empty(), "stream {i} had no text");
         }
         Ending::ClosedEarly => {
-            assert!(matches!(stream.next(), Some(Ok(_))), "stream {i}: no first event");
+            assert!(
+                matches!(stream.next(), Some(Ok(_))),
+                "stream {i}: no first event"
+            );
             stream.close().expect("close must not trap").expect("close");
         }
         Ending::CutOff => {
             let last = stream.by_ref().last();
             assert!(
-                matches!(last, Some(Err(ProviderError::Network(_) | ProviderError::Upstream(_)))),
+                matches!(
+                    last,
+                    Some(Err(ProviderError::Network(_) | ProviderError::Upstream(_)))
+                ),
                 "stream {i}: a cut-off stream must end in an error, got {last:?}"
             );
         }
         Ending::Dropped => {
-            assert!(matches!(stream.next(), Some(Ok(_))), "stream {i}: no first event");
+            assert!(
+                matches!(stream.next(), Some(Ok(_))),
+                "stream {i}: no first event"
+            );
             drop(stream);
         }
         Ending::AbandonedAtStop => {
@@ -130,17 +145,23 @@ fn a_thousand_streams_of_every_ending_leave_no_state_and_no_growth() {
         ids.extend(run_one(&h, i));
     }
     let after_warm_up = h.ext.guest_memory_bytes();
-    assert!(after_warm_up > 0, "the memory meter must see the guest's memory");
+    assert!(
+        after_warm_up > 0,
+        "the memory meter must see the guest's memory"
+    );
     for i in WARM_UP..STREAMS {
         ids.extend(run_one(&h, i));
     }
     let after_all = h.ext.guest_memory_bytes();
     assert_eq!(
-        after_all, after_warm_up,
+        after_all,
+        after_warm_up,
         "guest linear memory grew from {after_warm_up} to {after_all} bytes over {} streams",
         STREAMS - WARM_UP
     );
-    let refused = (0..STREAMS).filter(|i| matches!(ending(*i), Ending::Refused)).count();
+    let refused = (0..STREAMS)
+        .filter(|i| matches!(ending(*i), Ending::Refused))
+        .count();
     assert_eq!(ids.len(), STREAMS - refused);
     for id in &ids {
         let polled = h.ext.poll_stream_id(id).expect("poll must not trap");
@@ -150,16 +171,26 @@ fn a_thousand_streams_of_every_ending_leave_no_state_and_no_growth() {
         );
     }
     assert_eq!(h.ext.guest_memory_bytes(), after_all);
-    assert_eq!(h.count("/copilot_internal/v2/token"), 1, "one exchange for the whole run");
+    assert_eq!(
+        h.count("/copilot_internal/v2/token"),
+        1,
+        "one exchange for the whole run"
+    );
 }
 
 #[test]
 fn the_memory_meter_sees_the_instance_and_its_cap() {
     let h = Harness::new();
     let at_load = h.ext.guest_memory_bytes();
-    assert!(at_load >= 64 * 1024, "at least one wasm page at instantiation: {at_load}");
+    assert!(
+        at_load >= 64 * 1024,
+        "at least one wasm page at instantiation: {at_load}"
+    );
     assert!(at_load <= copilot_host::limits::MAX_GUEST_MEMORY_BYTES);
     h.model_ids();
-    assert!(h.ext.guest_memory_bytes() >= at_load, "linear memory never shrinks");
+    assert!(
+        h.ext.guest_memory_bytes() >= at_load,
+        "linear memory never shrinks"
+    );
     assert_eq!(h.ext.guest_memory_peak_bytes(), h.ext.guest_memory_bytes());
 }

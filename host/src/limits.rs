@@ -41,7 +41,10 @@ impl MemoryMeter {
     }
 
     fn grew(&self, by: usize) {
-        let now = self.current.fetch_add(by, Ordering::Relaxed).saturating_add(by);
+        let now = self
+            .current
+            .fetch_add(by, Ordering::Relaxed)
+            .saturating_add(by);
         self.peak.fetch_max(now, Ordering::Relaxed);
     }
 
@@ -49,7 +52,9 @@ impl MemoryMeter {
         // Only after a growth we counted failed: undo exactly that growth.
         let _ = self
             .current
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| Some(c.saturating_sub(by)));
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(c.saturating_sub(by))
+            });
     }
 }
 
@@ -138,7 +143,9 @@ mod tests {
         let mut limiter = GuestLimiter::new(4 * PAGE);
         let meter = limiter.meter();
         assert!(limiter.memory_growing(0, 3 * PAGE, None).unwrap());
-        let error = limiter.memory_growing(3 * PAGE, 5 * PAGE, None).unwrap_err();
+        let error = limiter
+            .memory_growing(3 * PAGE, 5 * PAGE, None)
+            .unwrap_err();
         assert!(format!("{error}").contains("limit"), "{error}");
         assert_eq!(meter.current_bytes(), 3 * PAGE);
     }
@@ -149,9 +156,13 @@ mod tests {
         let meter = limiter.meter();
         assert!(limiter.memory_growing(0, PAGE, None).unwrap());
         assert!(limiter.memory_growing(PAGE, 3 * PAGE, None).unwrap());
-        limiter.memory_grow_failed(wasmtime::format_err!("os refused")).unwrap();
+        limiter
+            .memory_grow_failed(wasmtime::format_err!("os refused"))
+            .unwrap();
         assert_eq!(meter.current_bytes(), PAGE);
-        assert!(!limiter.memory_growing(PAGE, 9 * PAGE, Some(8 * PAGE)).unwrap());
+        assert!(!limiter
+            .memory_growing(PAGE, 9 * PAGE, Some(8 * PAGE))
+            .unwrap());
         assert_eq!(meter.current_bytes(), PAGE);
     }
 
@@ -159,7 +170,9 @@ mod tests {
     fn tables_are_capped() {
         let mut limiter = GuestLimiter::new(PAGE);
         assert!(limiter.table_growing(0, 100, None).unwrap());
-        assert!(!limiter.table_growing(0, MAX_TABLE_ELEMENTS + 1, None).unwrap());
+        assert!(!limiter
+            .table_growing(0, MAX_TABLE_ELEMENTS + 1, None)
+            .unwrap());
         assert!(!limiter.table_growing(0, 10, Some(5)).unwrap());
     }
 }

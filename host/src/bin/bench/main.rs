@@ -74,6 +74,10 @@ fn component() -> anyhow::Result<(PathBuf, &'static str)> {
     if copilot_host::devbuild::is_fresh(&dir, &release) {
         return Ok((release, "wasm-release"));
     }
+    eprintln!(
+        "bench: no up-to-date {WASM_RELEASE}; measuring the debug component (build the small one with \
+         `cargo build --target wasm32-wasip2 --profile wasm-release`)"
+    );
     Ok((copilot_host::build::ensure_component(&dir)?, "debug build"))
 }
 
@@ -121,10 +125,24 @@ fn run() -> anyhow::Result<()> {
 
     let ttfe = median(&component_first);
     let ttfe_floor = median(&native_first);
-    table.push(Row::duration("time to first event", ttfe, ttfe_floor, "native ureq + SSE read", "< +1 ms", Duration::from_millis(1)));
+    table.push(Row::duration(
+        "time to first event",
+        ttfe,
+        ttfe_floor,
+        "native ureq + SSE read",
+        "< +1 ms",
+        Duration::from_millis(1),
+    ));
     let per_event = median_per_event(&component_long);
     let per_event_floor = median_per_event(&native_long);
-    table.push(Row::duration("per-event cost", per_event, per_event_floor, "native ureq + SSE read", "< +5 µs", Duration::from_micros(5)));
+    table.push(Row::duration(
+        "per-event cost",
+        per_event,
+        per_event_floor,
+        "native ureq + SSE read",
+        "< +5 µs",
+        Duration::from_micros(5),
+    ));
     let rate = events_per_sec(per_event);
     table.push(Row::plain(
         "events/s through the component",
@@ -170,7 +188,10 @@ fn run() -> anyhow::Result<()> {
         &format!("guest memory after {MEMORY_STREAMS} streams"),
         format!("{:.2} MiB", memory.after_all as f64 / MIB),
         format!("{:.2} MiB", memory.after_warm_up as f64 / MIB),
-        &format!("after the first {MEMORY_WARM_UP} (at load {:.2} MiB)", memory.at_load as f64 / MIB),
+        &format!(
+            "after the first {MEMORY_WARM_UP} (at load {:.2} MiB)",
+            memory.at_load as f64 / MIB
+        ),
         "flat",
         memory.after_all == memory.after_warm_up,
     ));
@@ -178,7 +199,10 @@ fn run() -> anyhow::Result<()> {
         &format!("exchanges, {SCHEDULE_REQUESTS} requests over 2 h (TTL 30 min)"),
         schedule.exchanges.to_string(),
         schedule.minimum.to_string(),
-        &format!("minimum honouring refresh_in ({} if used to expiry)", schedule.minimum_at_expiry),
+        &format!(
+            "minimum honouring refresh_in ({} if used to expiry)",
+            schedule.minimum_at_expiry
+        ),
         "= minimum",
         schedule.exchanges == schedule.minimum,
     ));
@@ -186,7 +210,11 @@ fn run() -> anyhow::Result<()> {
     println!(
         "component: {} ({kind}); host: {} build; events per long stream: {LONG_EVENTS}",
         wasm.display(),
-        if cfg!(debug_assertions) { "debug" } else { "release" }
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
     Ok(())
 }
@@ -241,7 +269,10 @@ fn cold_start(wasm: &Path) -> anyhow::Result<ColdStart> {
             .output()
             .context("start the cold-start child")?;
         if !out.status.success() {
-            bail!("the cold-start child failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "the cold-start child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let mut fields = text.split_whitespace().map(|f| f.parse::<u64>());
@@ -286,7 +317,10 @@ fn hot_loop(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         reads.push(env.component_stream()?);
     }
     let per_event = median_per_event(&reads);
-    println!("per-event cost through the component ({kind}): {:.2} µs", per_event.as_secs_f64() * 1e6);
+    println!(
+        "per-event cost through the component ({kind}): {:.2} µs",
+        per_event.as_secs_f64() * 1e6
+    );
     Ok(())
 }
 
@@ -324,7 +358,10 @@ struct Schedule {
 
 fn token_schedule(wasm: &Path) -> anyhow::Result<Schedule> {
     let config = copilot_sim::SimConfig::default();
-    let (ttl, refresh_in) = (config.token_ttl_secs, config.refresh_in_secs.unwrap_or(config.token_ttl_secs));
+    let (ttl, refresh_in) = (
+        config.token_ttl_secs,
+        config.refresh_in_secs.unwrap_or(config.token_ttl_secs),
+    );
     let env = Env::start(wasm, config)?;
     let gap = SCHEDULE_SPAN_SECS / SCHEDULE_REQUESTS;
     for i in 0..SCHEDULE_REQUESTS {
@@ -352,4 +389,28 @@ fn minimum_exchanges(times: &[u64], usable: u64) -> usize {
         }
     }
     exchanges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_minimum_exchanges_of_the_two_hour_schedule() {
+        let gap = SCHEDULE_SPAN_SECS / SCHEDULE_REQUESTS;
+        let times: Vec<u64> = (0..SCHEDULE_REQUESTS).map(|i| i * gap).collect();
+        assert_eq!(minimum_exchanges(&times, 1500), 5);
+        assert_eq!(minimum_exchanges(&times, 1800), 4);
+        assert_eq!(minimum_exchanges(&[], 1800), 0);
+    }
+
+    #[test]
+    fn per_event_cost_ignores_the_first_event() {
+        let read = StreamRead {
+            first_event: Duration::from_micros(100),
+            total: Duration::from_micros(1100),
+            events: 11,
+        };
+        assert_eq!(median_per_event(&[read]), Duration::from_micros(100));
+    }
 }

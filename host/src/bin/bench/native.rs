@@ -13,7 +13,8 @@ use copilot_sim::Recorded;
 use ureq::Agent;
 
 /// Headers the HTTP client writes itself; replaying them would duplicate or contradict.
-const CLIENT_OWNED_HEADERS: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];
+const CLIENT_OWNED_HEADERS: [&str; 4] =
+    ["host", "content-length", "transfer-encoding", "connection"];
 /// The SSE payload that ends an OpenAI-style stream.
 const DONE: &str = "[DONE]";
 
@@ -49,7 +50,10 @@ impl Native {
         let url = format!("{base_url}{}", recorded.path);
         let mut request = self.agent.post(&url);
         for (name, value) in &recorded.headers {
-            if !CLIENT_OWNED_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            if !CLIENT_OWNED_HEADERS
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h))
+            {
                 request = request.header(name.as_str(), value.as_str());
             }
         }
@@ -68,7 +72,11 @@ impl Native {
     }
 
     /// The native first `models` call: the token exchange, then `GET /models`.
-    pub fn exchange_and_models(&self, base_url: &str, oauth_token: &str) -> anyhow::Result<Duration> {
+    pub fn exchange_and_models(
+        &self,
+        base_url: &str,
+        oauth_token: &str,
+    ) -> anyhow::Result<Duration> {
         let started = Instant::now();
         let exchange = self
             .agent
@@ -107,7 +115,10 @@ impl Native {
 
 /// Reads `data:` lines until `[DONE]` or the end; returns when the first content delta arrived
 /// and how many content deltas there were.
-fn read_sse(mut reader: impl BufRead, started: Instant) -> anyhow::Result<(Option<Duration>, usize)> {
+fn read_sse(
+    mut reader: impl BufRead,
+    started: Instant,
+) -> anyhow::Result<(Option<Duration>, usize)> {
     let mut line = String::new();
     let mut first = None;
     let mut events = 0;

@@ -69,7 +69,15 @@ pub struct Table {
     rows: Vec<Row>,
 }
 
-const HEADER: [&str; 7] = ["measure", "component", "floor", "floor is", "overhead", "target", "met"];
+const HEADER: [&str; 7] = [
+    "measure",
+    "component",
+    "floor",
+    "floor is",
+    "overhead",
+    "target",
+    "met",
+];
 
 impl Table {
     pub fn push(&mut self, row: Row) {
