@@ -104,6 +104,13 @@ impl CatalogCache {
         self.current = None;
     }
 
+    /// The user asked for a fresh list: the next call fetches at once, whatever the backoff;
+    /// the last good list stays as the answer should that fetch fail.
+    pub fn force_refresh(&mut self) {
+        self.current = None;
+        self.failure = None;
+    }
+
     /// Sign-out or changed settings: everything goes, policy outcomes included.
     pub fn clear(&mut self) {
         *self = Self::default();

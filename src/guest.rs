@@ -140,6 +140,11 @@ impl Guest for Component {
         with_provider(|p, h| p.models(h)).map_err(to_wit)
     }
 
+    fn llm_provider_refresh_models(provider_id: String) -> Result<Vec<ModelInfo>, ProviderError> {
+        check_provider(&provider_id)?;
+        with_provider(|p, h| p.refresh_models(h)).map_err(to_wit)
+    }
+
     fn llm_provider_settings_markdown(provider_id: String) -> Option<String> {
         check_provider(&provider_id).ok()?;
         Some(with_provider(|p, h| p.settings_markdown(h)))

@@ -225,6 +225,12 @@ impl Provider {
         }
     }
 
+    /// The catalog fetched again now (see `CatalogCache::force_refresh`).
+    pub fn refresh_models(&mut self, host: &dyn HostApi) -> Result<Vec<ModelInfo>, Error> {
+        self.catalog.force_refresh();
+        self.models(host)
+    }
+
     pub fn models(&mut self, host: &dyn HostApi) -> Result<Vec<ModelInfo>, Error> {
         let mut auth = self.auth(host)?;
         let models = self.catalog(host, &mut auth)?;

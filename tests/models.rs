@@ -182,6 +182,30 @@ fn a_failed_refresh_keeps_the_last_good_list() {
 }
 
 #[test]
+fn a_refresh_on_demand_fetches_now_even_during_a_backoff() {
+    let h = Harness::new();
+    let good = h.model_ids();
+    h.models().expect("cached");
+    assert_eq!(h.count("/models"), 1);
+
+    let refreshed = h.ext.refresh_models(PROVIDER).expect("no trap").expect("refresh");
+    assert_eq!(refreshed.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), good);
+    assert_eq!(h.count("/models"), 2, "a refresh always asks the server");
+    assert_eq!(h.count("/copilot_internal/v2/token"), 1, "but reuses the session token");
+
+    // A failed refresh answers the last good list, and starts a backoff...
+    h.sim.fault(Route::Models, Fault::status(502, "bad gateway"), Some(1));
+    let kept = h.ext.refresh_models(PROVIDER).expect("no trap").expect("last good list");
+    assert_eq!(kept.len(), good.len());
+    assert_eq!(h.count("/models"), 3);
+    h.models().expect("models");
+    assert_eq!(h.count("/models"), 3, "plain calls wait out the backoff");
+    // ...which an explicit refresh does not wait for.
+    h.ext.refresh_models(PROVIDER).expect("no trap").expect("refresh");
+    assert_eq!(h.count("/models"), 4);
+}
+
+#[test]
 fn a_catalog_hiding_every_model_still_offers_the_usable_ones() {
     let h = Harness::with(Setup {
         sim: SimConfig {

@@ -62,6 +62,9 @@ pub enum Command {
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+        /// Fetch the catalog again now instead of using the cached one.
+        #[arg(long)]
+        refresh: bool,
     },
     /// Stream a chat answer; without PROMPT, read one prompt per line from stdin.
     Chat {
@@ -131,7 +134,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Demo { json } => crate::demo::run(&cli.extension, log_sink(), *json),
-        Command::Models { json } => models(&load(&cli)?, *json),
+        Command::Models { json, refresh } => models(&load(&cli)?, *json, *refresh),
         Command::Chat {
             model,
             json,
@@ -209,9 +212,10 @@ pub fn guest_error(error: &ProviderError) -> anyhow::Error {
     anyhow!(display_error(error))
 }
 
-fn models(ext: &Extension, json: bool) -> anyhow::Result<()> {
+fn models(ext: &Extension, json: bool, refresh: bool) -> anyhow::Result<()> {
     let provider = ext.default_provider()?;
-    let models = ext.models(&provider)?.map_err(|e| guest_error(&e))?;
+    let models = if refresh { ext.refresh_models(&provider)? } else { ext.models(&provider)? };
+    let models = models.map_err(|e| guest_error(&e))?;
     if json {
         let details = ext.details(&provider)?;
         let array: Vec<Value> = models
@@ -401,7 +405,7 @@ mod tests {
         }
         let cli = Cli::try_parse_from(["copilot-host", "models", "--json"]).unwrap();
         assert_eq!(cli.extension, PathBuf::from("."));
-        assert!(matches!(cli.command, Command::Models { json: true }));
+        assert!(matches!(cli.command, Command::Models { json: true, .. }));
         for cmd in ["doctor", "sign-in", "sign-out", "demo"] {
             assert!(Cli::try_parse_from(["copilot-host", cmd]).is_ok(), "{cmd}");
         }

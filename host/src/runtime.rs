@@ -188,6 +188,14 @@ impl Extension {
         })
     }
 
+    /// Fetches the catalog again now, past any cache or backoff (a failed refresh answers the
+    /// last good list).
+    pub fn refresh_models(&self, provider: &str) -> anyhow::Result<Result<Vec<ModelInfo>, ProviderError>> {
+        self.shared.call("llm-provider-refresh-models", |e, s| {
+            e.call_llm_provider_refresh_models(s, provider)
+        })
+    }
+
     /// Whether the provider has a usable credential.
     pub fn is_authenticated(&self, provider: &str) -> anyhow::Result<bool> {
         self.shared.call("llm-provider-is-authenticated", |e, s| {
