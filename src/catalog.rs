@@ -107,6 +107,10 @@ pub struct Model {
     pub supports_thinking: bool,
     /// `supports.reasoning_effort`, in server order (`low`, `medium`, `high`, ...).
     pub reasoning_efforts: Vec<String>,
+    /// `supports.min_thinking_budget` / `max_thinking_budget` (Claude-style models that take a
+    /// `thinking_budget` in tokens instead of an effort level).
+    pub min_thinking_budget: Option<u64>,
+    pub max_thinking_budget: Option<u64>,
     pub vision_max_image_bytes: Option<u64>,
     pub vision_media_types: Vec<String>,
     /// `billing.is_premium`; absent on enterprise catalogs.
@@ -295,6 +299,10 @@ struct WireSupports {
     adaptive_thinking: Option<bool>,
     #[serde(default, deserialize_with = "lenient_strings")]
     reasoning_effort: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient")]
+    min_thinking_budget: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    max_thinking_budget: Option<u64>,
 }
 
 /// Reads any JSON value and keeps it only if it has the expected type; a wrong type reads as
@@ -461,6 +469,8 @@ impl Model {
                 || supports.adaptive_thinking == Some(true)
                 || !reasoning_efforts.is_empty(),
             reasoning_efforts,
+            min_thinking_budget: supports.min_thinking_budget,
+            max_thinking_budget: supports.max_thinking_budget,
             vision_max_image_bytes: vision.max_prompt_image_size,
             vision_media_types: vision.supported_media_types.unwrap_or_default(),
             is_premium: billing.is_premium,

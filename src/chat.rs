@@ -93,6 +93,8 @@ pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Mod
     if request.thinking_allowed {
         if let Some(effort) = model.and_then(reasoning_effort) {
             body.insert("reasoning_effort".into(), json!(effort));
+        } else if let Some(budget) = model.and_then(|m| thinking_budget(m, body.get("max_tokens").and_then(Value::as_u64))) {
+            body.insert("thinking_budget".into(), json!(budget));
         }
     }
     if !request.tools.is_empty() {
@@ -106,6 +108,9 @@ pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Mod
     Ok(Value::Object(body))
 }
 
+/// The thinking budget asked for when the model takes one (VS Code's order of magnitude).
+const DEFAULT_THINKING_BUDGET: u64 = 16_000;
+
 /// The `reasoning_effort` to send when thinking is allowed: `medium` when the model lists it
 /// (the level VS Code defaults to), else the middle of the listed levels; `None` when the
 /// model lists none (its reasoning, if any, is not controlled through this field).
@@ -116,6 +121,20 @@ pub fn reasoning_effort(model: &Model) -> Option<&str> {
         .find(|e| e.as_str() == DEFAULT_REASONING_EFFORT)
         .or_else(|| efforts.get(efforts.len() / 2))
         .map(String::as_str)
+}
+
+/// The thinking budget (tokens) asked of a model whose reasoning is controlled by a budget
+/// rather than effort levels (Claude through chat completions): [`DEFAULT_THINKING_BUDGET`]
+/// within the model's `min..=max`, and below `max_tokens` when that is set (the budget counts
+/// against the output). `None` when the model takes no budget or no budget fits.
+pub fn thinking_budget(model: &Model, max_tokens: Option<u64>) -> Option<u64> {
+    let max = model.max_thinking_budget?;
+    let min = model.min_thinking_budget.unwrap_or(0);
+    let mut budget = DEFAULT_THINKING_BUDGET.clamp(min.min(max), max);
+    if let Some(limit) = max_tokens {
+        budget = budget.min(limit.saturating_sub(1));
+    }
+    (budget >= min && budget > 0).then_some(budget)
 }
 
 /// Checks every image of `request` (in user messages and in tool results) against what
@@ -1419,6 +1438,36 @@ mod tests {
         let budget_only = Model { supports_thinking: true, ..model("claude") };
         assert!(chat_body("m", &req, Some(&budget_only)).unwrap().get("reasoning_effort").is_none());
         assert!(chat_body("m", &req, None).unwrap().get("reasoning_effort").is_none());
+    }
+
+    #[test]
+    fn thinking_allowed_maps_to_a_budget_for_budget_models() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("think")])]);
+        let claude = Model {
+            supports_thinking: true,
+            min_thinking_budget: Some(1024),
+            max_thinking_budget: Some(32_000),
+            max_output_tokens: Some(64_000),
+            ..model("claude")
+        };
+        assert!(chat_body("claude", &req, Some(&claude)).unwrap().get("thinking_budget").is_none(), "not allowed");
+        req.thinking_allowed = true;
+        let body = chat_body("claude", &req, Some(&claude)).unwrap();
+        assert_eq!(body["thinking_budget"], json!(16_000));
+        assert!(body.get("reasoning_effort").is_none());
+        // The budget stays below the output limit the request sets, and within the model's range.
+        req.max_tokens = Some(4_000);
+        assert_eq!(chat_body("claude", &req, Some(&claude)).unwrap()["thinking_budget"], json!(3_999));
+        req.max_tokens = Some(900);
+        assert!(chat_body("claude", &req, Some(&claude)).unwrap().get("thinking_budget").is_none(), "no budget fits");
+        let small = Model { max_thinking_budget: Some(8_000), ..claude.clone() };
+        req.max_tokens = None;
+        assert_eq!(chat_body("claude", &req, Some(&small)).unwrap()["thinking_budget"], json!(8_000));
+        // Effort levels win when a model lists both.
+        let both = Model { reasoning_efforts: vec!["low".into(), "high".into()], ..claude };
+        let body = chat_body("claude", &req, Some(&both)).unwrap();
+        assert_eq!(body["reasoning_effort"], json!("high"));
+        assert!(body.get("thinking_budget").is_none());
     }
 
     #[test]

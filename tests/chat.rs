@@ -162,3 +162,16 @@ fn an_unknown_stream_id_is_an_error_and_close_is_idempotent() {
     assert!(matches!(h.ext.poll_stream_id(&id).expect("no trap"), Ok(copilot_host::StreamPoll::Finished)));
     assert!(!h.model_ids().is_empty());
 }
+
+#[test]
+fn thinking_on_a_budget_model_sends_a_budget_and_streams_thinking() {
+    let h = Harness::new();
+    let mut req = request(vec![user("think it through")]);
+    req.thinking_allowed = true;
+    let events = h.chat("claude-sonnet-4", req).expect("chat");
+    let body = h.sim.requests_to("/chat/completions")[0].json().expect("JSON");
+    let budget = body["thinking_budget"].as_u64().expect("a thinking budget");
+    assert!((1_024..=32_000).contains(&budget), "{budget}");
+    assert!(body.get("reasoning_effort").is_none());
+    assert!(events.iter().any(|e| matches!(e, CompletionEvent::Thinking(t) if !t.text.is_empty())), "{events:?}");
+}
