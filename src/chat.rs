@@ -23,10 +23,11 @@ use serde_json::{json, Map, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, RequestMessage,
-    StopReason, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition, ToolResult,
-    ToolResultContent, ToolUse, ToolUseJsonParseError,
+    StopReason, ThinkingContent, ToolChoice, ToolDefinition, ToolResult,
+    ToolResultContent, ToolUse,
 };
 use crate::catalog::Model;
+use crate::events::{self, non_empty_str, UsageFields};
 use crate::error::{quota_guidance, rate_limit_guidance, redact, Error, Upstream};
 use crate::sse::{SseEvent, SseParser};
 
@@ -866,44 +867,18 @@ fn tool_event(call: PendingCall) -> CompletionEvent {
     } else {
         call.id
     };
-    let input = if call.arguments.trim().is_empty() { "{}".to_string() } else { call.arguments };
-    match serde_json::from_str::<Value>(&input) {
-        Ok(_) => CompletionEvent::ToolUse(ToolUse {
-            id,
-            name: call.name,
-            input,
-            is_input_complete: true,
-            thought_signature: call.thought_signature,
-        }),
-        Err(e) => CompletionEvent::ToolUseJsonParseError(ToolUseJsonParseError {
-            id,
-            tool_name: call.name,
-            raw_input: input,
-            error: e.to_string(),
-        }),
-    }
+    events::tool_use(id, call.name, call.arguments, call.thought_signature)
 }
+
+/// Chat completions name usage `prompt_tokens` / `completion_tokens`.
+const USAGE_FIELDS: UsageFields = UsageFields {
+    input: "prompt_tokens",
+    output: "completion_tokens",
+    input_details: "prompt_tokens_details",
+};
 
 fn usage_event(usage: &Value) -> Option<CompletionEvent> {
-    let input = usage.get("prompt_tokens").and_then(Value::as_u64);
-    let output = usage.get("completion_tokens").and_then(Value::as_u64);
-    if input.is_none() && output.is_none() {
-        return None;
-    }
-    let cached = usage
-        .get("prompt_tokens_details")
-        .and_then(|d| d.get("cached_tokens"))
-        .and_then(Value::as_u64);
-    Some(CompletionEvent::Usage(TokenUsage {
-        input_tokens: input.unwrap_or(0),
-        output_tokens: output.unwrap_or(0),
-        cache_creation_input_tokens: None,
-        cache_read_input_tokens: cached,
-    }))
-}
-
-fn non_empty_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    events::usage(usage, &USAGE_FIELDS)
 }
 
 fn malformed(detail: &str) -> Error {
@@ -1047,6 +1022,7 @@ fn error_event(data: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::copilot_chat::extension::llm_provider::TokenUsage;
 
     // ----- helpers ---------------------------------------------------------------------------
 

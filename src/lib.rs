@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod details;
 pub mod doctor;
 pub mod error;
+pub mod events;
 pub mod headers;
 pub mod host_api;
 pub mod oauth;

@@ -26,10 +26,10 @@ use serde_json::{json, Map, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionEvent, CompletionRequest, MessageContent, MessageRole, StopReason, ThinkingContent,
-    TokenUsage, ToolChoice, ToolDefinition, ToolResult, ToolResultContent, ToolUse,
-    ToolUseJsonParseError,
+    ToolChoice, ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::catalog::Model;
+use crate::events::{self, non_empty_str, UsageFields};
 use crate::chat::image_url;
 use crate::error::{redact, Error, Upstream};
 use crate::sse::{SseEvent, SseParser};
@@ -780,53 +780,19 @@ fn tool_event(call: PendingCall) -> CompletionEvent {
         (true, Some(item_id)) => item_id.clone(),
         (true, None) => format!("call_{}", call.output_index.unwrap_or(0)),
     };
-    let input = if call.arguments.trim().is_empty() {
-        "{}".to_string()
-    } else {
-        call.arguments
-    };
-    match serde_json::from_str::<Value>(&input) {
-        Ok(_) => CompletionEvent::ToolUse(ToolUse {
-            id,
-            name: call.name,
-            input,
-            is_input_complete: true,
-            thought_signature: None,
-        }),
-        Err(e) => CompletionEvent::ToolUseJsonParseError(ToolUseJsonParseError {
-            id,
-            tool_name: call.name,
-            raw_input: input,
-            error: e.to_string(),
-        }),
-    }
+    events::tool_use(id, call.name, call.arguments, None)
 }
 
-/// `usage` of a finished response: `input_tokens`, `output_tokens`,
-/// `input_tokens_details.cached_tokens`.
+/// The Responses API names usage `input_tokens` / `output_tokens`.
+const USAGE_FIELDS: UsageFields = UsageFields {
+    input: "input_tokens",
+    output: "output_tokens",
+    input_details: "input_tokens_details",
+};
+
+/// `usage` of a finished response.
 fn usage_event(usage: &Value) -> Option<CompletionEvent> {
-    let input = usage.get("input_tokens").and_then(Value::as_u64);
-    let output = usage.get("output_tokens").and_then(Value::as_u64);
-    if input.is_none() && output.is_none() {
-        return None;
-    }
-    let cached = usage
-        .get("input_tokens_details")
-        .and_then(|d| d.get("cached_tokens"))
-        .and_then(Value::as_u64);
-    Some(CompletionEvent::Usage(TokenUsage {
-        input_tokens: input.unwrap_or(0),
-        output_tokens: output.unwrap_or(0),
-        cache_creation_input_tokens: None,
-        cache_read_input_tokens: cached,
-    }))
-}
-
-fn non_empty_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    events::usage(usage, &USAGE_FIELDS)
 }
 
 fn malformed(detail: &str) -> Error {
@@ -989,7 +955,7 @@ impl ResponsesStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, RequestMessage};
+    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, RequestMessage, TokenUsage};
     use crate::catalog::parse_models;
 
     // ----- helpers ---------------------------------------------------------------------------
