@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, RequestMessage,
+    CompletionEvent, CompletionRequest, ImageData, MessageContent,
 };
 use crate::error::Error;
 use crate::host_api::HttpRequest;
@@ -90,25 +90,7 @@ fn script(host: &FakeHost, replies: Vec<fn() -> MemoryStream>) -> Rc<Cell<usize>
     calls
 }
 
-fn user(content: Vec<MessageContent>) -> CompletionRequest {
-    CompletionRequest {
-        messages: vec![RequestMessage {
-            role: MessageRole::User,
-            content,
-            cache: false,
-        }],
-        tools: vec![],
-        tool_choice: None,
-        stop_sequences: vec![],
-        temperature: None,
-        thinking_allowed: false,
-        max_tokens: None,
-    }
-}
-
-fn hello() -> CompletionRequest {
-    user(vec![MessageContent::Text("hi".into())])
-}
+use crate::testing::{hello, user_request as user};
 
 fn run(
     p: &mut Provider,

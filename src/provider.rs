@@ -601,9 +601,8 @@ fn read_limited(stream: &mut dyn ByteStream, limit: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{
-        MessageContent, MessageRole, RequestMessage, StopReason,
-    };
+    use crate::testing::hello;
+    use crate::bindings::copilot_chat::extension::llm_provider::StopReason;
     use crate::testing::{json_response, FakeHost, MemoryStream, StreamStep};
 
     const OAUTH: &str = "ghu_providerTest0000000000000000000000";
@@ -646,22 +645,6 @@ mod tests {
                 "[DONE]",
             ])),
         ]
-    }
-
-    fn hello() -> CompletionRequest {
-        CompletionRequest {
-            messages: vec![RequestMessage {
-                role: MessageRole::User,
-                content: vec![MessageContent::Text("hi".into())],
-                cache: false,
-            }],
-            tools: vec![],
-            tool_choice: None,
-            stop_sequences: vec![],
-            temperature: None,
-            thinking_allowed: false,
-            max_tokens: None,
-        }
     }
 
     fn drain(p: &mut Provider, host: &FakeHost, id: &str) -> (Vec<CompletionEvent>, usize) {

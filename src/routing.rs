@@ -92,9 +92,7 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{
-        MessageContent, MessageRole, RequestMessage,
-    };
+    use crate::testing::hello;
     use crate::catalog::parse_models;
 
     fn model(endpoints: &str) -> Model {
@@ -102,22 +100,6 @@ mod tests {
             r#"{{"data":[{{"id":"m","supported_endpoints":{endpoints},"capabilities":{{"type":"chat"}}}}]}}"#
         );
         parse_models(body.as_bytes()).expect("fixture").0.remove(0)
-    }
-
-    fn hello() -> CompletionRequest {
-        CompletionRequest {
-            messages: vec![RequestMessage {
-                role: MessageRole::User,
-                content: vec![MessageContent::Text("hi".into())],
-                cache: false,
-            }],
-            tools: vec![],
-            tool_choice: None,
-            stop_sequences: vec![],
-            temperature: None,
-            thinking_allowed: false,
-            max_tokens: None,
-        }
     }
 
     fn body_of(p: &Prepared) -> serde_json::Value {

@@ -545,3 +545,22 @@ mod tests {
         assert_eq!(host.log_text(), "hello");
     }
 }
+
+/// A request of one user message with `content` and nothing else set.
+pub fn user_request(content: Vec<crate::bindings::copilot_chat::extension::llm_provider::MessageContent>) -> crate::bindings::copilot_chat::extension::llm_provider::CompletionRequest {
+    use crate::bindings::copilot_chat::extension::llm_provider::{CompletionRequest, MessageRole, RequestMessage};
+    CompletionRequest {
+        messages: vec![RequestMessage { role: MessageRole::User, content, cache: false }],
+        tools: vec![],
+        tool_choice: None,
+        stop_sequences: vec![],
+        temperature: None,
+        thinking_allowed: false,
+        max_tokens: None,
+    }
+}
+
+/// The smallest request: one user message saying "hi".
+pub fn hello() -> crate::bindings::copilot_chat::extension::llm_provider::CompletionRequest {
+    user_request(vec![crate::bindings::copilot_chat::extension::llm_provider::MessageContent::Text("hi".into())])
+}
