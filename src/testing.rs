@@ -17,6 +17,9 @@
 //! assert_eq!(host.request_count("https://api.github.com/"), 1);
 //! ```
 
+use crate::bindings::copilot_chat::extension::llm_provider::{
+    CompletionRequest, MessageContent, MessageRole, RequestMessage,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -457,6 +460,24 @@ pub fn request_header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a st
     header(&request.headers, name)
 }
 
+/// A request of one user message with `content` and nothing else set.
+pub fn user_request(content: Vec<MessageContent>) -> CompletionRequest {
+    CompletionRequest {
+        messages: vec![RequestMessage { role: MessageRole::User, content, cache: false }],
+        tools: vec![],
+        tool_choice: None,
+        stop_sequences: vec![],
+        temperature: None,
+        thinking_allowed: false,
+        max_tokens: None,
+    }
+}
+
+/// The smallest request: one user message saying "hi".
+pub fn hello() -> CompletionRequest {
+    user_request(vec![MessageContent::Text("hi".into())])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,21 +567,3 @@ mod tests {
     }
 }
 
-/// A request of one user message with `content` and nothing else set.
-pub fn user_request(content: Vec<crate::bindings::copilot_chat::extension::llm_provider::MessageContent>) -> crate::bindings::copilot_chat::extension::llm_provider::CompletionRequest {
-    use crate::bindings::copilot_chat::extension::llm_provider::{CompletionRequest, MessageRole, RequestMessage};
-    CompletionRequest {
-        messages: vec![RequestMessage { role: MessageRole::User, content, cache: false }],
-        tools: vec![],
-        tool_choice: None,
-        stop_sequences: vec![],
-        temperature: None,
-        thinking_allowed: false,
-        max_tokens: None,
-    }
-}
-
-/// The smallest request: one user message saying "hi".
-pub fn hello() -> crate::bindings::copilot_chat::extension::llm_provider::CompletionRequest {
-    user_request(vec![crate::bindings::copilot_chat::extension::llm_provider::MessageContent::Text("hi".into())])
-}

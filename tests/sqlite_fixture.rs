@@ -247,7 +247,7 @@ fn write_table(page_size: usize, pages: &mut Vec<Vec<u8>>, rows: &[(i64, Vec<Val
     let mut used = 0;
     for cell in cells {
         let need = cell.1.len() + 2;
-        if used + need > capacity && !leaves.last().map_or(true, Vec::is_empty) {
+        if used + need > capacity && leaves.last().is_some_and(|l| !l.is_empty()) {
             leaves.push(Vec::new());
             used = 0;
         }
