@@ -23,6 +23,7 @@ pub mod error;
 pub mod headers;
 pub mod host_api;
 pub mod oauth;
+pub mod opening;
 pub mod policy;
 pub mod provider;
 pub mod quota;
