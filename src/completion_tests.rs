@@ -135,6 +135,48 @@ fn a_server_error_before_output_is_retried_once_with_a_new_request_id() {
     assert_eq!(sent[0].body, sent[1].body, "the same request is replayed");
 }
 
+/// A 502 whose headers are slow and whose body arrives in two pieces with a pause between.
+fn slow_bad_gateway() -> MemoryStream {
+    let steps = vec![
+        StreamStep::Data(br#"{"error":{"message":"bad "#.to_vec()),
+        StreamStep::Pending,
+        StreamStep::Data(br#"gateway"}}"#.to_vec()),
+    ];
+    MemoryStream::new(502, vec![], steps).not_ready_for(2)
+}
+
+#[test]
+fn polls_wait_for_slow_headers_and_error_bodies_then_retry_a_server_error_in_place() {
+    let host = host();
+    let calls = script(&host, vec![slow_bad_gateway, answer]);
+    let mut p = Provider::new();
+    let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("sent");
+    assert_eq!(calls.get(), 1);
+    // Two polls before the headers, one while the error body is cut by a pause: nothing is
+    // classified (nor sent again) until the body is whole.
+    for _ in 0..3 {
+        assert!(matches!(p.step(&host, &id, false), Ok(Step::Pending)));
+        assert_eq!(calls.get(), 1);
+    }
+    let mut events = Vec::new();
+    loop {
+        match p.step(&host, &id, false).expect("answer after one retry") {
+            Step::Event(e) => events.push(e),
+            Step::Pending => {}
+            Step::Finished => break,
+        }
+    }
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, CompletionEvent::Text(t) if t == "Hello")));
+    assert_eq!(calls.get(), 2);
+    assert!(host
+        .logs()
+        .iter()
+        .any(|(_, m)| m.contains("bad gateway") && m.contains("retrying")));
+    assert_eq!(p.open_streams(), 0);
+}
+
 #[test]
 fn a_second_server_error_is_surfaced_with_its_request_id() {
     let host = host();

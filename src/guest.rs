@@ -27,6 +27,9 @@ struct WitHost;
 struct WitStream(http_client::HttpResponseStream);
 
 impl ByteStream for WitStream {
+    fn ready(&self) -> bool {
+        self.0.ready()
+    }
     fn status(&self) -> u16 {
         self.0.status()
     }

@@ -9,9 +9,15 @@ pub use crate::bindings::copilot_chat::extension::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
 };
 
-/// A streamed HTTP response whose status and headers are known before the body.
+/// A streamed HTTP response: its status and headers arrive first, then the body.
 pub trait ByteStream {
+    /// Never blocks: whether the status and headers are known (or the request failed before
+    /// them). A non-blocking caller asks this before `status`.
+    fn ready(&self) -> bool;
+    /// Blocks until `ready`; 0 when the request failed before any header (the next read
+    /// returns the error).
     fn status(&self) -> u16;
+    /// Blocks until `ready`; empty after a failure before any header.
     fn headers(&self) -> Vec<(String, String)>;
     /// Blocks until bytes arrive; `None` at the end of the body.
     fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError>;

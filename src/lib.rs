@@ -24,6 +24,7 @@ pub mod events;
 pub mod headers;
 pub mod host_api;
 pub mod oauth;
+pub mod opening;
 pub mod policy;
 pub mod provider;
 pub mod quota;

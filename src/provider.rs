@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::catalog::{self, Endpoint, Model};
+use crate::catalog::{self, Model};
 use crate::catalog_cache::CatalogCache;
 use crate::policy;
 use crate::token_count;
@@ -20,6 +20,7 @@ use crate::headers;
 use crate::oauth;
 use crate::quota::{self, Quota};
 use crate::retry::{self, Planned};
+use crate::opening::{ChatRequest, Opening, Outcome, Retries};
 use crate::host_api::{
     ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
 };
@@ -36,8 +37,6 @@ pub const PROVIDER_ICON: &str = "icons/copilot.svg";
 /// Where our own sign-in keeps the GitHub token in the host's secret store.
 pub const STORED_TOKEN_KEY: &str = "github-oauth-token";
 
-/// The most bytes of an error body we read before classifying it.
-const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// How many times a chat request that failed before any output is sent again at once.
 const MAX_IMMEDIATE_RETRIES: usize = 1;
 
@@ -70,6 +69,8 @@ pub struct Provider {
     /// backoff after failures (see `catalog_cache`).
     catalog: CatalogCache,
     streams: HashMap<u64, OpenStream>,
+    /// Streams whose request is sent but whose response headers are not classified yet.
+    opening: HashMap<u64, Opening>,
     /// Streams whose request a short rate limit refused, waiting for their retry time.
     waiting: HashMap<u64, Planned>,
     next_stream: u64,
@@ -97,6 +98,7 @@ impl Provider {
             session: SessionCache::new(),
             catalog: CatalogCache::new(),
             streams: HashMap::new(),
+            opening: HashMap::new(),
             waiting: HashMap::new(),
             next_stream: 0,
             quota: None,
@@ -182,14 +184,19 @@ impl Provider {
     ) -> Result<T, Error> {
         match call(&self.settings, &auth) {
             Err(Error::Unauthorized(_)) if auth.kind == AuthKind::Session => {
-                host.log(LogLevel::Info, "the Copilot API refused the session token; exchanging again");
-                self.session.invalidate();
-                self.catalog.invalidate();
-                let auth = self.auth(host)?;
+                let auth = self.reauthorize(host)?;
                 call(&self.settings, &auth)
             }
             other => other,
         }
+    }
+
+    /// Forgets a session token the Copilot API refused and exchanges again.
+    fn reauthorize(&mut self, host: &dyn HostApi) -> Result<Auth, Error> {
+        host.log(LogLevel::Info, "the Copilot API refused the session token; exchanging again");
+        self.session.invalidate();
+        self.catalog.invalidate();
+        self.auth(host)
     }
 
     /// The selected catalog, fetched when missing or when the bearer changed since. `auth`
@@ -344,7 +351,9 @@ impl Provider {
         token_count::count_request(request, Tokenizer::from_name(tokenizer))
     }
 
-    /// Opens a completion stream and returns its id.
+    /// Opens a completion stream and returns its id. The request is sent but its answer not
+    /// awaited: the headers, and any refusal with its retries, are handled by [`Provider::step`]
+    /// (see `opening`), so a server slow to answer blocks no other call.
     pub fn start_stream(
         &mut self,
         host: &dyn HostApi,
@@ -354,34 +363,26 @@ impl Provider {
         let mut auth = self.auth(host)?;
         let models = self.catalog(host, &mut auth)?;
         let model = catalog::find(&models, model_id);
-        let routing::Prepared { endpoint, body, headers: extra, decoder } =
+        let routing::Prepared { endpoint, body, headers, decoder } =
             routing::prepare(model_id, model, request)?;
-        let mut quota_seen = None;
-        let opened = self.with_auth(host, auth.clone(), |settings, auth| {
-            open_chat(host, settings, auth, endpoint, &body, &extra, &mut quota_seen)
-        });
-        self.quota = quota_seen.or(self.quota.take());
+        let chat = ChatRequest { endpoint, body, headers, decoder, auth };
+        let retries = Retries {
+            immediate: MAX_IMMEDIATE_RETRIES,
+            immediate_after_reauth: MAX_IMMEDIATE_RETRIES,
+            reauth: true,
+            waited: true,
+        };
+        let opening = Opening::send(host, &self.settings, chat, retries)?;
         let id = self.next_stream;
-        match opened {
-            Ok(stream) => {
-                self.streams.insert(id, OpenStream::new(stream, decoder));
-            }
-            Err(e) => {
-                // A short rate limit: hand the stream out now, send again at the retry time.
-                let secs = retry::wait_before_retry(&e).ok_or(e)?;
-                host.log(LogLevel::Info, &format!("chat request rate-limited before any output; retrying in {secs} s"));
-                let not_before = host.now_unix().saturating_add(secs);
-                let planned = Planned { not_before, endpoint, body, headers: extra, decoder, auth };
-                self.waiting.insert(id, planned);
-            }
-        }
+        self.opening.insert(id, opening);
         self.next_stream += 1;
         Ok(stream_name(id))
     }
 
     /// Drives a stream waiting for its retry time: `Some(Pending)` before the time on the host
-    /// clock (a blocking step waits for it instead), then the request is sent once more and the
-    /// stream joins the open ones (`None`). A failure of that one retry is the stream's error.
+    /// clock (a blocking step waits for it instead), then the request is sent once more (with
+    /// one replay after a refused session token, no further retry) and the stream joins the
+    /// opening ones (`None`).
     fn resume_waiting(&mut self, host: &dyn HostApi, id: u64, blocking: bool) -> Result<Option<Step>, Error> {
         let Some(planned) = self.waiting.get(&id) else {
             return Ok(None);
@@ -394,22 +395,75 @@ impl Provider {
         let Some(planned) = self.waiting.remove(&id) else {
             return Ok(None);
         };
-        let mut quota_seen = None;
-        let opened = self.with_auth(host, planned.auth.clone(), |settings, auth| {
-            let Planned { endpoint, body, headers, .. } = &planned;
-            open_chat_once(host, settings, auth, *endpoint, body, headers, &mut quota_seen)
-        });
-        self.quota = quota_seen.or(self.quota.take());
-        self.streams.insert(id, OpenStream::new(opened?, planned.decoder));
+        let retries = Retries { immediate: 0, immediate_after_reauth: 0, reauth: true, waited: false };
+        let opening = Opening::send(host, &self.settings, planned.request, retries)?;
+        self.opening.insert(id, opening);
         Ok(None)
+    }
+
+    /// Drives a stream whose answer is not classified yet: `Some(Pending)` while its headers
+    /// (or error body) are on their way, or while a refusal waits for its retry time; `None`
+    /// once it is open (or it is not opening). A refusal is handled as `start` used to handle
+    /// it before any output: a refused session token is exchanged again and the request
+    /// replayed once (with a fresh immediate-retry budget); a failure
+    /// that may pass at once is resent at once (bounded, see [`Error::retry_now`]); a short
+    /// rate limit is waited out on the host clock (see `retry`). Anything else, or a refusal
+    /// past those budgets, is the stream's error (the stream is freed).
+    fn advance_opening(&mut self, host: &dyn HostApi, id: u64, blocking: bool) -> Result<Option<Step>, Error> {
+        let Some(mut opening) = self.opening.remove(&id) else {
+            return Ok(None);
+        };
+        let error = match opening.progress(host, blocking, &mut self.quota) {
+            Outcome::Pending => {
+                self.opening.insert(id, opening);
+                return Ok(Some(Step::Pending));
+            }
+            Outcome::Open => {
+                self.streams.insert(id, OpenStream::new(opening.stream, opening.request.decoder));
+                return Ok(None);
+            }
+            Outcome::Refused(error) => error,
+        };
+        let Opening { mut request, mut retries, .. } = opening;
+        match error {
+            Error::Unauthorized(_) if request.auth.kind == AuthKind::Session && retries.reauth => {
+                request.auth = self.reauthorize(host)?;
+                retries.reauth = false;
+                retries.immediate = retries.immediate_after_reauth;
+            }
+            e if e.retry_now() && retries.immediate > 0 => {
+                retries.immediate -= 1;
+                host.log(LogLevel::Warn, &format!("chat request failed before any output ({e}); retrying"));
+            }
+            e => {
+                let secs = retry::wait_before_retry(&e).filter(|_| retries.waited).ok_or(e)?;
+                host.log(LogLevel::Info, &format!("chat request rate-limited before any output; retrying in {secs} s"));
+                let not_before = host.now_unix().saturating_add(secs);
+                self.waiting.insert(id, Planned { not_before, request });
+                return Ok(Some(Step::Pending));
+            }
+        }
+        let opening = Opening::send(host, &self.settings, request, retries)?;
+        self.opening.insert(id, opening);
+        Ok(Some(Step::Pending))
     }
 
     /// The next step of a stream. `blocking` waits for the network; otherwise a stream with
     /// nothing to hand out answers [`Step::Pending`].
     pub fn step(&mut self, host: &dyn HostApi, stream_id: &str, blocking: bool) -> Result<Step, Error> {
         let id = self.known_stream(stream_id)?;
-        if let Some(step) = self.resume_waiting(host, id, blocking)? {
-            return Ok(step);
+        // Each turn either hands out a step or moves the stream on (waiting → opening →
+        // open); the retry budgets bound the turns. A blocking step goes on until it has
+        // something to hand out.
+        loop {
+            if let Some(step) = self.resume_waiting(host, id, blocking)? {
+                return Ok(step);
+            }
+            match self.advance_opening(host, id, blocking)? {
+                Some(step) if !blocking => return Ok(step),
+                Some(_) => continue,
+                None => break,
+            }
         }
         let Some(stream) = self.streams.get_mut(&id) else {
             return Ok(Step::Finished);
@@ -438,13 +492,14 @@ impl Provider {
     pub fn close_stream(&mut self, stream_id: &str) -> Result<(), Error> {
         let id = self.known_stream(stream_id)?;
         self.streams.remove(&id);
+        self.opening.remove(&id);
         self.waiting.remove(&id);
         Ok(())
     }
 
     /// Number of streams holding state (for tests and memory checks).
     pub fn open_streams(&self) -> usize {
-        self.streams.len() + self.waiting.len()
+        self.streams.len() + self.opening.len() + self.waiting.len()
     }
 
     fn known_stream(&self, stream_id: &str) -> Result<u64, Error> {
@@ -526,76 +581,6 @@ fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<
         host.log(LogLevel::Warn, &format!("models: {w}"));
     }
     Ok(catalog::select(models))
-}
-
-/// `POST {api}/chat/completions` with bounded automatic retry: a failure before any output
-/// that may pass at once (a 5xx, or a 429 asking for no wait, see [`Error::retry_now`]) is
-/// sent again immediately, at most [`MAX_IMMEDIATE_RETRIES`] times, each with a fresh request
-/// id. The guest does not sleep here (a sleeping guest blocks every stream of its instance):
-/// a 429 asking for a short wait is retried by the stream itself at its time on the host clock
-/// (see `retry`), a longer one reaches the user as `rate-limited` with the seconds to wait.
-/// `quota` receives the quota headers of every answer, error answers included.
-fn open_chat(
-    host: &dyn HostApi,
-    settings: &Settings,
-    auth: &Auth,
-    endpoint: Endpoint,
-    body: &[u8],
-    extra_headers: &[(String, String)],
-    quota: &mut Option<Quota>,
-) -> Result<Box<dyn ByteStream>, Error> {
-    let mut retries = 0;
-    loop {
-        match open_chat_once(host, settings, auth, endpoint, body, extra_headers, quota) {
-            Err(e) if e.retry_now() && retries < MAX_IMMEDIATE_RETRIES => {
-                retries += 1;
-                host.log(LogLevel::Warn, &format!("chat request failed before any output ({e}); retrying"));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// One `POST {api}/chat/completions`; an error status is read and classified here (with the
-/// host clock, for `retry-after` dates), so a caller never mistakes it for an empty stream.
-fn open_chat_once(
-    host: &dyn HostApi,
-    settings: &Settings,
-    auth: &Auth,
-    endpoint: Endpoint,
-    body: &[u8],
-    extra_headers: &[(String, String)],
-    quota: &mut Option<Quota>,
-) -> Result<Box<dyn ByteStream>, Error> {
-    // The model's endpoint (`/chat/completions` or `/responses`, see `routing`).
-    let url = format!("{}{}", auth.api_base, endpoint.path());
-    let mut headers = headers::copilot_headers(settings, &auth.bearer);
-    headers.extend(extra_headers.iter().cloned());
-    let mut stream = host.fetch_stream(request(HttpMethod::Post, url, headers, Some(body.to_vec()), settings))?;
-    let status = stream.status();
-    let response_headers = stream.headers();
-    if let Some(seen) = Quota::from_headers(&response_headers) {
-        *quota = Some(seen);
-    }
-    if (200..300).contains(&status) {
-        return Ok(stream);
-    }
-    let error_body = read_limited(stream.as_mut(), MAX_ERROR_BODY_BYTES);
-    Err(Error::from_response_at(status, &response_headers, &error_body, host.now_unix()))
-}
-
-/// Reads up to `limit` bytes of a body; a transport error ends the read (the status is
-/// what matters for classification).
-fn read_limited(stream: &mut dyn ByteStream, limit: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    while out.len() < limit {
-        match stream.next_chunk() {
-            Ok(Some(bytes)) => out.extend_from_slice(&bytes),
-            _ => break,
-        }
-    }
-    out.truncate(limit);
-    out
 }
 
 #[cfg(test)]
@@ -730,8 +715,72 @@ mod tests {
             Ok(Box::new(MemoryStream::new(401, vec![], vec![StreamStep::Data(b"{\"message\":\"nope\"}".to_vec())])))
         });
         let mut p = Provider::new();
-        assert!(matches!(p.start_stream(&host, "gpt-4.1", &hello()), Err(Error::Unauthorized(_))));
+        let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("sent; the answer comes with the first step");
+        assert!(matches!(p.step(&host, &id, false), Ok(Step::Pending)), "the replay is on its way");
+        assert!(matches!(p.step(&host, &id, false), Err(Error::Unauthorized(_))));
         assert_eq!(host.request_count(EXCHANGE), 2, "one re-exchange, no loop");
+        assert_eq!(p.open_streams(), 0, "the refused stream is freed");
+    }
+
+    fn slow_answer(not_ready_polls: usize) -> Box<dyn ByteStream> {
+        Box::new(MemoryStream::new(200, vec![], answer()).not_ready_for(not_ready_polls))
+    }
+
+    #[test]
+    fn a_stream_whose_headers_have_not_arrived_is_pending_and_blocks_no_other_call() {
+        let host = host();
+        let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+        let seen = calls.clone();
+        // The first request's server is slow to send its headers; the second answers at once.
+        host.route_stream(&format!("{API}/chat/completions"), move |_| {
+            seen.set(seen.get() + 1);
+            Ok(if seen.get() == 1 { slow_answer(3) } else { slow_answer(0) })
+        });
+        let mut p = Provider::new();
+        let slow = p.start_stream(&host, "gpt-4.1", &hello()).expect("start does not wait for headers");
+        // MemoryStream fails the test if `status` is asked before `ready`.
+        for _ in 0..3 {
+            assert!(matches!(p.step(&host, &slow, false), Ok(Step::Pending)));
+        }
+        let fast = p.start_stream(&host, "gpt-4.1", &hello()).expect("start");
+        let (events, _) = drain(&mut p, &host, &fast);
+        assert!(events.iter().any(|e| matches!(e, CompletionEvent::Text(_))));
+        assert!(!p.models(&host).expect("models").is_empty());
+        let (events, _) = drain(&mut p, &host, &slow);
+        assert!(events.iter().any(|e| matches!(e, CompletionEvent::Text(_))));
+        assert_eq!(calls.get(), 2);
+        assert_eq!(p.open_streams(), 0);
+    }
+
+    #[test]
+    fn the_blocking_step_pauses_until_the_headers_arrive() {
+        let host = host();
+        host.route_stream(&format!("{API}/chat/completions"), |_| Ok(slow_answer(5)));
+        let mut p = Provider::new();
+        let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("start");
+        let before = host.clock.get();
+        assert!(matches!(p.step(&host, &id, true), Ok(Step::Event(CompletionEvent::Started))));
+        assert!(host.clock.get() > before, "the fake clock moved through the pauses");
+    }
+
+    #[test]
+    fn a_failure_before_the_headers_is_the_first_steps_typed_error() {
+        let host = host();
+        host.route_stream(&format!("{API}/chat/completions"), |_| {
+            let failed = MemoryStream::new(0, vec![], vec![StreamStep::Fail(crate::host_api::HttpError::Timeout)]);
+            Ok(Box::new(failed.not_ready_for(2)))
+        });
+        let mut p = Provider::new();
+        let id = p.start_stream(&host, "gpt-4.1", &hello()).expect("start");
+        assert!(matches!(p.step(&host, &id, false), Ok(Step::Pending)));
+        assert!(matches!(p.step(&host, &id, false), Ok(Step::Pending)));
+        match p.step(&host, &id, false) {
+            Err(Error::Network(m)) => assert!(m.contains("timed out"), "{m}"),
+            Err(e) => panic!("unexpected error {e:?}"),
+            Ok(_) => panic!("expected the timeout"),
+        }
+        assert_eq!(p.open_streams(), 0);
+        assert!(matches!(p.step(&host, &id, false), Ok(Step::Finished)));
     }
 
     #[test]

@@ -4,16 +4,14 @@
 //! once automatically, but the guest never sleeps inside a non-blocking call: the stream is
 //! handed out at once in a "retry not before T" state ([`Planned`]), every poll compares the
 //! HOST clock (`HostApi::now_unix`, which the host controls and tests move forward) with T and
-//! answers `pending` until then, and only then is the request sent again. So the wait blocks
-//! neither the instance nor the other streams, and no test has to really sleep. Only the
-//! blocking `next` export waits in place ([`Planned::wait`]), in short host-clock-checked
-//! pauses. Longer waits reach the user as `rate-limited` with the seconds to wait.
+//! answers `pending` until then, and only then is the request sent again (an `opening`). So
+//! the wait blocks neither the instance nor the other streams, and no test has to really
+//! sleep. Only the blocking `next` export waits in place ([`Planned::wait`]), in short
+//! host-clock-checked pauses. Longer waits reach the user as `rate-limited` with the seconds to wait.
 
-use crate::catalog::Endpoint;
 use crate::error::Error;
 use crate::host_api::HostApi;
-use crate::routing::Decoder;
-use crate::session::Auth;
+use crate::opening::ChatRequest;
 
 /// The longest `retry-after` (seconds) that is waited out automatically before any output.
 pub const MAX_AUTO_WAIT_SECS: u64 = 5;
@@ -40,12 +38,9 @@ pub fn wait_before_retry(error: &Error) -> Option<u64> {
 pub struct Planned {
     /// Host-clock unix seconds before which the request is not sent.
     pub not_before: u64,
-    pub endpoint: Endpoint,
-    pub body: Vec<u8>,
-    pub headers: Vec<(String, String)>,
-    pub decoder: Decoder,
-    /// The bearer of the refused attempt (a refusal of it is handled like any other).
-    pub auth: Auth,
+    /// The request, with the bearer of the refused attempt (a refusal of it is handled like
+    /// any other).
+    pub request: ChatRequest,
 }
 
 impl Planned {

@@ -372,6 +372,8 @@ pub struct MemoryStream {
     status: u16,
     headers: Vec<(String, String)>,
     steps: VecDeque<StreamStep>,
+    /// How many more `ready` calls answer false (the headers have "not arrived yet").
+    not_ready: std::cell::Cell<usize>,
 }
 
 impl MemoryStream {
@@ -381,7 +383,16 @@ impl MemoryStream {
             status,
             headers,
             steps: steps.into(),
+            not_ready: std::cell::Cell::new(0),
         }
+    }
+
+    /// The same stream, whose `ready` answers false `polls` times before the headers "arrive"
+    /// (a server slow to answer). Status 0 with a `Fail` step is a request that failed before
+    /// any header.
+    pub fn not_ready_for(self, polls: usize) -> Self {
+        self.not_ready.set(polls);
+        self
     }
 
     /// A stream of `response`'s body cut into `chunk_size`-byte chunks (0 = one chunk).
@@ -401,11 +412,21 @@ impl MemoryStream {
 }
 
 impl ByteStream for MemoryStream {
+    fn ready(&self) -> bool {
+        let left = self.not_ready.get();
+        self.not_ready.set(left.saturating_sub(1));
+        left == 0
+    }
+
     fn status(&self) -> u16 {
+        // A real host would block here until the headers arrive: under the instance lock in a
+        // non-blocking export, that is the bug this fake exists to catch.
+        assert_eq!(self.not_ready.get(), 0, "status asked before the stream was ready");
         self.status
     }
 
     fn headers(&self) -> Vec<(String, String)> {
+        assert_eq!(self.not_ready.get(), 0, "headers asked before the stream was ready");
         self.headers.clone()
     }
 

@@ -429,7 +429,22 @@ fn a_short_rate_limit_is_retried_once_at_its_time_on_the_host_clock() {
         .ext
         .stream(PROVIDER, VISION_MODEL, request(vec![user("hi")]))
         .expect("no trap")
-        .expect("the stream is handed out with its retry planned");
+        .expect("the stream is handed out at once; the refusal comes with the polls");
+    // The polls read the 429 and plan the retry (the guest logs it); no poll sends it again
+    // before the retry time.
+    while !h
+        .ext
+        .logs()
+        .iter()
+        .any(|l| l.contains("rate-limited before any output"))
+    {
+        match h.ext.poll_stream_id(stream.id()) {
+            Ok(Ok(StreamPoll::Pending)) => {}
+            other => panic!("the refused stream is pending until its retry, got {other:?}"),
+        }
+        assert!(h.count(CHAT) <= 1, "nothing is sent again at once");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     assert_eq!(h.count(CHAT), 1, "nothing is sent again at once");
     if let Ok(Ok(StreamPoll::Pending)) = h.ext.poll_stream_id(stream.id()) {
         assert_eq!(h.count(CHAT), 1, "a pending poll sends nothing");

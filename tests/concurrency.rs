@@ -3,19 +3,17 @@
 //! Design decision: nothing here measures time. "A stalled stream does not delay the others"
 //! is asserted by order: the other stream and a `models` call run to completion while the
 //! stalled stream provably has not ended (its server is holding the connection open, and only
-//! dropping the simulator releases it). Exchanges are counted by the simulator.
-//!
-//! Known limit (documented in the README): `llm-stream-completion-start` holds the instance
-//! lock until the response headers arrive, so a server that stalls before sending any header
-//! delays other calls until the request's timeout. A stall after the headers (the case tested
-//! here) delays nobody.
+//! dropping the simulator, or the request's timeout, releases it). Exchanges are counted by
+//! the simulator. Both stalls are covered: after the headers (the body stops) and before them
+//! (`llm-stream-completion-start` only sends the request; the polls wait for the headers).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use copilot_chat_tests::*;
+use copilot_host::ProviderError;
 use copilot_host::{CompletionEvent, CompletionStream};
-use copilot_sim::ChatScript;
+use copilot_sim::{ChatScript, Fault, Route};
 use serde_json::json;
 
 const MODEL: &str = "gpt-4.1";
@@ -27,6 +25,10 @@ const THREADS: usize = 4;
 const STREAMS_PER_THREAD: usize = 5;
 /// Concurrent requests after the session token expired.
 const EXPIRED_REQUESTS: usize = 16;
+/// The request timeout while a server stalls before its headers: the stalled stream ends with
+/// a timeout after it. Only a bound: the other stream and the `models` call on loopback finish
+/// long before, and the test asserts their order, not their speed.
+const STALL_TIMEOUT_SECS: u64 = 5;
 /// Past the simulator's token lifetime (1,800 s), so any refresh rule must exchange again.
 const PAST_EXPIRY_SECS: u64 = 1800 + 120;
 
@@ -150,6 +152,73 @@ fn a_stalled_stream_delays_neither_another_stream_nor_models() {
             "a stream cut before its end is an error: {rest:?}"
         );
     });
+}
+
+/// Waits (without asserting any duration) until the simulator has received `n` requests to
+/// `path`: a request dispatched by the host's own thread is in flight once it arrived.
+fn wait_for_requests(h: &Harness, path: &str, n: usize) {
+    while h.count(path) < n {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_stall_before_the_headers_delays_neither_another_stream_nor_models() {
+    let h = Harness::with(Setup {
+        settings: json!({"request_timeout_secs": STALL_TIMEOUT_SECS}),
+        ..Setup::default()
+    });
+    assert!(!h.model_ids().is_empty());
+    // The server accepts the next chat request and never sends a byte of its answer.
+    h.sim.fault(Route::ChatCompletions, Fault::Stall, Some(1));
+    let stalled = h
+        .ext
+        .stream(PROVIDER, MODEL, request(vec![user("this one stalls")]))
+        .expect("no trap")
+        .expect("start returns without waiting for the headers");
+    wait_for_requests(&h, CHAT, 1);
+
+    let stalled_ended = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // This thread polls the stalled stream until its request times out.
+        let ended = &stalled_ended;
+        let reader = scope.spawn(move || {
+            let rest: Vec<_> = stalled.collect();
+            ended.store(true, Ordering::SeqCst);
+            rest
+        });
+
+        // Meanwhile a whole other stream and a models call complete.
+        let events = h
+            .chat(MODEL, request(vec![user("this one flows")]))
+            .expect("the second stream completes");
+        assert!(!text_of(&events).is_empty());
+        assert!(
+            matches!(events.last(), Some(CompletionEvent::Stop(_))),
+            "{events:?}"
+        );
+        assert!(!h.models().expect("models answer").is_empty());
+        assert!(
+            !stalled_ended.load(Ordering::SeqCst),
+            "the stalled stream cannot have ended: its server still holds it"
+        );
+
+        // The stalled stream then ends with a typed timeout.
+        let rest = reader.join().expect("the reader thread did not panic");
+        match rest.as_slice() {
+            [Err(ProviderError::Network(message))] => {
+                assert!(message.contains("timed out"), "{message}")
+            }
+            other => panic!("expected one timeout error, got {other:?}"),
+        }
+    });
+    // The instance is not poisoned and the next request works.
+    assert!(!h.ext.is_poisoned());
+    let events = h
+        .chat(MODEL, request(vec![user("after the stall")]))
+        .expect("the next request works");
+    assert!(!text_of(&events).is_empty());
+    assert_eq!(h.count(CHAT), 3, "the stalled request was not retried");
 }
 
 #[test]

@@ -28,7 +28,8 @@ enum Ending {
     ClosedEarly,
     /// The body is cut off mid-stream: the guest reports an error and frees the stream.
     CutOff,
-    /// The server refuses the request: `start` fails, no stream is created.
+    /// The server refuses the request: `start` only sends it, the first poll answers the typed
+    /// refusal and the guest frees the stream.
     Refused,
     /// Dropped after the first event without an explicit close (the host's `Drop` closes).
     Dropped,
@@ -59,8 +60,8 @@ fn cut_off_script() -> ChatScript {
     script
 }
 
-/// Runs stream `i` to its ending; returns its id when a stream was created.
-fn run_one(h: &Harness, i: usize) -> Option<String> {
+/// Runs stream `i` to its ending; returns its id.
+fn run_one(h: &Harness, i: usize) -> String {
     let req = request(vec![user(&format!("question number {i}"))]);
     match ending(i) {
         Ending::CutOff => h.sim.script_chat(cut_off_script()),
@@ -78,11 +79,9 @@ fn run_one(h: &Harness, i: usize) -> Option<String> {
         .ext
         .stream(PROVIDER, MODEL, req)
         .expect("start must not trap");
-    let mut stream = match (ending(i), started) {
-        (Ending::Refused, Err(_)) => return None,
-        (Ending::Refused, Ok(_)) => panic!("stream {i}: a refused request started a stream"),
-        (_, Err(e)) => panic!("stream {i} ({:?}) failed to start: {e:?}", ending(i)),
-        (_, Ok(stream)) => stream,
+    let mut stream = match started {
+        Err(e) => panic!("stream {i} ({:?}) failed to start: {e:?}", ending(i)),
+        Ok(stream) => stream,
     };
     let id = stream.id().to_string();
     match ending(i) {
@@ -130,9 +129,19 @@ fn run_one(h: &Harness, i: usize) -> Option<String> {
             // never hears of this stream again.
             std::mem::forget(stream);
         }
-        Ending::Refused => unreachable!("handled above"),
+        Ending::Refused => {
+            let first = stream.next();
+            assert!(
+                matches!(first, Some(Err(ProviderError::Upstream(ref u))) if u.status == 400),
+                "stream {i}: a refused request ends with its typed error, got {first:?}"
+            );
+            assert!(
+                stream.next().is_none(),
+                "stream {i}: nothing after the refusal"
+            );
+        }
     }
-    Some(id)
+    id
 }
 
 #[test]
@@ -142,7 +151,7 @@ fn a_thousand_streams_of_every_ending_leave_no_state_and_no_growth() {
     h.model_ids();
     let mut ids = Vec::new();
     for i in 0..WARM_UP {
-        ids.extend(run_one(&h, i));
+        ids.push(run_one(&h, i));
     }
     let after_warm_up = h.ext.guest_memory_bytes();
     assert!(
@@ -150,7 +159,7 @@ fn a_thousand_streams_of_every_ending_leave_no_state_and_no_growth() {
         "the memory meter must see the guest's memory"
     );
     for i in WARM_UP..STREAMS {
-        ids.extend(run_one(&h, i));
+        ids.push(run_one(&h, i));
     }
     let after_all = h.ext.guest_memory_bytes();
     assert_eq!(
@@ -159,10 +168,7 @@ fn a_thousand_streams_of_every_ending_leave_no_state_and_no_growth() {
         "guest linear memory grew from {after_warm_up} to {after_all} bytes over {} streams",
         STREAMS - WARM_UP
     );
-    let refused = (0..STREAMS)
-        .filter(|i| matches!(ending(*i), Ending::Refused))
-        .count();
-    assert_eq!(ids.len(), STREAMS - refused);
+    assert_eq!(ids.len(), STREAMS);
     for id in &ids {
         let polled = h.ext.poll_stream_id(id).expect("poll must not trap");
         assert!(

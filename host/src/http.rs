@@ -5,10 +5,15 @@
 //!   every hop is checked against the grants and the `Authorization`, `Cookie` and
 //!   `Proxy-Authorization` headers are dropped as soon as a hop leaves the original origin.
 //! * Every status is a response, never an error: the guest reads `retry-after` and 4xx bodies.
-//! * A streamed body is read by its own thread into a small bounded channel; each chunk bumps
-//!   a shared [`Readiness`] so a host driving many streams with `poll` sleeps until something
-//!   arrived instead of spinning. Dropping the stream drops the receiver; the thread exits on
-//!   its next send, at the end of the body, or when the per-read timeout notices a stall.
+//! * A streamed request is sent by its own thread: `fetch-stream` checks the grant (no I/O)
+//!   and returns at once, so a server that stalls before its headers holds up nobody but that
+//!   thread (the guest asks `ready` instead of blocking on `status` under the instance lock).
+//!   The same thread then reads the body into a small bounded channel; the headers' arrival
+//!   and each chunk bump a shared [`Readiness`] so a host driving many streams with `poll`
+//!   sleeps until something arrived instead of spinning. A request that fails before its
+//!   headers puts its typed error into the channel (the next read returns it) and reports
+//!   status 0. Dropping the stream drops the receiver; the thread exits on its next send, at
+//!   the end of the body, or when the per-read timeout notices a stall.
 
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -72,7 +77,9 @@ impl Readiness {
     }
 }
 
-/// The guest's HTTP client: one ureq agent (connection pool) per loaded extension.
+/// The guest's HTTP client: one ureq agent (connection pool) per loaded extension. Clones
+/// share the agent (a streamed request's thread holds one).
+#[derive(Clone)]
 pub struct HttpClient {
     agent: Agent,
     grants: Arc<Grants>,
@@ -146,23 +153,57 @@ impl HttpClient {
         })
     }
 
-    /// Performs a request and returns as soon as the response headers arrived.
+    /// Sends a request from a thread of its own and returns at once: the status and headers
+    /// become known later ([`HttpStream::ready`]). A host the grants do not allow is refused
+    /// here, before any I/O; every later failure (refused connection, timeout before the
+    /// headers, a redirect to a denied host) is the stream's first read error.
     pub fn fetch_stream(&self, request: HttpRequest) -> Result<HttpStream, HttpError> {
-        let response = self.send(request, Phase::Headers)?;
-        let status = response.status().as_u16();
-        let headers = header_pairs(response.headers());
+        self.check_grant(&request.url)?;
         let (tx, rx) = mpsc::sync_channel(CHANNEL_CHUNKS);
-        let reader = response.into_body().into_reader();
-        let readiness = self.readiness.clone();
+        let head = Arc::new(HeadCell::default());
+        let (client, cell) = (self.clone(), head.clone());
         std::thread::Builder::new()
-            .name("copilot-host-http-body".into())
-            .spawn(move || pump_body(reader, &tx, &readiness))
-            .map_err(|e| HttpError::Other(format!("cannot start the body reader: {e}")))?;
+            .name("copilot-host-http-stream".into())
+            .spawn(move || client.run_stream(request, &cell, &tx))
+            .map_err(|e| HttpError::Other(format!("cannot start the request thread: {e}")))?;
         Ok(HttpStream {
-            status,
-            headers,
+            head,
             rx,
             finished: None,
+        })
+    }
+
+    /// The body of a streamed request's thread: send, publish the head, pump the body.
+    fn run_stream(&self, request: HttpRequest, cell: &HeadCell, tx: &SyncSender<Piece>) {
+        match self.send(request, Phase::Headers) {
+            Ok(response) => {
+                cell.set(Head::Known {
+                    status: response.status().as_u16(),
+                    headers: header_pairs(response.headers()),
+                });
+                self.readiness.notify();
+                let reader = response.into_body().into_reader();
+                pump_body(reader, tx, &self.readiness);
+            }
+            Err(error) => {
+                // The error goes into the channel before the head is published, so a reader
+                // that saw `ready` finds it on its next read.
+                let _ = tx.send(Piece::Failed(error));
+                cell.set(Head::Failed);
+                self.readiness.notify();
+            }
+        }
+    }
+
+    /// Refuses a URL the grants do not allow (logged: the user may need to grant it).
+    fn check_grant(&self, url: &str) -> Result<crate::capabilities::Target, HttpError> {
+        self.grants.check_url(url).map_err(|host| {
+            self.log.log(
+                Level::Warn,
+                "host",
+                &format!("denied an HTTP request to {host}: the extension's manifest and the user's settings do not grant it"),
+            );
+            HttpError::Denied(host)
         })
     }
 
@@ -223,14 +264,7 @@ impl HttpClient {
     }
 
     fn send_once(&self, hop: &Hop, budget: Budget) -> Result<http::Response<Body>, HttpError> {
-        let target = self.grants.check_url(&hop.url).map_err(|host| {
-            self.log.log(
-                Level::Warn,
-                "host",
-                &format!("denied an HTTP request to {host}: the extension's manifest and the user's settings do not grant it"),
-            );
-            HttpError::Denied(host)
-        })?;
+        let target = self.check_grant(&hop.url)?;
         let mut builder = http::Request::builder()
             .method(hop.method.clone())
             .uri(hop.url.as_str());
@@ -450,10 +484,61 @@ fn pump_body(mut reader: impl Read, tx: &SyncSender<Piece>, readiness: &Readines
     }
 }
 
-/// A response whose status and headers are known; the body arrives in chunks.
+/// What is known of a streamed response's head.
+#[derive(Default)]
+enum Head {
+    /// The request is on its way; no status yet.
+    #[default]
+    Awaiting,
+    Known {
+        status: u16,
+        headers: Vec<(String, String)>,
+    },
+    /// The request failed before any header; the error waits in the body channel.
+    Failed,
+}
+
+/// The head of one streamed response, written once by its thread.
+#[derive(Default)]
+struct HeadCell {
+    head: Mutex<Head>,
+    arrived: Condvar,
+}
+
+impl HeadCell {
+    fn set(&self, head: Head) {
+        if let Ok(mut slot) = self.head.lock() {
+            *slot = head;
+        }
+        self.arrived.notify_all();
+    }
+
+    /// Runs `f` on the head once it is no longer [`Head::Awaiting`] (blocks until then).
+    fn with_known<T>(&self, f: impl FnOnce(&Head) -> T) -> T {
+        let Ok(guard) = self.head.lock() else {
+            return f(&Head::Failed);
+        };
+        match self
+            .arrived
+            .wait_while(guard, |h| matches!(h, Head::Awaiting))
+        {
+            Ok(head) => f(&head),
+            Err(_) => f(&Head::Failed),
+        }
+    }
+
+    fn is_known(&self) -> bool {
+        self.head
+            .lock()
+            .map(|h| !matches!(*h, Head::Awaiting))
+            .unwrap_or(true)
+    }
+}
+
+/// A streamed response: the head arrives first (see [`HttpStream::ready`]), then the body in
+/// chunks.
 pub struct HttpStream {
-    status: u16,
-    headers: Vec<(String, String)>,
+    head: Arc<HeadCell>,
     rx: Receiver<Piece>,
     /// `Some(Ok)` after the end, `Some(Err)` after a failure: later reads repeat it.
     finished: Option<Result<(), HttpError>>,
@@ -462,20 +547,34 @@ pub struct HttpStream {
 impl std::fmt::Debug for HttpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpStream")
-            .field("status", &self.status)
+            .field("ready", &self.ready())
             .finish_non_exhaustive()
     }
 }
 
 impl HttpStream {
-    /// The response status.
-    pub fn status(&self) -> u16 {
-        self.status
+    /// Whether the status and headers are known (or the request failed before them). Never
+    /// blocks.
+    pub fn ready(&self) -> bool {
+        self.head.is_known()
     }
 
-    /// The response headers, in the order received.
-    pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+    /// The response status; blocks until [`HttpStream::ready`]. 0 when the request failed
+    /// before any header: the next read returns the typed error.
+    pub fn status(&self) -> u16 {
+        self.head.with_known(|head| match head {
+            Head::Known { status, .. } => *status,
+            _ => 0,
+        })
+    }
+
+    /// The response headers, in the order received; blocks like [`HttpStream::status`] (empty
+    /// after a failure).
+    pub fn headers(&self) -> Vec<(String, String)> {
+        self.head.with_known(|head| match head {
+            Head::Known { headers, .. } => headers.clone(),
+            _ => Vec::new(),
+        })
     }
 
     /// Blocks until bytes arrive; `None` at the end of the body.

@@ -144,15 +144,21 @@ impl http_client::Host for HostState {
 }
 
 impl HostHttpResponseStream for HostState {
+    fn ready(&mut self, stream: Resource<HttpStream>) -> bool {
+        // A lost handle has nothing to wait for: `status` answers 0 at once for it.
+        self.table.get(&stream).map(|s| s.ready()).unwrap_or(true)
+    }
+
     fn status(&mut self, stream: Resource<HttpStream>) -> u16 {
-        // A handle the guest holds always maps to a live entry; 0 only if the host lost it.
+        // A handle the guest holds always maps to a live entry; 0 only if the host lost it
+        // (or the request failed before its headers: the next read says why).
         self.table.get(&stream).map(|s| s.status()).unwrap_or(0)
     }
 
     fn headers(&mut self, stream: Resource<HttpStream>) -> Vec<(String, String)> {
         self.table
             .get(&stream)
-            .map(|s| s.headers().to_vec())
+            .map(|s| s.headers())
             .unwrap_or_default()
     }
 

@@ -15,6 +15,15 @@ struct Seen {
 }
 
 impl Seen {
+    fn empty() -> Seen {
+        Seen {
+            method: String::new(),
+            path: String::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -487,6 +496,103 @@ fn dropping_a_stream_releases_its_reader() {
     drop(stream);
     // The reader thread's next send fails and it exits; the server side still completes.
     go_tx.send(()).unwrap();
+}
+
+#[test]
+fn fetch_stream_returns_before_the_headers_and_readiness_signals_their_arrival() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (body_tx, body_rx) = mpsc::channel();
+    let script: Script = Box::new(move |_, stream| {
+        // Headers only after the test says so.
+        if go_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            return;
+        }
+        chunked_in_two(body_rx)(&Seen::empty(), stream);
+    });
+    let server = Server::start(vec![script]);
+    let readiness = Readiness::new();
+    let grants = Grants {
+        http_hosts: vec![HostPattern::parse(&format!("127.0.0.1:{}", server.port)).unwrap()],
+        ..Default::default()
+    };
+    let client = HttpClient::new(
+        Arc::new(grants),
+        Duration::from_secs(20),
+        readiness.clone(),
+        null_log(),
+    );
+    let mut stream = client
+        .fetch_stream(get(server.url("/stalls"), &[]))
+        .expect("returns while the server holds its headers back");
+    server.next_request();
+    assert!(!stream.ready(), "no headers were sent yet");
+    assert_eq!(stream.poll_chunk(), Ok(ChunkPoll::Pending));
+    let seen = readiness.generation();
+    go_tx.send(()).unwrap();
+    while !stream.ready() {
+        readiness.wait_for_change(seen, Duration::from_secs(10));
+    }
+    assert_ne!(
+        readiness.generation(),
+        seen,
+        "the headers' arrival bumped readiness"
+    );
+    assert_eq!(stream.status(), 200);
+    assert!(stream
+        .headers()
+        .iter()
+        .any(|(k, v)| k == "content-type" && v == "text/event-stream"));
+    assert_eq!(poll_until_data(&mut stream, &readiness), b"first");
+    drop(body_tx);
+}
+
+#[test]
+fn failures_before_the_headers_are_status_0_then_a_typed_read_error() {
+    let refused_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let (hold_tx, hold_rx) = mpsc::channel::<()>();
+    let silent: Script = Box::new(move |_, _| {
+        let _ = hold_rx.recv_timeout(Duration::from_secs(30));
+    });
+    let server = Server::start(vec![silent]);
+    let client = client_for(
+        &[
+            format!("127.0.0.1:{refused_port}"),
+            format!("127.0.0.1:{}", server.port),
+        ],
+        null_log(),
+    );
+    let mut refused = client
+        .fetch_stream(get(format!("http://127.0.0.1:{refused_port}/"), &[]))
+        .expect("dispatched");
+    assert_eq!(refused.status(), 0, "blocks until the failure, never traps");
+    assert!(refused.ready());
+    assert!(refused.headers().is_empty());
+    assert!(matches!(
+        refused.poll_chunk(),
+        Err(HttpError::Connection(_))
+    ));
+    assert!(matches!(
+        refused.next_chunk(),
+        Err(HttpError::Connection(_))
+    ));
+
+    let mut request = get(server.url("/silent"), &[]);
+    request.timeout_ms = Some(200);
+    let mut silent = client.fetch_stream(request).expect("dispatched");
+    assert_eq!(silent.status(), 0);
+    assert_eq!(silent.next_chunk(), Err(HttpError::Timeout));
+    drop(hold_tx);
+
+    // A denied host needs no I/O: refused at once.
+    assert_eq!(
+        client
+            .fetch_stream(get("http://example.invalid/".into(), &[]))
+            .unwrap_err(),
+        HttpError::Denied("example.invalid".into())
+    );
 }
 
 #[test]
