@@ -13,7 +13,7 @@
 //! → [`model_infos`] (WIT records with the default and fast-default flags).
 
 use serde::de::{DeserializeOwned, Deserializer};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
@@ -508,32 +508,90 @@ impl Model {
 ///    seen marking every model hidden, and the account's usable models must still show.
 /// 5. The `is_chat_default` model first, the rest in server order.
 pub fn select(models: Vec<Model>) -> Vec<Model> {
-    let usable = dedupe(models.into_iter().filter(is_usable_for_chat).collect());
-    let (visible, hidden): (Vec<Model>, Vec<Model>) = usable
+    select_with_report(models).0
+}
+
+/// Why the catalog shows fewer models than the server listed: for `doctor`, which is what a
+/// user runs when models are missing.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Selection {
+    /// Entries the server listed (after unreadable ones were skipped).
+    pub listed: usize,
+    /// Models offered.
+    pub shown: usize,
+    /// The rest, grouped by the reason they are not offered.
+    pub hidden: Vec<HiddenGroup>,
+}
+
+/// Models left out for one reason.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct HiddenGroup {
+    pub reason: String,
+    pub ids: Vec<String>,
+}
+
+impl Selection {
+    fn hide(&mut self, reason: &str, id: &str) {
+        match self.hidden.iter_mut().find(|g| g.reason == reason) {
+            Some(group) => group.ids.push(id.to_string()),
+            None => self.hidden.push(HiddenGroup { reason: reason.to_string(), ids: vec![id.to_string()] }),
+        }
+    }
+}
+
+/// [`select`], saying what it left out and why.
+pub fn select_with_report(models: Vec<Model>) -> (Vec<Model>, Selection) {
+    let mut report = Selection { listed: models.len(), ..Selection::default() };
+    let mut usable = Vec::with_capacity(models.len());
+    for m in models {
+        match unusable_reason(&m) {
+            Some(reason) => report.hide(reason, &m.id),
+            None => usable.push(m),
+        }
+    }
+    let mut seen = std::collections::HashSet::with_capacity(usable.len());
+    let mut unique = Vec::with_capacity(usable.len());
+    for m in usable {
+        if seen.insert(m.id.clone()) {
+            unique.push(m);
+        } else {
+            report.hide("listed twice (the first entry is used)", &m.id);
+        }
+    }
+    let (visible, hidden): (Vec<Model>, Vec<Model>) = unique
         .into_iter()
         .partition(|m| m.picker_enabled != Some(false));
     let chosen = if visible.is_empty() {
-        hidden.into_iter().filter(Model::policy_enabled).collect()
+        let (enabled, not_enabled): (Vec<Model>, Vec<Model>) =
+            hidden.into_iter().partition(Model::policy_enabled);
+        for m in &not_enabled {
+            report.hide("marked hidden by the server and its policy is not enabled", &m.id);
+        }
+        enabled
     } else {
+        for m in &hidden {
+            report.hide("marked hidden from the model picker by the server", &m.id);
+        }
         visible
     };
-    default_first(chosen)
+    report.shown = chosen.len();
+    (default_first(chosen), report)
 }
 
-fn is_usable_for_chat(m: &Model) -> bool {
-    let chat_kind = m
-        .kind
-        .as_deref()
-        .is_none_or(|k| k.eq_ignore_ascii_case(CHAT_KIND));
-    chat_kind && !m.policy_disabled() && m.endpoint().is_some()
+/// Why a model cannot be offered for chat at all, if it cannot.
+fn unusable_reason(m: &Model) -> Option<&'static str> {
+    if !m.kind.as_deref().is_none_or(|k| k.eq_ignore_ascii_case(CHAT_KIND)) {
+        Some("not a chat model (embeddings or completions)")
+    } else if m.policy_disabled() {
+        Some("disabled by the account's policy")
+    } else if m.endpoint().is_none() {
+        Some("speaks no endpoint this provider supports")
+    } else {
+        None
+    }
 }
 
-/// Keeps the first model of each id, in order. A set, not a scan: catalogs are untrusted
-/// and may be huge.
-fn dedupe(models: Vec<Model>) -> Vec<Model> {
-    let mut seen = std::collections::HashSet::with_capacity(models.len());
-    models.into_iter().filter(|m| seen.insert(m.id.clone())).collect()
-}
+
 
 fn default_first(mut models: Vec<Model>) -> Vec<Model> {
     if let Some(pos) = models.iter().position(|m| m.is_chat_default) {
@@ -1398,5 +1456,36 @@ mod tests {
         assert_eq!(format_multiplier(1.25), "1.25x");
         assert_eq!(format_multiplier(10.0), "10x");
         assert_eq!(format_multiplier(0.0), "0x");
+    }
+
+    #[test]
+    fn the_selection_report_says_why_models_are_not_offered() {
+        let body = br#"{"data":[
+            {"id":"a","model_picker_enabled":true,"capabilities":{"type":"chat"}},
+            {"id":"a","model_picker_enabled":true,"capabilities":{"type":"chat"}},
+            {"id":"emb","capabilities":{"type":"embeddings"}},
+            {"id":"off","policy":{"state":"disabled"},"capabilities":{"type":"chat"}},
+            {"id":"msg","supported_endpoints":["/v1/messages"],"capabilities":{"type":"chat"}},
+            {"id":"hid","model_picker_enabled":false,"capabilities":{"type":"chat"}}
+        ]}"#;
+        let (models, _) = parse_models(body).unwrap();
+        let (chosen, report) = select_with_report(models);
+        assert_eq!(chosen.len(), 1);
+        assert_eq!((report.listed, report.shown), (6, 1));
+        let reasons: Vec<(&str, Vec<&str>)> = report
+            .hidden
+            .iter()
+            .map(|g| (g.reason.as_str(), g.ids.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                ("not a chat model (embeddings or completions)", vec!["emb"]),
+                ("disabled by the account's policy", vec!["off"]),
+                ("speaks no endpoint this provider supports", vec!["msg"]),
+                ("listed twice (the first entry is used)", vec!["a"]),
+                ("marked hidden from the model picker by the server", vec!["hid"]),
+            ]
+        );
     }
 }

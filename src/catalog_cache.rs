@@ -9,7 +9,7 @@
 //! While waiting with no good list at all, the last error is answered again. The cache holds
 //! no I/O: the provider fetches, this module decides.
 
-use crate::catalog::Model;
+use crate::catalog::{Model, Selection};
 use crate::error::Error;
 use crate::policy::Outcomes;
 
@@ -41,6 +41,8 @@ pub struct CatalogCache {
     failure: Option<Failure>,
     /// Policy requests made by this instance (see `policy::apply`).
     pub policy_outcomes: Outcomes,
+    /// What the last good fetch left out and why (for `doctor`).
+    pub selection: Option<Selection>,
 }
 
 impl CatalogCache {

@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use crate::catalog::Selection;
 use crate::credentials;
 use crate::host_api::HostApi;
 use crate::session::{AuthKind, SessionInfo};
@@ -36,6 +37,8 @@ pub struct Report {
     pub exchange: Option<ExchangeReport>,
     /// How many models the cached catalog offers, if it was fetched.
     pub models: Option<usize>,
+    /// How many the server listed, and why the others are not offered.
+    pub catalog: Option<Selection>,
     /// What is wrong and how to fix it.
     pub problems: Vec<Problem>,
 }
@@ -82,8 +85,9 @@ pub fn report(
     host: &dyn HostApi,
     settings: &Settings,
     session: Option<SessionInfo>,
-    models: Option<usize>,
+    catalog: Option<Selection>,
 ) -> Report {
+    let models = catalog.as_ref().map(|c| c.shown);
     let github_host = settings.github_host();
     let mut ignored = Vec::new();
     let config_dirs = credentials::config_dirs(host, settings, &mut ignored);
@@ -114,6 +118,7 @@ pub fn report(
         credential,
         exchange,
         models,
+        catalog,
         problems: Vec::new(),
     };
     report.problems = problems(&report);
@@ -240,8 +245,11 @@ impl Report {
             }
             None => md.push_str("* Token exchange: not done yet in this session\n"),
         }
-        if let Some(n) = self.models {
-            md.push_str(&format!("* Models offered: {n}\n"));
+        if let Some(c) = &self.catalog {
+            md.push_str(&format!("* Models offered: {} of {} listed\n", c.shown, c.listed));
+            for group in &c.hidden {
+                md.push_str(&format!("  * not offered, {}: {}\n", group.reason, code_list(&group.ids)));
+            }
         }
         for p in &self.problems {
             md.push_str(&format!("* Problem: {}. Fix: {}\n", p.problem, p.fix));
@@ -327,7 +335,15 @@ mod tests {
             sku: Some("plus_monthly_subscriber".into()),
             fallback_reason: None,
         };
-        let r = report(&host, &Settings::default(), Some(info), Some(12));
+        let catalog = Selection {
+            listed: 15,
+            shown: 12,
+            hidden: vec![crate::catalog::HiddenGroup {
+                reason: "not a chat model (embeddings or completions)".into(),
+                ids: vec!["text-embedding-3-small".into()],
+            }],
+        };
+        let r = report(&host, &Settings::default(), Some(info), Some(catalog));
         let c = r.credential.clone().expect("credential");
         assert_eq!(
             (c.source.as_str(), c.host.as_str()),
@@ -338,6 +354,9 @@ mod tests {
         let json = extract(&md).expect("json");
         assert_eq!(json["exchange"]["sku"], "plus_monthly_subscriber");
         assert_eq!(json["models"], 12);
+        assert_eq!(json["catalog"]["listed"], 15);
+        assert!(md.contains("Models offered: 12 of 15 listed"), "{md}");
+        assert!(md.contains("not offered, not a chat model (embeddings or completions): `text-embedding-3-small`"), "{md}");
         // Discovery stops at the env token, so the broken file is not even read.
         assert!(r.problems.is_empty(), "{:?}", r.problems);
     }
@@ -363,7 +382,8 @@ mod tests {
             sku: None,
             fallback_reason: Some("404 --> Not Found".into()),
         };
-        let r = report(&host, &Settings::default(), Some(info), Some(0));
+        let empty = Selection { listed: 3, shown: 0, hidden: vec![] };
+        let r = report(&host, &Settings::default(), Some(info), Some(empty));
         let text: Vec<String> = r.problems.iter().map(|p| p.problem.clone()).collect();
         assert!(
             text.iter().any(|p| p.contains("apps.json: malformed JSON")),

@@ -216,7 +216,8 @@ impl Provider {
             Ok((fetch_models(host, settings, auth)?, auth.clone()))
         });
         match fetched {
-            Ok((mut models, used)) => {
+            Ok(((mut models, selection), used)) => {
+                self.catalog.selection = Some(selection);
                 policy::apply(host, &self.settings, &used, &mut models, &mut self.catalog.policy_outcomes);
                 self.catalog.succeeded(models.clone(), used.bearer.clone());
                 *auth = used;
@@ -310,8 +311,8 @@ impl Provider {
             md.push('\n');
             md.push_str(&catalog::models_markdown(models));
         }
-        let models = self.catalog.known().map(|m| m.len());
-        md.push_str(&doctor::report(host, &self.settings, self.session.current(), models).markdown());
+        let report = doctor::report(host, &self.settings, self.session.current(), self.catalog.selection.clone());
+        md.push_str(&report.markdown());
         md
     }
 
@@ -569,7 +570,7 @@ fn request(method: HttpMethod, url: String, headers: Vec<(String, String)>, body
 }
 
 /// `GET {api}/models`, parsed leniently and selected.
-fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<Vec<Model>, Error> {
+fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<(Vec<Model>, catalog::Selection), Error> {
     let url = format!("{}/models", auth.api_base);
     let headers = headers::copilot_headers(settings, &auth.bearer);
     let response = host.fetch(request(HttpMethod::Get, url, headers, None, settings))?;
@@ -580,7 +581,7 @@ fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<
     for w in warnings {
         host.log(LogLevel::Warn, &format!("models: {w}"));
     }
-    Ok(catalog::select(models))
+    Ok(catalog::select_with_report(models))
 }
 
 #[cfg(test)]

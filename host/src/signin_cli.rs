@@ -201,6 +201,18 @@ pub fn diagnostics_text(report: &Value) -> String {
     } else {
         out.push_str("  exchange  not done\n");
     }
+    let catalog = &report["catalog"];
+    if catalog.is_object() {
+        out.push_str(&format!(
+            "  catalog   {} of {} listed models offered\n",
+            s(&catalog["shown"]),
+            s(&catalog["listed"])
+        ));
+        for group in catalog["hidden"].as_array().into_iter().flatten() {
+            let ids: Vec<String> = group["ids"].as_array().into_iter().flatten().map(s).collect();
+            out.push_str(&format!("            not offered, {}: {}\n", s(&group["reason"]), ids.join(", ")));
+        }
+    }
     for problem in report["problems"].as_array().into_iter().flatten() {
         out.push_str(&format!("  problem   {}\n", s(&problem["problem"])));
         out.push_str(&format!("    fix     {}\n", s(&problem["fix"])));
@@ -214,7 +226,7 @@ mod tests {
 
     #[test]
     fn the_report_is_found_and_rendered() {
-        let md = "# x\n\n<!-- copilot-doctor: {\"github_host\":\"github.com\",\"config_dirs\":[\"/h/.config/github-copilot\"],\"config_dir_rule\":\"r\",\"sources\":[{\"source\":\"env GH_COPILOT_TOKEN\",\"result\":\"not set\"}],\"credential\":null,\"exchange\":null,\"models\":null,\"problems\":[{\"problem\":\"no GitHub credential\",\"fix\":\"run `copilot-host sign-in`\"}]} -->\n";
+        let md = "# x\n\n<!-- copilot-doctor: {\"github_host\":\"github.com\",\"config_dirs\":[\"/h/.config/github-copilot\"],\"config_dir_rule\":\"r\",\"sources\":[{\"source\":\"env GH_COPILOT_TOKEN\",\"result\":\"not set\"}],\"credential\":null,\"exchange\":null,\"models\":3,\"catalog\":{\"listed\":4,\"shown\":3,\"hidden\":[{\"reason\":\"disabled by the account's policy\",\"ids\":[\"grok\"]}]},\"problems\":[{\"problem\":\"no GitHub credential\",\"fix\":\"run `copilot-host sign-in`\"}]} -->\n";
         let report = extract_report(md).expect("report");
         let text = diagnostics_text(&report);
         assert!(text.contains("env GH_COPILOT_TOKEN: not set"), "{text}");
@@ -223,6 +235,8 @@ mod tests {
             text.contains("fix     run `copilot-host sign-in`"),
             "{text}"
         );
+        assert!(text.contains("catalog   3 of 4 listed models offered"), "{text}");
+        assert!(text.contains("not offered, disabled by the account's policy: grok"), "{text}");
         assert!(extract_report("no report here").is_none());
         assert!(extract_report("<!-- copilot-doctor: {broken -->").is_none());
     }

@@ -198,6 +198,25 @@ fn doctor_shows_the_premium_quota_in_text_and_json() {
 }
 
 #[test]
+fn doctor_says_how_many_models_are_offered_and_why_others_are_not() {
+    let sim = Sim::start(SimConfig::default()).expect("sim");
+    let config = ConfigDir::new("doctor-catalog", true);
+    let out = run(&sim, &config, &["doctor", "--json"], None);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    let catalog = &report["providers"][0]["diagnostics"]["catalog"];
+    let listed = catalog["listed"].as_u64().expect("listed");
+    let shown = catalog["shown"].as_u64().expect("shown");
+    assert!(shown >= 3 && listed > shown, "{catalog}");
+    let reasons = catalog["hidden"].to_string();
+    // The simulator lists an embeddings model and a policy-disabled one.
+    assert!(reasons.contains("not a chat model"), "{reasons}");
+    assert!(reasons.contains("disabled by the account's policy"), "{reasons}");
+    let text = run(&sim, &config, &["doctor"], None);
+    assert!(stdout(&text).contains(&format!("catalog   {shown} of {listed} listed models offered")), "{}", stdout(&text));
+}
+
+#[test]
 fn sign_in_and_sign_out_json() {
     let sim = Sim::start(SimConfig::default()).expect("sim");
     let config = ConfigDir::new("sign-in-json", false);
