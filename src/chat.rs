@@ -27,9 +27,9 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolResultContent, ToolUse,
 };
 use crate::catalog::Model;
-use crate::events::{self, non_empty_str, UsageFields};
-use crate::error::{quota_guidance, rate_limit_guidance, redact, Error, Upstream};
-use crate::sse::{SseEvent, SseParser};
+use crate::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
+use crate::error::{clean_message, quota_guidance, rate_limit_guidance, Error, Upstream};
+use crate::sse::SseEvent;
 
 /// The payload that ends a chat-completions stream.
 const DONE_MARKER: &str = "[DONE]";
@@ -40,8 +40,6 @@ const MALFORMED_CHUNK_STATUS: u16 = 502;
 const MID_STREAM_ERROR_STATUS: u16 = 500;
 /// Bound on one tool call's accumulated argument text.
 pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
-/// Server messages kept in errors are clipped to this many characters.
-const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 /// Base64 characters decoded to sniff an image type (12 bytes: enough for WebP's header).
 const IMAGE_MAGIC_BYTES: usize = 12;
 /// The scheme of inline image URLs, compared case-insensitively.
@@ -919,91 +917,23 @@ fn classify_stream_error(error: &Value) -> Error {
     }
 }
 
-/// Server text kept in an error: tokens redacted, length clipped.
-fn clean_message(text: &str) -> String {
-    let text = redact(text.trim());
-    if text.chars().count() <= MAX_ERROR_MESSAGE_CHARS {
-        return text;
-    }
-    let mut clipped: String = text.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
-    clipped.push('…');
-    clipped
-}
-
 // ---------------------------------------------------------------------------------------------
 // Body bytes → events
 // ---------------------------------------------------------------------------------------------
 
 /// Raw `/chat/completions` body bytes in, [`CompletionEvent`]s out.
-///
-/// When a call fails after some events were decoded in it, those events are returned and the
-/// error comes from the next call (then from every call), so the events a consumer sees do not
-/// depend on how the body was chunked.
-#[derive(Debug, Default)]
-pub struct ChatStream {
-    parser: SseParser,
-    decoder: ChatDecoder,
-    failed: Option<Error>,
-}
+pub type ChatStream = EventStream<ChatDecoder>;
 
-impl ChatStream {
-    /// A stream at the start of a body.
-    pub fn new() -> Self {
-        Self::default()
+impl SseDecoder for ChatDecoder {
+    fn decode_event(&mut self, event: &SseEvent) -> Result<Vec<CompletionEvent>, Error> {
+        if event.event.as_deref() == Some("error") {
+            return Err(error_event(&event.data));
+        }
+        self.on_data(&event.data)
     }
 
-    /// Feeds the next body bytes.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut out = Vec::new();
-        let result = self.parser.push(bytes).and_then(|sse| self.decode(sse, &mut out));
-        self.settle(result, out)
-    }
-
-    /// The body ended: flushes the last event and checks the answer was complete. An error
-    /// here drops the events of this call (there is no later call to carry it).
-    pub fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut out = Vec::new();
-        let result = self
-            .parser
-            .finish()
-            .and_then(|sse| self.decode(sse, &mut out))
-            .and_then(|()| self.decoder.finish())
-            .map(|tail| out.extend(tail));
-        if let Err(e) = result {
-            self.failed = Some(e.clone());
-            return Err(e);
-        }
-        Ok(out)
-    }
-
-    fn decode(&mut self, sse: Vec<SseEvent>, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
-        for event in sse {
-            if event.event.as_deref() == Some("error") {
-                return Err(error_event(&event.data));
-            }
-            out.extend(self.decoder.on_data(&event.data)?);
-        }
-        Ok(())
-    }
-
-    fn settle(&mut self, result: Result<(), Error>, out: Vec<CompletionEvent>) -> Result<Vec<CompletionEvent>, Error> {
-        match result {
-            Ok(()) => Ok(out),
-            Err(e) => {
-                self.failed = Some(e.clone());
-                if out.is_empty() {
-                    Err(e)
-                } else {
-                    Ok(out)
-                }
-            }
-        }
+    fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
+        ChatDecoder::finish(self)
     }
 }
 

@@ -331,6 +331,11 @@ impl ErrorBody {
     }
 }
 
+/// Server text fit to keep in an error: trimmed, tokens redacted, length clipped.
+pub fn clean_message(text: &str) -> String {
+    clip(&redact(text.trim()))
+}
+
 fn clip(s: &str) -> String {
     if s.chars().count() <= MAX_MESSAGE_CHARS {
         return s.to_string();

@@ -29,10 +29,10 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolChoice, ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::catalog::Model;
-use crate::events::{self, non_empty_str, UsageFields};
+use crate::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
 use crate::chat::image_url;
-use crate::error::{redact, Error, Upstream};
-use crate::sse::{SseEvent, SseParser};
+use crate::error::{clean_message, Error, Upstream};
+use crate::sse::SseEvent;
 
 /// Effort asked for when thinking is allowed and the model lists `medium` (or lists no levels):
 /// VS Code's default.
@@ -44,8 +44,6 @@ const MALFORMED_EVENT_STATUS: u16 = 502;
 const MID_STREAM_ERROR_STATUS: u16 = 500;
 /// Bound on one function call's accumulated argument text.
 pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
-/// Server messages kept in errors are clipped to this many characters.
-const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 /// Separator between several text parts (instructions, summary parts).
 const TEXT_PART_SEPARATOR: &str = "\n\n";
 /// The `include` entry that makes the server return encrypted reasoning with `store: false`.
@@ -868,87 +866,20 @@ fn classify_error(error: &Value) -> Error {
     }
 }
 
-/// Server text kept in an error: tokens redacted, length clipped.
-fn clean_message(text: &str) -> String {
-    let text = redact(text.trim());
-    if text.chars().count() <= MAX_ERROR_MESSAGE_CHARS {
-        return text;
-    }
-    let mut clipped: String = text.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
-    clipped.push('…');
-    clipped
-}
-
 // ---------------------------------------------------------------------------------------------
 // Body bytes → events
 // ---------------------------------------------------------------------------------------------
 
 /// Raw `/responses` body bytes in, [`CompletionEvent`]s out.
-///
-/// When a call fails after some events were decoded in it, those events are returned and the
-/// error comes from the next call (then from every call), so the events a consumer sees do not
-/// depend on how the body was chunked.
-#[derive(Debug, Default)]
-pub struct ResponsesStream {
-    parser: SseParser,
-    decoder: ResponsesDecoder,
-    failed: Option<Error>,
-}
+pub type ResponsesStream = EventStream<ResponsesDecoder>;
 
-impl ResponsesStream {
-    /// A stream at the start of a body.
-    pub fn new() -> Self {
-        Self::default()
+impl SseDecoder for ResponsesDecoder {
+    fn decode_event(&mut self, event: &SseEvent) -> Result<Vec<CompletionEvent>, Error> {
+        self.on_event(event.event.as_deref(), &event.data)
     }
 
-    /// Feeds the next body bytes.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut out = Vec::new();
-        let result = self
-            .parser
-            .push(bytes)
-            .and_then(|sse| self.decode(sse, &mut out));
-        match result {
-            Ok(()) => Ok(out),
-            Err(e) => {
-                self.failed = Some(e.clone());
-                if out.is_empty() {
-                    Err(e)
-                } else {
-                    Ok(out)
-                }
-            }
-        }
-    }
-
-    /// The body ended: flushes the last event and checks the answer was complete. An error
-    /// here drops the events of this call (there is no later call to carry it).
-    pub fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut out = Vec::new();
-        let result = self
-            .parser
-            .finish()
-            .and_then(|sse| self.decode(sse, &mut out))
-            .and_then(|()| self.decoder.finish())
-            .map(|tail| out.extend(tail));
-        if let Err(e) = result {
-            self.failed = Some(e.clone());
-            return Err(e);
-        }
-        Ok(out)
-    }
-
-    fn decode(&mut self, sse: Vec<SseEvent>, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
-        for event in sse {
-            out.extend(self.decoder.on_event(event.event.as_deref(), &event.data)?);
-        }
-        Ok(())
+    fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
+        ResponsesDecoder::finish(self)
     }
 }
 
