@@ -64,3 +64,51 @@ fn an_entry_for_a_look_alike_host_is_not_used() {
     h.config_dir.write("apps.json", &apps_json("github.com.evil.example", DEMO_OAUTH_TOKEN));
     assert!(matches!(h.models(), Err(ProviderError::NotSignedIn(_))));
 }
+
+/// A harness signed in only through `env`, whose simulator accepts `token`.
+fn with_env(env: &[(&str, &str)], token: &str) -> Harness {
+    Harness::with(Setup {
+        signed_in: false,
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        sim: copilot_sim::SimConfig {
+            oauth_tokens: vec![token.to_string()],
+            ..copilot_sim::SimConfig::default()
+        },
+        ..Setup::default()
+    })
+}
+
+fn exchanged_token(h: &Harness) -> String {
+    let exchange = &h.sim.requests_to("/copilot_internal/v2/token")[0];
+    exchange.header("authorization").unwrap_or_default().trim_start_matches("token ").to_string()
+}
+
+#[test]
+fn every_env_source_yields_a_session() {
+    let token = "ghu_envSource22222222222222222222222222";
+    for env in [
+        vec![("GITHUB_COPILOT_TOKEN", token)],
+        vec![("GITHUB_TOKEN", token), ("CODESPACES", "true")],
+        // A pasted session token (it holds `=`) is skipped for the next source.
+        vec![("GH_COPILOT_TOKEN", "tid=abc;exp=1:mac"), ("GITHUB_COPILOT_TOKEN", token)],
+    ] {
+        let h = with_env(&env, token);
+        assert!(!h.model_ids().is_empty(), "{env:?}");
+        assert_eq!(exchanged_token(&h), token, "{env:?}");
+        let last = h.sim.requests_to("/models").pop().expect("a models call");
+        assert!(last.header("authorization").unwrap_or_default().starts_with("Bearer tid="));
+    }
+}
+
+#[test]
+fn github_token_outside_codespaces_is_not_used() {
+    let token = "ghu_envSource33333333333333333333333333";
+    let h = with_env(&[("GITHUB_TOKEN", token)], token);
+    match h.models() {
+        Err(ProviderError::NotSignedIn(info)) => {
+            assert!(info.searched.join("\n").contains("GITHUB_TOKEN"), "{:?}", info.searched);
+        }
+        other => panic!("expected not-signed-in, got {other:?}"),
+    }
+    assert!(h.sim.requests().is_empty());
+}
