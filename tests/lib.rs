@@ -116,7 +116,9 @@ impl Harness {
     }
 
     pub fn with(setup: Setup) -> Harness {
-        let clock = Clock::system();
+        // Frozen: a scenario asserting "not yet at the refresh point" must not fail because a
+        // slow machine let real seconds pass; only `clock.advance` moves time here.
+        let clock = Clock::frozen();
         let mut sim_config = setup.sim;
         sim_config.clock = clock.as_fn();
         let sim = Sim::start(sim_config).expect("start simulator");

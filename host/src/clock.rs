@@ -8,16 +8,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Real time plus an offset in seconds. Cheap to clone; clones share the offset.
+/// Real time (or a frozen instant) plus an offset in seconds. Cheap to clone; clones share
+/// the offset.
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset_secs: Arc<AtomicU64>,
+    /// When set, the clock stands still at this instant (plus the offset): tests that assert
+    /// "not yet at the refresh point" must not depend on how fast the machine runs.
+    frozen_at: Option<Duration>,
 }
 
 impl Clock {
     /// The system clock with no offset.
     pub fn system() -> Clock {
         Clock::default()
+    }
+
+    /// A clock stopped at the current real time; only [`Clock::advance`] moves it.
+    pub fn frozen() -> Clock {
+        Clock { offset_secs: Arc::default(), frozen_at: Some(real_now()) }
     }
 
     /// Moves this clock (and every clone of it) forward by `secs` seconds.
@@ -32,11 +41,8 @@ impl Clock {
 
     /// Time since the Unix epoch, offset included.
     pub fn now(&self) -> Duration {
-        // A system clock before 1970 is a broken machine; treat it as the epoch.
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        real.saturating_add(Duration::from_secs(self.offset_secs()))
+        let base = self.frozen_at.unwrap_or_else(real_now);
+        base.saturating_add(Duration::from_secs(self.offset_secs()))
     }
 
     /// Unix seconds, offset included.
@@ -49,6 +55,12 @@ impl Clock {
         let clock = self.clone();
         Arc::new(move || clock.now_unix())
     }
+}
+
+/// Real time since the Unix epoch. A system clock before 1970 is a broken machine; treat it
+/// as the epoch.
+fn real_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO)
 }
 
 /// The guest's `wasi:clocks/wall-clock`, answered by a [`Clock`].
@@ -67,6 +79,16 @@ impl wasmtime_wasi::HostWallClock for WasiWallClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced() {
+        let clock = Clock::frozen();
+        let start = clock.now();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(clock.now(), start);
+        clock.clone().advance(1500);
+        assert_eq!(clock.now(), start + Duration::from_secs(1500));
+    }
 
     #[test]
     fn advance_is_shared_by_clones_and_the_fn() {
