@@ -28,16 +28,13 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 };
 use crate::catalog::Model;
 use crate::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
-use crate::error::{clean_message, quota_guidance, rate_limit_guidance, Error, Upstream};
+use crate::error::{clean_message, Error, Upstream};
 use crate::sse::SseEvent;
 
 /// The payload that ends a chat-completions stream.
 const DONE_MARKER: &str = "[DONE]";
 /// Status given to a stream chunk that is not JSON (a bad gateway, in effect).
 const MALFORMED_CHUNK_STATUS: u16 = 502;
-/// Status given to an `error` object that arrives inside a 200 stream: the server failed
-/// after it had started answering, which is a server error.
-const MID_STREAM_ERROR_STATUS: u16 = 500;
 /// Bound on one tool call's accumulated argument text.
 pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// Base64 characters decoded to sniff an image type (12 bytes: enough for WebP's header).
@@ -691,7 +688,7 @@ impl ChatDecoder {
             return Err(malformed("a chunk is not a JSON object"));
         };
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            return Err(classify_stream_error(error));
+            return Err(Error::from_stream_error(error));
         }
         self.start(&mut events);
         // Usage first: it may ride on a chunk whose `choices` is empty (§4.3).
@@ -887,36 +884,6 @@ fn malformed(detail: &str) -> Error {
     })
 }
 
-/// Classifies an `error` value found inside a 200 stream (an object, or just a string).
-fn classify_stream_error(error: &Value) -> Error {
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .or_else(|| error.as_str())
-        .filter(|m| !m.trim().is_empty())
-        .map(clean_message)
-        .unwrap_or_else(|| "the server reported an error while answering".to_string());
-    let code = match error.get("code") {
-        Some(Value::String(s)) if !s.is_empty() => Some(clean_message(s)),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => non_empty_str(error, "type").map(clean_message),
-    };
-    let lower = code.as_deref().unwrap_or_default().to_ascii_lowercase();
-    if lower.contains("rate_limit") || lower.contains("ratelimit") || lower == "model_overloaded" || lower == "429" {
-        let message = format!("{message}; {}", rate_limit_guidance(code.as_deref()));
-        Error::RateLimited { message, code, retry_after_secs: None }
-    } else if lower.contains("quota") || lower == "overage_limit_reached" || lower == "402" {
-        let message = format!("{message}; {}", quota_guidance(code.as_deref()));
-        Error::QuotaExceeded { message, code, retry_after_secs: None }
-    } else {
-        Error::Upstream(Upstream {
-            status: MID_STREAM_ERROR_STATUS,
-            message,
-            request_id: None,
-        })
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Body bytes → events
 // ---------------------------------------------------------------------------------------------
@@ -941,10 +908,10 @@ impl SseDecoder for ChatDecoder {
 fn error_event(data: &str) -> Error {
     match serde_json::from_str::<Value>(data) {
         Ok(value) => match value.get("error").filter(|e| !e.is_null()) {
-            Some(inner) => classify_stream_error(inner),
-            None => classify_stream_error(&value),
+            Some(inner) => Error::from_stream_error(inner),
+            None => Error::from_stream_error(&value),
         },
-        Err(_) => classify_stream_error(&Value::String(data.to_string())),
+        Err(_) => Error::from_stream_error(&Value::String(data.to_string())),
     }
 }
 

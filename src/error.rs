@@ -331,6 +331,50 @@ impl ErrorBody {
     }
 }
 
+/// Status given to an `error` that arrives inside a 200 stream: the server failed after it
+/// had started answering, which is a server error.
+pub const MID_STREAM_ERROR_STATUS: u16 = 500;
+
+impl Error {
+    /// Classifies an `error` value found inside a 200 stream, on either endpoint (an object
+    /// `{code, message, type?, param?}`, or just a string): rate limits and quotas with what to
+    /// do, context too long, model not supported, anything else a server error.
+    pub fn from_stream_error(error: &serde_json::Value) -> Error {
+        use serde_json::Value;
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .or_else(|| error.as_str())
+            .filter(|m| !m.trim().is_empty())
+            .map(clean_message)
+            .unwrap_or_else(|| "the server reported an error while answering".to_string());
+        let code = match error.get("code") {
+            Some(Value::String(s)) if !s.is_empty() => Some(clean_message(s)),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => error
+                .get("type")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(clean_message),
+        };
+        let lower = code.as_deref().unwrap_or_default().to_ascii_lowercase();
+        let upstream = |message: String| Upstream { status: MID_STREAM_ERROR_STATUS, message, request_id: None };
+        if lower.contains("rate_limit") || lower.contains("ratelimit") || lower == "model_overloaded" || lower == "429" {
+            let message = format!("{message}; {}", rate_limit_guidance(code.as_deref()));
+            Error::RateLimited { message, code, retry_after_secs: None }
+        } else if lower.contains("quota") || lower == "overage_limit_reached" || lower == "402" {
+            let message = format!("{message}; {}", quota_guidance(code.as_deref()));
+            Error::QuotaExceeded { message, code, retry_after_secs: None }
+        } else if lower.contains("context_length") || lower.contains("max_prompt_tokens") {
+            Error::ContextTooLong { message, limit: None, actual: None }
+        } else if lower == "model_not_supported" {
+            Error::ModelNotSupported(upstream(message))
+        } else {
+            Error::Upstream(upstream(message))
+        }
+    }
+}
+
 /// Server text fit to keep in an error: trimmed, tokens redacted, length clipped.
 pub fn clean_message(text: &str) -> String {
     clip(&redact(text.trim()))

@@ -31,7 +31,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 use crate::catalog::Model;
 use crate::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
 use crate::chat::image_url;
-use crate::error::{clean_message, Error, Upstream};
+use crate::error::{clean_message, MID_STREAM_ERROR_STATUS, Error, Upstream};
 use crate::sse::SseEvent;
 
 /// Effort asked for when thinking is allowed and the model lists `medium` (or lists no levels):
@@ -39,9 +39,6 @@ use crate::sse::SseEvent;
 pub const DEFAULT_REASONING_EFFORT: &str = "medium";
 /// Status given to an event that is not JSON (a bad gateway, in effect).
 const MALFORMED_EVENT_STATUS: u16 = 502;
-/// Status given to `response.failed` / `error` events inside a 200 stream: the server failed
-/// after it had started answering.
-const MID_STREAM_ERROR_STATUS: u16 = 500;
 /// Bound on one function call's accumulated argument text.
 pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// Separator between several text parts (instructions, summary parts).
@@ -410,7 +407,7 @@ impl ResponsesDecoder {
         let value: Value = match serde_json::from_str(data) {
             Ok(value) => value,
             // An `event: error` may carry plain text.
-            Err(_) if name == Some("error") => return Err(classify_error(&json!(data))),
+            Err(_) if name == Some("error") => return Err(Error::from_stream_error(&json!(data))),
             Err(e) => return Err(malformed(&e.to_string())),
         };
         if !value.is_object() {
@@ -425,11 +422,11 @@ impl ResponsesDecoder {
             .get("error")
             .filter(|e| e.is_object() || e.is_string());
         match kind {
-            "error" => return Err(classify_error(nested_error.unwrap_or(&value))),
+            "error" => return Err(Error::from_stream_error(nested_error.unwrap_or(&value))),
             "response.failed" => return Err(failed_error(&value)),
             // A chat-style `{"error": {...}}` without a type is an error too.
             "" if nested_error.is_some() => {
-                return Err(classify_error(nested_error.unwrap_or(&value)))
+                return Err(Error::from_stream_error(nested_error.unwrap_or(&value)))
             }
             _ => {}
         }
@@ -808,61 +805,12 @@ fn failed_error(value: &Value) -> Error {
         .and_then(|r| r.get("error"))
         .filter(|e| !e.is_null())
     {
-        Some(error) => classify_error(error),
+        Some(error) => Error::from_stream_error(error),
         None => Error::Upstream(Upstream {
             status: MID_STREAM_ERROR_STATUS,
             message: "the response failed without saying why".to_string(),
             request_id: None,
         }),
-    }
-}
-
-/// Classifies an error object (`{code, message, param}`) found inside a 200 stream.
-fn classify_error(error: &Value) -> Error {
-    let message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .or_else(|| error.as_str())
-        .filter(|m| !m.trim().is_empty())
-        .map(clean_message)
-        .unwrap_or_else(|| "the server reported an error while answering".to_string());
-    let code = match error.get("code") {
-        Some(Value::String(s)) if !s.is_empty() => Some(clean_message(s)),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => non_empty_str(error, "type").map(clean_message),
-    };
-    let lower = code.as_deref().unwrap_or_default().to_ascii_lowercase();
-    let upstream = |message: String| Upstream {
-        status: MID_STREAM_ERROR_STATUS,
-        message,
-        request_id: None,
-    };
-    if lower.contains("rate_limit")
-        || lower.contains("ratelimit")
-        || lower == "model_overloaded"
-        || lower == "429"
-    {
-        Error::RateLimited {
-            message,
-            code,
-            retry_after_secs: None,
-        }
-    } else if lower.contains("quota") || lower == "overage_limit_reached" || lower == "402" {
-        Error::QuotaExceeded {
-            message,
-            code,
-            retry_after_secs: None,
-        }
-    } else if lower.contains("context_length") || lower.contains("max_prompt_tokens") {
-        Error::ContextTooLong {
-            message,
-            limit: None,
-            actual: None,
-        }
-    } else if lower == "model_not_supported" {
-        Error::ModelNotSupported(upstream(message))
-    } else {
-        Error::Upstream(upstream(message))
     }
 }
 
@@ -1451,10 +1399,12 @@ mod tests {
             r#"{"type":"error","code":"rate_limited","message":"slow down","param":null}"#,
         ])
         .unwrap_err();
+        // Both endpoints classify stream errors the same way (`Error::from_stream_error`),
+        // guidance included.
         assert_eq!(
             err,
             Error::RateLimited {
-                message: "slow down".into(),
+                message: format!("slow down; {}", crate::error::rate_limit_guidance(Some("rate_limited"))),
                 code: Some("rate_limited".into()),
                 retry_after_secs: None
             }
