@@ -294,6 +294,16 @@ pub(crate) fn find(shared: &Shared, caller: Caller, id: &str) -> Option<Value> {
         .find(|m| m["id"] == id)
 }
 
+/// The model a completion request's `model` names, when `caller` may use it through
+/// `endpoint`; otherwise the real service's `model_not_supported` answer.
+pub(crate) fn requested(shared: &Shared, caller: Caller, body: &Value, endpoint: &str) -> Result<Value, Response> {
+    body["model"]
+        .as_str()
+        .and_then(|id| find(shared, caller, id))
+        .filter(|m| serves(m, endpoint))
+        .ok_or_else(reply::model_not_supported)
+}
+
 /// Whether `model` can be used through `endpoint`: a chat model whose policy is not
 /// disabled and whose `supported_endpoints` (chat completions when absent) list it.
 pub(crate) fn serves(model: &Value, endpoint: &str) -> bool {

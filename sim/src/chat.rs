@@ -122,12 +122,9 @@ pub(crate) fn handle(shared: &Shared, rec: &Recorded) -> Response {
     let Some(body) = rec.json().filter(Value::is_object) else {
         return reply::invalid_body("the request body is not a JSON object");
     };
-    let model = body["model"]
-        .as_str()
-        .and_then(|id| catalog::find(shared, caller, id))
-        .filter(|m| catalog::serves(m, CHAT_ENDPOINT));
-    let Some(model) = model else {
-        return reply::model_not_supported();
+    let model = match catalog::requested(shared, caller, &body, CHAT_ENDPOINT) {
+        Ok(model) => model,
+        Err(response) => return response,
     };
     let Some(messages) = body["messages"].as_array().filter(|m| !m.is_empty()) else {
         return reply::invalid_body("messages must be a non-empty array");
