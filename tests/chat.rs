@@ -92,14 +92,13 @@ fn the_simulator_default_tool_answer_has_two_calls() {
 fn an_error_status_is_a_typed_error_not_an_empty_stream() {
     let h = Harness::new();
     let model = default_model(&h);
-    h.sim.script_chat(ChatScript {
-        status: 400,
-        headers: vec![("x-request-id".into(), "req-123".into())],
-        body: br#"{"error":{"message":"The requested model is not supported.","code":"model_not_supported"}}"#.to_vec(),
-        chunk_size: 4096,
-        stall_after: None,
-        cut_after: None,
-    });
+    h.sim.script_chat(
+        ChatScript::status(
+            400,
+            r#"{"error":{"message":"The requested model is not supported.","code":"model_not_supported"}}"#,
+        )
+        .with_header("x-request-id", "req-123"),
+    );
     match h.chat(&model, request(vec![user("hi")])) {
         Err(ProviderError::ModelNotSupported(info)) => {
             assert_eq!(info.status, 400);

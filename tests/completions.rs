@@ -25,17 +25,7 @@ const GIF_B64: &str = "R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 const WEBP_B64: &str = "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==";
 
 fn script(status: u16, headers: &[(&str, &str)], body: &str) -> ChatScript {
-    ChatScript {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        body: body.as_bytes().to_vec(),
-        chunk_size: 4096,
-        stall_after: None,
-        cut_after: None,
-    }
+    ChatScript::status(status, body).with_headers(headers).chunked(4096)
 }
 
 fn image(source: &str) -> MessageContent {

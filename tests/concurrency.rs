@@ -12,8 +12,8 @@ use std::sync::mpsc;
 
 use copilot_chat_tests::*;
 use copilot_host::ProviderError;
-use copilot_host::{CompletionEvent, CompletionStream};
-use copilot_sim::{ChatScript, Fault, Route};
+use copilot_host::{CompletionEvent, CompletionStream, Extension};
+use copilot_sim::{ChatScript, Fault, Route, Sim};
 use serde_json::json;
 
 const MODEL: &str = "gpt-4.1";
@@ -43,9 +43,18 @@ fn chunk(text: &str) -> serde_json::Value {
 /// until the simulator is dropped.
 fn stalled_after_first_event() -> ChatScript {
     let first = format!("data: {}\n\n", chunk("before the stall"));
-    let mut script = ChatScript::sse(&[chunk("before the stall"), chunk("never sent")], true, 0);
-    script.stall_after = Some(first.len());
-    script
+    ChatScript::sse(&[chunk("before the stall"), chunk("never sent")], true, 0).stalled_after(first.len())
+}
+
+/// Starts a stream whose server stalls after its first event, and reads that event.
+fn start_stalled_stream(sim: &Sim, ext: &Extension) -> CompletionStream {
+    sim.script_chat(stalled_after_first_event());
+    let mut stalled = ext
+        .stream(PROVIDER, MODEL, request(vec![user("this one stalls")]))
+        .expect("no trap")
+        .expect("the stalled stream starts (its headers arrived)");
+    assert_eq!(read_until_text(&mut stalled), "before the stall");
+    stalled
 }
 
 /// Reads events until the first text arrives.
@@ -104,12 +113,7 @@ fn a_stalled_stream_delays_neither_another_stream_nor_models() {
         clock: _clock,
         config_dir: _config_dir,
     } = Harness::new();
-    sim.script_chat(stalled_after_first_event());
-    let mut stalled = ext
-        .stream(PROVIDER, MODEL, request(vec![user("this one stalls")]))
-        .expect("no trap")
-        .expect("the stalled stream starts (its headers arrived)");
-    assert_eq!(read_until_text(&mut stalled), "before the stall");
+    let mut stalled = start_stalled_stream(&sim, &ext);
 
     let stalled_ended = AtomicBool::new(false);
     let (waiting_tx, waiting_rx) = mpsc::channel();
@@ -275,12 +279,7 @@ fn dropping_streams_without_close_mid_stream_never_deadlocks() {
         config_dir: _config_dir,
     } = Harness::new();
     // One stream stalls; it is dropped from another thread while other streams run.
-    sim.script_chat(stalled_after_first_event());
-    let mut stalled = ext
-        .stream(PROVIDER, MODEL, request(vec![user("stalls")]))
-        .expect("no trap")
-        .expect("starts");
-    read_until_text(&mut stalled);
+    let stalled = start_stalled_stream(&sim, &ext);
     std::thread::scope(|scope| {
         scope.spawn(move || drop(stalled));
         for t in 0..THREADS {

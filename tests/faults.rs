@@ -48,29 +48,9 @@ fn assert_next_request_works(h: &Harness, model: &str) {
     assert!(!h.model_ids().is_empty());
 }
 
-fn status_fault(status: u16, headers: &[(&str, &str)], body: &str) -> Fault {
-    Fault::Status {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_string(),
-    }
-}
 
 fn sse_status(status: u16, headers: &[(&str, &str)], body: &[u8]) -> ChatScript {
-    ChatScript {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_vec(),
-        chunk_size: 0,
-        stall_after: None,
-        cut_after: None,
-    }
+    ChatScript::status(status, body).with_headers(headers)
 }
 
 fn text_chunk(text: &str) -> Value {
@@ -140,7 +120,7 @@ fn exchange_429_is_rate_limited_with_the_wait() {
     let h = Harness::new();
     h.sim.fault(
         Route::Token,
-        status_fault(
+        Fault::status_with_headers(
             429,
             &[("retry-after", "42")],
             r#"{"message":"API rate limit exceeded"}"#,
@@ -471,9 +451,8 @@ fn utf8_split_across_chunks_survives_and_invalid_bytes_spoil_one_character() {
     // delivered a byte at a time: decoded lossily, the rest of the answer intact.
     let mut body = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\xC3(b\x80c\xFFd\"},\"finish_reason\":null}]}\n\n".to_vec();
     body.extend_from_slice(format!("data: {}\n\ndata: [DONE]\n\n", finish_chunk()).as_bytes());
-    let mut script = sse_status(200, &[("content-type", "text/event-stream")], &body);
-    script.chunk_size = 1;
-    h.sim.script_chat(script);
+    h.sim
+        .script_chat(sse_status(200, &[("content-type", "text/event-stream")], &body).chunked(1));
     let events = h
         .chat(&model, request(vec![user("hi")]))
         .expect("a lossy decode, not an error");
@@ -519,15 +498,13 @@ fn a_line_of_several_megabytes_is_fine_below_the_limit_and_typed_above_it() {
     assert_next_request_works(&h, &model);
 }
 
-#[test]
-fn an_endless_stream_without_newlines_ends_in_a_typed_error() {
+/// A chat answer that repeats `piece` until the client gives up ends in a typed error, and
+/// the next request works.
+fn assert_endless_answer_is_a_typed_error(piece: &[u8]) {
     let h = Harness::new();
     let model = default_model(&h);
-    h.sim.fault(
-        Route::ChatCompletions,
-        Fault::Endless(b"data: x".repeat(4096)),
-        Some(1),
-    );
+    h.sim
+        .fault(Route::ChatCompletions, Fault::Endless(piece.repeat(4096)), Some(1));
     match h.chat(&model, request(vec![user("hi")])) {
         Err(ProviderError::Upstream(_) | ProviderError::Network(_) | ProviderError::InvalidRequest(_)) => {}
         other => panic!("expected a typed error, got {:?}", other.map(|e| e.len())),
@@ -536,20 +513,14 @@ fn an_endless_stream_without_newlines_ends_in_a_typed_error() {
 }
 
 #[test]
+fn an_endless_stream_without_newlines_ends_in_a_typed_error() {
+    assert_endless_answer_is_a_typed_error(b"data: x");
+}
+
+#[test]
 fn an_endless_event_of_data_lines_ends_in_a_typed_error() {
-    let h = Harness::new();
-    let model = default_model(&h);
     // Every line ends, but the event never does: its data would grow without bound.
-    h.sim.fault(
-        Route::ChatCompletions,
-        Fault::Endless(b"data: xxxxxxxxxxxxxxxxxxxxxxxxxx\n".repeat(2048)),
-        Some(1),
-    );
-    match h.chat(&model, request(vec![user("hi")])) {
-        Err(ProviderError::Upstream(_) | ProviderError::Network(_) | ProviderError::InvalidRequest(_)) => {}
-        other => panic!("expected a typed error, got {:?}", other.map(|e| e.len())),
-    }
-    assert_next_request_works(&h, &model);
+    assert_endless_answer_is_a_typed_error(b"data: xxxxxxxxxxxxxxxxxxxxxxxxxx\n");
 }
 
 #[test]

@@ -55,9 +55,9 @@ fn cut_off_script() -> ChatScript {
         "id": "chatcmpl-cut", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
         "choices": [{"index": 0, "delta": {"role": "assistant", "content": "partial answer"}}],
     });
-    let mut script = ChatScript::sse(&[chunk.clone(), chunk], true, 16);
-    script.cut_after = Some(script.body.len() / 2);
-    script
+    let script = ChatScript::sse(&[chunk.clone(), chunk], true, 16);
+    let half = script.body.len() / 2;
+    script.cut_off_after(half)
 }
 
 /// Runs stream `i` to its ending; returns its id.

@@ -45,16 +45,6 @@ fn default_model(h: &Harness) -> String {
         .id
 }
 
-fn status_fault(status: u16, headers: &[(&str, &str)], body: &str) -> Fault {
-    Fault::Status {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_string(),
-    }
-}
 
 // ---- files ----
 
@@ -346,7 +336,7 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     let location = format!("{}/models", elsewhere.url());
     h.sim.fault(
         Route::Models,
-        status_fault(302, &[("location", &location)], ""),
+        Fault::status_with_headers(302, &[("location", &location)], ""),
         Some(1),
     );
     // The other host, reached without credentials, refuses with 401; the extension then
@@ -368,7 +358,7 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     let location = format!("{}/chat/completions", elsewhere.url());
     h.sim.fault(
         Route::ChatCompletions,
-        status_fault(307, &[("location", &location)], ""),
+        Fault::status_with_headers(307, &[("location", &location)], ""),
         Some(1),
     );
     let _ = h.chat(&model, request(vec![user("hi")]));
@@ -387,7 +377,7 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     let location = format!("{}{TOKEN_PATH}", elsewhere.url());
     h.sim.fault(
         Route::Token,
-        status_fault(302, &[("location", &location)], ""),
+        Fault::status_with_headers(302, &[("location", &location)], ""),
         None,
     );
     let _ = h.models();
@@ -400,7 +390,7 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     let location = format!("{}/models", ungranted.url());
     h.sim.fault(
         Route::Models,
-        status_fault(302, &[("location", &location)], ""),
+        Fault::status_with_headers(302, &[("location", &location)], ""),
         Some(1),
     );
     match h.models() {
@@ -512,17 +502,11 @@ fn no_token_appears_in_the_outputs_of_chats_and_failing_chats() {
     // round; either way every answer the extension reads echoes the tokens.
     for status in [400, 401, 403, 404, 413, 429, 500, 503] {
         for _ in 0..2 {
-            h.sim.script_chat(ChatScript {
-                status,
-                headers: vec![
-                    ("x-request-id".into(), session.clone()),
-                    ("x-ratelimit-exceeded".into(), DEMO_OAUTH_TOKEN.into()),
-                ],
-                body: echo_json.clone().into_bytes(),
-                chunk_size: 0,
-                stall_after: None,
-                cut_after: None,
-            });
+            h.sim.script_chat(
+                ChatScript::status(status, echo_json.clone())
+                    .with_header("x-request-id", &session)
+                    .with_header("x-ratelimit-exceeded", DEMO_OAUTH_TOKEN),
+            );
         }
         seen.result(&h.chat(&model, request(vec![user("hi")])));
     }
@@ -546,19 +530,19 @@ fn no_token_appears_in_the_outputs_of_failing_exchanges() {
     let echo = echo_of(PLANTED_SESSION);
     // The exchange refusing, rate limiting or failing, its answers echoing the OAuth token.
     for fault in [
-        status_fault(401, &[], &json!({"message": echo}).to_string()),
-        status_fault(
+        Fault::status_with_headers(401, &[], &json!({"message": echo}).to_string()),
+        Fault::status_with_headers(
             403,
             &[],
             &json!({"message": echo, "error_details": {"message": echo}}).to_string(),
         ),
-        status_fault(
+        Fault::status_with_headers(
             429,
             &[("retry-after", "5")],
             &json!({"message": echo}).to_string(),
         ),
-        status_fault(500, &[], &echo),
-        status_fault(200, &[], &json!({"token": "", "message": echo}).to_string()),
+        Fault::status_with_headers(500, &[], &echo),
+        Fault::status_with_headers(200, &[], &json!({"token": "", "message": echo}).to_string()),
         Fault::Garbage,
     ] {
         let h = Harness::with(Setup {
@@ -574,7 +558,7 @@ fn no_token_appears_in_the_outputs_of_failing_exchanges() {
         }
         h.sim.fault(
             Route::Models,
-            status_fault(401, &[], &json!({"message": echo}).to_string()),
+            Fault::status_with_headers(401, &[], &json!({"message": echo}).to_string()),
             None,
         );
         h.clock.advance(PAST_CATALOG_BACKOFF_SECS);

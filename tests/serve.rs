@@ -243,14 +243,10 @@ fn failures_get_real_statuses() {
     let (status, body) = s.post_json(&json!({"messages": []}));
     assert_eq!(status, 400);
     assert!(body["error"]["message"].as_str().unwrap_or_default().contains("model"));
-    s.sim.script_chat(ChatScript {
-        status: 400,
-        headers: vec![],
-        body: br#"{"error":{"message":"The requested model is not supported.","code":"model_not_supported"}}"#.to_vec(),
-        chunk_size: 4096,
-        stall_after: None,
-        cut_after: None,
-    });
+    s.sim.script_chat(ChatScript::status(
+        400,
+        r#"{"error":{"message":"The requested model is not supported.","code":"model_not_supported"}}"#,
+    ));
     let (status, body) = s.post_json(&chat_body("no-such-model", true, json!([{"role": "user", "content": "hi"}])));
     assert_eq!(status, 404, "an early failure of a stream is a status, not a 200: {body}");
     assert_eq!(body["error"]["code"], "model_not_found");

@@ -35,8 +35,9 @@ impl Drop for ConfigDir {
     }
 }
 
-/// Runs `copilot-host` against `sim` with a clean environment (no real tokens leak in).
-fn run(sim: &Sim, config: &ConfigDir, args: &[&str], stdin: Option<&str>) -> Output {
+/// The command line every scenario starts from: `copilot-host` against `sim`, with the
+/// config dir and a clean environment (no real tokens leak in).
+fn command(sim: &Sim, config: &ConfigDir, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_copilot-host"));
     cmd.arg("--extension")
         .arg(repo_root())
@@ -49,14 +50,43 @@ fn run(sim: &Sim, config: &ConfigDir, args: &[&str], stdin: Option<&str>) -> Out
         .env_remove("GITHUB_COPILOT_TOKEN")
         .env_remove("GITHUB_TOKEN")
         .env("XDG_DATA_HOME", config.0.join("data"))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs `copilot-host` against `sim`, feeding `stdin` when given.
+fn run(sim: &Sim, config: &ConfigDir, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = command(sim, config, args);
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     let mut child = cmd.spawn().expect("spawn copilot-host");
     if let Some(text) = stdin {
         child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
     }
     child.wait_with_output().expect("copilot-host runs")
+}
+
+/// Like [`run`], with extra environment variables (e.g. the log level).
+fn run_with_env(sim: &Sim, config: &ConfigDir, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(sim, config, args);
+    cmd.envs(env.iter().copied()).stdin(Stdio::null());
+    cmd.output().expect("copilot-host runs")
+}
+
+/// A fresh simulator and a config dir (signed in or not) for one scenario.
+fn scenario(label: &str, signed_in: bool) -> (Sim, ConfigDir) {
+    (Sim::start(SimConfig::default()).expect("sim"), ConfigDir::new(label, signed_in))
+}
+
+/// `out` succeeded (else the test fails showing its stderr); its stdout.
+fn success(out: &Output) -> String {
+    assert!(out.status.success(), "stderr: {}", stderr(out));
+    stdout(out)
+}
+
+/// `out` succeeded and printed one JSON document.
+fn success_json(out: &Output) -> Value {
+    serde_json::from_str(&success(out)).expect("a JSON document")
 }
 
 fn stdout(o: &Output) -> String {
@@ -69,11 +99,9 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn models_json_is_an_array_of_models_with_id_and_name() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("models-json", true);
+    let (sim, config) = scenario("models-json", true);
     let out = run(&sim, &config, &["models", "--json"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let models: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    let models = success_json(&out);
     let models = models.as_array().expect("an array");
     assert!(models.len() >= 3);
     for m in models {
@@ -84,23 +112,16 @@ fn models_json_is_an_array_of_models_with_id_and_name() {
 
 #[test]
 fn models_table_lists_the_default_model() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("models-table", true);
-    let out = run(&sim, &config, &["models"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert!(stdout(&out).contains("gpt-4.1"), "{}", stdout(&out));
+    let (sim, config) = scenario("models-table", true);
+    let table = success(&run(&sim, &config, &["models"], None));
+    assert!(table.contains("gpt-4.1"), "{table}");
 }
 
 #[test]
 fn chat_json_prints_one_typed_event_per_line() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("chat-json", true);
+    let (sim, config) = scenario("chat-json", true);
     let out = run(&sim, &config, &["chat", "--json", "hello", "there"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let events: Vec<Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let events = json_lines(&out);
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().expect("type")).collect();
     assert_eq!(types.first(), Some(&"started"), "{types:?}");
     assert!(types.contains(&"text"), "{types:?}");
@@ -115,11 +136,9 @@ fn chat_json_prints_one_typed_event_per_line() {
 
 #[test]
 fn chat_streams_plain_text_and_keeps_the_conversation_from_stdin() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("chat-stdin", true);
-    let out = run(&sim, &config, &["chat"], Some("first question\nsecond question\n"));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert!(stdout(&out).contains("simulator"), "{}", stdout(&out));
+    let (sim, config) = scenario("chat-stdin", true);
+    let answer = success(&run(&sim, &config, &["chat"], Some("first question\nsecond question\n")));
+    assert!(answer.contains("simulator"), "{answer}");
     let sent = sim.requests_to("/chat/completions");
     assert_eq!(sent.len(), 2);
     let second = sent[1].json().expect("json");
@@ -131,8 +150,7 @@ fn chat_streams_plain_text_and_keeps_the_conversation_from_stdin() {
 
 #[test]
 fn not_signed_in_is_one_sentence_on_stderr_and_a_failure_exit() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("signed-out", false);
+    let (sim, config) = scenario("signed-out", false);
     let out = run(&sim, &config, &["models"], None);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -151,7 +169,7 @@ fn an_unknown_command_is_a_usage_error() {
 
 /// Every stdout line parsed as JSON.
 fn json_lines(o: &Output) -> Vec<Value> {
-    stdout(o)
+    success(o)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
@@ -159,11 +177,8 @@ fn json_lines(o: &Output) -> Vec<Value> {
 
 #[test]
 fn models_json_carries_each_models_details() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("models-details", true);
-    let out = run(&sim, &config, &["models", "--json"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let models: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    let (sim, config) = scenario("models-details", true);
+    let models = success_json(&run(&sim, &config, &["models", "--json"], None));
     let gpt = models
         .as_array()
         .expect("an array")
@@ -179,31 +194,20 @@ fn models_json_carries_each_models_details() {
 
 #[test]
 fn doctor_shows_the_premium_quota_in_text_and_json() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("doctor-quota", true);
-    let out = run(&sim, &config, &["doctor", "--json"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    let (sim, config) = scenario("doctor-quota", true);
+    let report = success_json(&run(&sim, &config, &["doctor", "--json"], None));
     let quota = &report["providers"][0]["quota"];
     assert_eq!(quota["premium_remaining"], 262, "{report}");
     assert_eq!(quota["premium_entitlement"], 300, "{report}");
     assert!(quota["resets_at"].as_str().is_some_and(|r| r.starts_with("2026-12-01")), "{report}");
-    let text = run(&sim, &config, &["doctor"], None);
-    assert!(text.status.success(), "stderr: {}", stderr(&text));
-    assert!(
-        stdout(&text).contains("quota     262 of 300 premium requests left, resets 2026-12-01"),
-        "{}",
-        stdout(&text)
-    );
+    let text = success(&run(&sim, &config, &["doctor"], None));
+    assert!(text.contains("quota     262 of 300 premium requests left, resets 2026-12-01"), "{text}");
 }
 
 #[test]
 fn doctor_says_how_many_models_are_offered_and_why_others_are_not() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("doctor-catalog", true);
-    let out = run(&sim, &config, &["doctor", "--json"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let report: Value = serde_json::from_str(&stdout(&out)).expect("a JSON document");
+    let (sim, config) = scenario("doctor-catalog", true);
+    let report = success_json(&run(&sim, &config, &["doctor", "--json"], None));
     let catalog = &report["providers"][0]["diagnostics"]["catalog"];
     let listed = catalog["listed"].as_u64().expect("listed");
     let shown = catalog["shown"].as_u64().expect("shown");
@@ -212,17 +216,15 @@ fn doctor_says_how_many_models_are_offered_and_why_others_are_not() {
     // The simulator lists an embeddings model and a policy-disabled one.
     assert!(reasons.contains("not a chat model"), "{reasons}");
     assert!(reasons.contains("disabled by the account's policy"), "{reasons}");
-    let text = run(&sim, &config, &["doctor"], None);
-    assert!(stdout(&text).contains(&format!("catalog   {shown} of {listed} listed models offered")), "{}", stdout(&text));
+    let text = stdout(&run(&sim, &config, &["doctor"], None));
+    assert!(text.contains(&format!("catalog   {shown} of {listed} listed models offered")), "{text}");
 }
 
 #[test]
 fn sign_in_and_sign_out_json() {
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("sign-in-json", false);
+    let (sim, config) = scenario("sign-in-json", false);
     // The simulator approves the first poll; the guest waits GitHub's interval before it.
     let out = run(&sim, &config, &["sign-in", "--json"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["type"], "prompt");
@@ -232,9 +234,7 @@ fn sign_in_and_sign_out_json() {
     assert_eq!(lines[1]["provider"], "copilot-chat");
     assert!(!stdout(&out).contains("gho_") && !stdout(&out).contains("ghu_"), "no token on stdout");
 
-    let out = run(&sim, &config, &["sign-out", "--json"], None);
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let lines = json_lines(&out);
+    let lines = json_lines(&run(&sim, &config, &["sign-out", "--json"], None));
     assert_eq!(lines, vec![serde_json::json!({"signed_out": true, "provider": "copilot-chat"})]);
 }
 
@@ -247,7 +247,6 @@ fn demo_json_prints_steps_and_events_as_json_lines() {
         .stdin(Stdio::null())
         .output()
         .expect("runs");
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
     let lines = json_lines(&out);
     let types: Vec<&str> = lines.iter().filter_map(|l| l["type"].as_str()).collect();
     assert_eq!(types.len(), lines.len(), "every line has a type");
@@ -261,33 +260,13 @@ fn demo_json_prints_steps_and_events_as_json_lines() {
     assert_eq!(types.iter().filter(|t| **t == "stop").count(), 2, "{types:?}");
 }
 
-/// Like [`run`], with extra environment variables (e.g. the log level).
-fn run_with_env(sim: &Sim, config: &ConfigDir, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_copilot-host"));
-    cmd.arg("--extension")
-        .arg(repo_root())
-        .arg("--copilot-config-dir")
-        .arg(&config.0)
-        .arg("--github-api-url")
-        .arg(sim.url())
-        .args(args)
-        .env_remove("GH_COPILOT_TOKEN")
-        .env_remove("GITHUB_COPILOT_TOKEN")
-        .env_remove("GITHUB_TOKEN")
-        .env("XDG_DATA_HOME", config.0.join("data"))
-        .envs(env.iter().copied())
-        .stdin(Stdio::null());
-    cmd.output().expect("copilot-host runs")
-}
-
 /// The secret scan of issue 6: no OAuth or session token in any stdout or stderr of the CLI,
 /// at the most verbose log level, in success, fallback and error flows (servers echoing the
 /// tokens back included).
 #[test]
 fn no_token_appears_on_stdout_or_stderr() {
     use copilot_sim::{ChatScript, Fault, Route};
-    let sim = Sim::start(SimConfig::default()).expect("sim");
-    let config = ConfigDir::new("secret-scan", true);
+    let (sim, config) = scenario("secret-scan", true);
     let trace = [("COPILOT_HOST_LOG", "trace")];
     let mut outputs: Vec<Output> = Vec::new();
     for args in [&["models", "--json"][..], &["chat", "hi"], &["doctor", "--json"]] {
@@ -310,14 +289,7 @@ fn no_token_appears_on_stdout_or_stderr() {
     outputs.push(run_with_env(&sim, &config, &["chat", "hi"], &trace));
     for (status, args) in [(401, &["chat", "--json", "hi"][..]), (429, &["chat", "hi"]), (500, &["chat", "hi"])] {
         for _ in 0..3 {
-            sim.script_chat(ChatScript {
-                status,
-                headers: vec![("x-request-id".into(), session.clone())],
-                body: body.clone().into_bytes(),
-                chunk_size: 0,
-                stall_after: None,
-                cut_after: None,
-            });
+            sim.script_chat(ChatScript::status(status, body.clone()).with_header("x-request-id", &session));
         }
         outputs.push(run_with_env(&sim, &config, args, &trace));
     }

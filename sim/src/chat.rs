@@ -60,14 +60,53 @@ impl ChatScript {
         if done {
             body.extend_from_slice(DONE_EVENT);
         }
+        ChatScript::status(200, body)
+            .with_header("content-type", reply::SSE)
+            .chunked(chunk_size)
+    }
+
+    /// A `status` answer whose body is exactly `body`, in one piece (the content type is
+    /// inferred from the body unless a header sets it).
+    pub fn status(status: u16, body: impl Into<Vec<u8>>) -> ChatScript {
         ChatScript {
-            status: 200,
-            headers: vec![("content-type".into(), reply::SSE.into())],
-            body,
-            chunk_size,
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+            chunk_size: 0,
             stall_after: None,
             cut_after: None,
         }
+    }
+
+    /// This script with one more response header.
+    pub fn with_header(mut self, name: &str, value: &str) -> ChatScript {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// This script with these response headers added.
+    pub fn with_headers(mut self, headers: &[(&str, &str)]) -> ChatScript {
+        self.headers
+            .extend(headers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        self
+    }
+
+    /// This script written in pieces of `chunk_size` bytes, each flushed.
+    pub fn chunked(mut self, chunk_size: usize) -> ChatScript {
+        self.chunk_size = chunk_size;
+        self
+    }
+
+    /// This script stalling after `bytes` body bytes (held open until the simulator drops).
+    pub fn stalled_after(mut self, bytes: usize) -> ChatScript {
+        self.stall_after = Some(bytes);
+        self
+    }
+
+    /// This script cut off (connection closed) after `bytes` body bytes.
+    pub fn cut_off_after(mut self, bytes: usize) -> ChatScript {
+        self.cut_after = Some(bytes);
+        self
     }
 
     /// The response that plays this script (a missing `content-type` is inferred).

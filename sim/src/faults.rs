@@ -50,6 +50,18 @@ impl Fault {
         }
     }
 
+    /// A `status` answer with `body` and these headers.
+    pub fn status_with_headers(status: u16, headers: &[(&str, &str)], body: &str) -> Fault {
+        Fault::Status {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_string(),
+        }
+    }
+
     /// The 403 Copilot error envelope the token exchange returns to users without a seat.
     pub fn no_copilot_access() -> Fault {
         let body = serde_json::json!({

@@ -66,6 +66,31 @@ fn model_ids(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
+/// A simulator and a session token it issued for the demo OAuth token.
+fn signed_in() -> (Sim, String) {
+    let sim = sim();
+    let token = session_token(&sim);
+    (sim, token)
+}
+
+/// `POST /chat/completions` with [`chat_body`] for `model`.
+fn chat(sim: &Sim, token: &str, model: &str, stream: bool) -> Reply {
+    post_json(sim, "/chat/completions", token, &chat_body(model, stream))
+}
+
+/// Sends a streamed chat request on its own connection without reading the answer.
+fn open_chat(sim: &Sim, token: &str) -> std::net::TcpStream {
+    let auth = format!("Bearer {token}");
+    let body = chat_body("gpt-4.1", true).to_string();
+    open(
+        &sim.url(),
+        "POST",
+        "/chat/completions",
+        &[("Authorization", &auth), EDITOR],
+        body.as_bytes(),
+    )
+}
+
 fn post_json(sim: &Sim, path: &str, bearer: &str, body: &Value) -> Reply {
     let auth = format!("Bearer {bearer}");
     let headers = [
@@ -187,8 +212,7 @@ fn refresh_in_can_be_omitted_and_ttl_configured() {
 
 #[test]
 fn session_token_gets_the_full_catalog_and_raw_oauth_the_degraded_one() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     let full = get_models(&sim, &token, &[EDITOR]);
     assert_eq!(full.status, 200);
     assert_eq!(full.json()["object"], "list");
@@ -276,12 +300,7 @@ fn enterprise_requires_integration_id_with_session_tokens_and_omits_fields() {
         missing.json(),
         json!({"error": {"message": "missing required Copilot-Integration-Id header", "code": "bad_request"}})
     );
-    let chat = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", true),
-    );
+    let chat = chat(&sim, &token, "gpt-4.1", true);
     assert_eq!(chat.status, 400);
 
     let ok = get_models(&sim, &token, &[EDITOR, INTEGRATION]);
@@ -303,8 +322,7 @@ fn enterprise_requires_integration_id_with_session_tokens_and_omits_fields() {
 
 #[test]
 fn policy_can_be_enabled() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     let state = |sim: &Sim| {
         let reply = get_models(sim, &token, &[EDITOR]);
         let data = reply.json()["data"].clone();
@@ -337,14 +355,8 @@ fn policy_can_be_enabled() {
 
 #[test]
 fn default_chat_stream_has_the_real_world_shape() {
-    let sim = sim();
-    let token = session_token(&sim);
-    let reply = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", true),
-    );
+    let (sim, token) = signed_in();
+    let reply = chat(&sim, &token, "gpt-4.1", true);
     assert_eq!(reply.status, 200);
     assert!(reply.complete);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
@@ -390,8 +402,7 @@ fn default_chat_stream_has_the_real_world_shape() {
 
 #[test]
 fn tools_on_a_user_turn_give_two_interleaved_parallel_calls() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     let mut body = chat_body("claude-sonnet-4", true);
     body["tools"] = json!([{"type": "function", "function": {
         "name": "get_weather",
@@ -442,14 +453,8 @@ fn tools_on_a_user_turn_give_two_interleaved_parallel_calls() {
 
 #[test]
 fn non_streamed_chat_is_a_completion_object() {
-    let sim = sim();
-    let token = session_token(&sim);
-    let reply = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", false),
-    );
+    let (sim, token) = signed_in();
+    let reply = chat(&sim, &token, "gpt-4.1", false);
     assert_eq!(reply.status, 200);
     let v = reply.json();
     assert_eq!(v["object"], "chat.completion");
@@ -463,8 +468,7 @@ fn non_streamed_chat_is_a_completion_object() {
 
 #[test]
 fn unsupported_models_are_rejected_per_token_kind() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     let expected = json!({"error": {
         "message": "The requested model is not supported.",
         "code": "model_not_supported", "param": "model", "type": "invalid_request_error"}});
@@ -474,7 +478,7 @@ fn unsupported_models_are_rejected_per_token_kind() {
         "grok-code-fast-1",
         "text-embedding-3-small",
     ] {
-        let reply = post_json(&sim, "/chat/completions", &token, &chat_body(model, true));
+        let reply = chat(&sim, &token, model, true);
         assert_eq!(reply.status, 400, "{model}");
         assert_eq!(reply.json(), expected, "{model}");
     }
@@ -496,42 +500,22 @@ fn unsupported_models_are_rejected_per_token_kind() {
 
 #[test]
 fn queued_scripts_are_played_once_each_in_order() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     let event = json!({"choices": [{"index": 0, "delta": {"content": "scripted!"}}]});
     sim.script_chat(ChatScript::sse(std::slice::from_ref(&event), true, 5));
-    sim.script_chat(ChatScript {
-        status: 429,
-        headers: vec![("retry-after".into(), "7".into())],
-        body: br#"{"error":{"message":"rate limited","code":"rate_limited"}}"#.to_vec(),
-        chunk_size: 0,
-        stall_after: None,
-        cut_after: None,
-    });
-    let first = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", true),
+    sim.script_chat(
+        ChatScript::status(429, r#"{"error":{"message":"rate limited","code":"rate_limited"}}"#)
+            .with_header("retry-after", "7"),
     );
+    let first = chat(&sim, &token, "gpt-4.1", true);
     assert_eq!(first.status, 200);
     assert!(first.complete);
     assert_eq!(first.text(), format!("data: {event}\n\ndata: [DONE]\n\n"));
-    let second = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", true),
-    );
+    let second = chat(&sim, &token, "gpt-4.1", true);
     assert_eq!(second.status, 429);
     assert_eq!(second.header("retry-after"), Some("7"));
     assert!(second.header("x-request-id").is_some());
-    let third = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", true),
-    );
+    let third = chat(&sim, &token, "gpt-4.1", true);
     assert!(third.text().contains("Copilot simulator"));
     let recorded = sim.requests_to("/chat/completions");
     assert_eq!(recorded.len(), 3);
@@ -540,17 +524,11 @@ fn queued_scripts_are_played_once_each_in_order() {
 
 #[test]
 fn a_cut_script_closes_the_connection_mid_body() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     let mut script = ChatScript::sse(&[json!({"a": 1}), json!({"b": 2})], true, 3);
     script.cut_after = Some(10);
     sim.script_chat(script);
-    let reply = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", true),
-    );
+    let reply = chat(&sim, &token, "gpt-4.1", true);
     assert_eq!(reply.status, 200);
     assert!(!reply.complete);
     assert_eq!(reply.body, b"data: {\"a\"");
@@ -560,8 +538,7 @@ fn a_cut_script_closes_the_connection_mid_body() {
 
 #[test]
 fn responses_streams_events_for_responses_only_models() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     let body = json!({"model": "gpt-5", "stream": true, "input": [
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi there"}]}]});
     let reply = post_json(&sim, "/responses", &token, &body);
@@ -625,11 +602,11 @@ fn user_endpoint_takes_the_oauth_token_only() {
 #[test]
 fn counted_faults_apply_to_the_next_requests_only() {
     let sim = sim();
-    let retry = Fault::Status {
-        status: 429,
-        headers: vec![("retry-after".into(), "3".into())],
-        body: r#"{"message":"API rate limit exceeded"}"#.into(),
-    };
+    let retry = Fault::status_with_headers(
+        429,
+        &[("retry-after", "3")],
+        r#"{"message":"API rate limit exceeded"}"#,
+    );
     sim.fault(Route::Token, retry, Some(2));
     let auth = format!("token {DEMO_OAUTH_TOKEN}");
     let get = || {
@@ -691,8 +668,7 @@ fn permanent_faults_last_until_cleared() {
 
 #[test]
 fn garbage_and_delay_faults() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     sim.fault(Route::Models, Fault::Garbage, Some(1));
     sim.fault(
         Route::Models,
@@ -725,29 +701,15 @@ fn bad_credentials_fault_on_user() {
 
 #[test]
 fn a_stall_holds_one_request_without_blocking_others_and_drop_releases_it() {
-    let sim = sim();
-    let token = session_token(&sim);
+    let (sim, token) = signed_in();
     sim.fault(Route::ChatCompletions, Fault::Stall, Some(1));
-    let auth = format!("Bearer {token}");
-    let body = chat_body("gpt-4.1", true).to_string();
-    let stalled = open(
-        &sim.url(),
-        "POST",
-        "/chat/completions",
-        &[("Authorization", &auth), EDITOR],
-        body.as_bytes(),
-    );
+    let stalled = open_chat(&sim, &token);
     let waiter = thread::spawn(move || read_reply(stalled));
     wait_for_requests(&sim, "/chat/completions", 1);
 
     // Other requests, including chat on another connection, are served meanwhile.
     assert_eq!(get_models(&sim, &token, &[EDITOR]).status, 200);
-    let next = post_json(
-        &sim,
-        "/chat/completions",
-        &token,
-        &chat_body("gpt-4.1", true),
-    );
+    let next = chat(&sim, &token, "gpt-4.1", true);
     assert_eq!(next.status, 200);
 
     drop(sim);
@@ -760,20 +722,9 @@ fn a_stall_holds_one_request_without_blocking_others_and_drop_releases_it() {
 
 #[test]
 fn a_script_stalled_mid_stream_is_released_by_drop() {
-    let sim = sim();
-    let token = session_token(&sim);
-    let mut script = ChatScript::sse(&[json!({"x": 1}), json!({"y": 2})], true, 4);
-    script.stall_after = Some(8);
-    sim.script_chat(script);
-    let auth = format!("Bearer {token}");
-    let body = chat_body("gpt-4.1", true).to_string();
-    let stream = open(
-        &sim.url(),
-        "POST",
-        "/chat/completions",
-        &[("Authorization", &auth), EDITOR],
-        body.as_bytes(),
-    );
+    let (sim, token) = signed_in();
+    sim.script_chat(ChatScript::sse(&[json!({"x": 1}), json!({"y": 2})], true, 4).stalled_after(8));
+    let stream = open_chat(&sim, &token);
     let waiter = thread::spawn(move || read_reply(stream));
     // Another request completes while the script holds its connection.
     assert_eq!(get_models(&sim, &token, &[EDITOR]).status, 200);
