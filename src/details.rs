@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::catalog::Model;
 use crate::quota::{Quota, QuotaSnapshot};
-use crate::session::{AuthKind, SessionInfo};
+use crate::auth::session::{AuthKind, SessionInfo};
 
 /// `session.kind` for a Copilot session token.
 const KIND_SESSION: &str = "session";

@@ -11,9 +11,9 @@
 use serde::Serialize;
 
 use crate::catalog::Selection;
-use crate::credentials;
+use crate::auth::credentials;
 use crate::host_api::HostApi;
-use crate::session::{AuthKind, SessionInfo};
+use crate::auth::session::{AuthKind, SessionInfo};
 use crate::settings::Settings;
 
 /// Starts the HTML comment that carries the JSON report; it ends at the next `-->`.

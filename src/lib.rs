@@ -11,19 +11,17 @@ pub mod bindings {
     });
 }
 
-pub mod authdb;
+pub mod auth;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod chat;
 pub mod chat_fast;
-pub mod credentials;
 pub mod details;
 pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod headers;
 pub mod host_api;
-pub mod oauth;
 pub mod opening;
 pub mod policy;
 pub mod provider;
@@ -31,7 +29,6 @@ pub mod quota;
 pub mod responses;
 pub mod retry;
 pub mod routing;
-pub mod session;
 pub mod settings;
 pub mod sse;
 pub mod token_count;

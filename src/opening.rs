@@ -15,7 +15,7 @@ use crate::headers;
 use crate::host_api::{ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, RedirectPolicy};
 use crate::quota::Quota;
 use crate::routing::Decoder;
-use crate::session::Auth;
+use crate::auth::session::Auth;
 use crate::settings::Settings;
 
 /// The most bytes of an error body read before classifying it.

@@ -14,7 +14,7 @@ use crate::catalog::Model;
 use crate::error::Error;
 use crate::headers;
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy};
-use crate::session::Auth;
+use crate::auth::session::Auth;
 use crate::settings::Settings;
 
 /// The body that enables a model.
@@ -113,7 +113,7 @@ fn path_segment(id: &str) -> String {
 mod tests {
     use super::*;
     use crate::catalog::parse_models;
-    use crate::session::AuthKind;
+    use crate::auth::session::AuthKind;
     use crate::testing::{json_response, FakeHost};
 
     const API: &str = "https://api.test";

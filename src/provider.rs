@@ -13,18 +13,18 @@ use crate::policy;
 use crate::token_count;
 use crate::tokens::Tokenizer;
 use crate::routing::{self, Decoder};
-use crate::credentials::{self, Credential};
+use crate::auth::credentials::{self, Credential, STORED_TOKEN_KEY};
 use crate::error::Error;
 use crate::doctor;
 use crate::headers;
-use crate::oauth;
+use crate::auth::oauth;
 use crate::quota::{self, Quota};
 use crate::retry::{self, Planned};
 use crate::opening::{ChatRequest, Opening, Outcome, Retries};
 use crate::host_api::{
     ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
 };
-use crate::session::{Auth, AuthKind, SessionCache};
+use crate::auth::session::{Auth, AuthKind, SessionCache};
 use crate::settings::Settings;
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionEvent, CompletionRequest, ModelInfo,
@@ -34,8 +34,6 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 pub const PROVIDER_ID: &str = "copilot-chat";
 pub const PROVIDER_NAME: &str = "GitHub Copilot Chat";
 pub const PROVIDER_ICON: &str = "icons/copilot.svg";
-/// Where our own sign-in keeps the GitHub token in the host's secret store.
-pub const STORED_TOKEN_KEY: &str = "github-oauth-token";
 
 /// How many times a chat request that failed before any output is sent again at once.
 const MAX_IMMEDIATE_RETRIES: usize = 1;

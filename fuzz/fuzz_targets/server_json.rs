@@ -6,7 +6,7 @@
 use copilot_chat::catalog;
 use copilot_chat::error::Error;
 use copilot_chat::quota::Quota;
-use copilot_chat::session::parse_envelope;
+use copilot_chat::auth::session::parse_envelope;
 use copilot_chat::settings::Settings;
 use libfuzzer_sys::fuzz_target;
 

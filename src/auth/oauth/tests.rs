@@ -2,7 +2,7 @@
 //! moves when the test moves the fake clock.
 
 use super::*;
-use crate::credentials::StoredToken;
+use crate::auth::credentials::StoredToken;
 use crate::testing::{json_response, FakeHost};
 
 const CODE_URL: &str = "https://github.com/login/device/code";
