@@ -26,7 +26,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     StopReason, ThinkingContent, ToolChoice, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse,
 };
-use crate::catalog::Model;
+use crate::catalog::model::Model;
 use crate::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
 use crate::error::{clean_message, Error, Upstream};
 use crate::sse::SseEvent;

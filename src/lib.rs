@@ -13,7 +13,6 @@ pub mod bindings {
 
 pub mod auth;
 pub mod catalog;
-pub mod catalog_cache;
 pub mod chat;
 pub mod chat_fast;
 pub mod details;
@@ -23,7 +22,6 @@ pub mod events;
 pub mod headers;
 pub mod host_api;
 pub mod opening;
-pub mod policy;
 pub mod provider;
 pub mod quota;
 pub mod responses;

@@ -9,7 +9,7 @@
 //! blocking read would have (`Error::from_response_at`). What to do about a refusal (replay,
 //! retry, wait) is the provider's decision; this module only reports it.
 
-use crate::catalog::Endpoint;
+use crate::catalog::model::Endpoint;
 use crate::error::Error;
 use crate::headers;
 use crate::host_api::{ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, RedirectPolicy};

@@ -7,9 +7,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::catalog::{self, Model};
-use crate::catalog_cache::CatalogCache;
-use crate::policy;
+use crate::catalog::model::Model;
+use crate::catalog::select::{self, Selection};
+use crate::catalog::{present, wire};
+use crate::catalog::cache::CatalogCache;
+use crate::catalog::policy;
 use crate::token_count;
 use crate::tokens::Tokenizer;
 use crate::routing::{self, Decoder};
@@ -240,7 +242,7 @@ impl Provider {
     pub fn models(&mut self, host: &dyn HostApi) -> Result<Vec<ModelInfo>, Error> {
         let mut auth = self.auth(host)?;
         let models = self.catalog(host, &mut auth)?;
-        Ok(catalog::model_infos(&models))
+        Ok(present::model_infos(&models))
     }
 
     /// Starts a device-flow sign-in (replacing one in progress) and returns what to show.
@@ -307,7 +309,7 @@ impl Provider {
         }
         if let Some(models) = self.catalog.known() {
             md.push('\n');
-            md.push_str(&catalog::models_markdown(models));
+            md.push_str(&present::models_markdown(models));
         }
         let report = doctor::report(host, &self.settings, self.session.current(), self.catalog.selection.clone());
         md.push_str(&report.markdown());
@@ -345,7 +347,7 @@ impl Provider {
         let tokenizer = self
             .catalog
             .known()
-            .and_then(|models| catalog::find(models, model_id))
+            .and_then(|models| select::find(models, model_id))
             .and_then(|m| m.tokenizer.as_deref());
         token_count::count_request(request, Tokenizer::from_name(tokenizer))
     }
@@ -361,7 +363,7 @@ impl Provider {
     ) -> Result<String, Error> {
         let mut auth = self.auth(host)?;
         let models = self.catalog(host, &mut auth)?;
-        let model = catalog::find(&models, model_id);
+        let model = select::find(&models, model_id);
         let routing::Prepared { endpoint, body, headers, decoder } =
             routing::prepare(model_id, model, request)?;
         let chat = ChatRequest { endpoint, body, headers, decoder, auth };
@@ -568,18 +570,18 @@ fn request(method: HttpMethod, url: String, headers: Vec<(String, String)>, body
 }
 
 /// `GET {api}/models`, parsed leniently and selected.
-fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<(Vec<Model>, catalog::Selection), Error> {
+fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<(Vec<Model>, Selection), Error> {
     let url = format!("{}/models", auth.api_base);
     let headers = headers::copilot_headers(settings, &auth.bearer);
     let response = host.fetch(request(HttpMethod::Get, url, headers, None, settings))?;
     if !(200..300).contains(&response.status) {
         return Err(Error::from_response_at(response.status, &response.headers, &response.body, host.now_unix()));
     }
-    let (models, warnings) = catalog::parse_models(&response.body)?;
+    let (models, warnings) = wire::parse_models(&response.body)?;
     for w in warnings {
         host.log(LogLevel::Warn, &format!("models: {w}"));
     }
-    Ok(catalog::select_with_report(models))
+    Ok(select::select_with_report(models))
 }
 
 #[cfg(test)]

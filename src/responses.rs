@@ -28,7 +28,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionEvent, CompletionRequest, MessageContent, MessageRole, StopReason, ThinkingContent,
     ToolChoice, ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
-use crate::catalog::Model;
+use crate::catalog::model::Model;
 use crate::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
 use crate::chat::image_url;
 use crate::error::{clean_message, MID_STREAM_ERROR_STATUS, Error, Upstream};
@@ -835,7 +835,7 @@ impl SseDecoder for ResponsesDecoder {
 mod tests {
     use super::*;
     use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, RequestMessage, TokenUsage};
-    use crate::catalog::parse_models;
+    use crate::catalog::wire::parse_models;
 
     // ----- helpers ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@
 //! the server's `model_not_supported` then tells the user the truth.
 
 use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, CompletionRequest};
-use crate::catalog::{Endpoint, Model};
+use crate::catalog::model::{Endpoint, Model};
 use crate::chat::{self, ChatStream};
 use crate::error::Error;
 use crate::responses::{self, ResponsesStream};
@@ -93,7 +93,7 @@ pub fn prepare(
 mod tests {
     use super::*;
     use crate::testing::hello;
-    use crate::catalog::parse_models;
+    use crate::catalog::wire::parse_models;
 
     fn model(endpoints: &str) -> Model {
         let body = format!(

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::Model;
+use crate::catalog::model::Model;
 use crate::error::Error;
 use crate::headers;
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy};
@@ -112,7 +112,7 @@ fn path_segment(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::parse_models;
+    use crate::catalog::wire::parse_models;
     use crate::auth::session::AuthKind;
     use crate::testing::{json_response, FakeHost};
 
