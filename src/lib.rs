@@ -13,24 +13,17 @@ pub mod bindings {
 
 pub mod auth;
 pub mod catalog;
-pub mod chat;
-pub mod chat_fast;
+pub mod completion;
 pub mod details;
 pub mod doctor;
 pub mod error;
-pub mod events;
 pub mod headers;
 pub mod host_api;
 pub mod opening;
 pub mod provider;
 pub mod quota;
-pub mod responses;
 pub mod retry;
-pub mod routing;
 pub mod settings;
-pub mod sse;
-pub mod token_count;
-pub mod tokens;
 
 #[cfg(test)]
 pub mod testing;

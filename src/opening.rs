@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::headers;
 use crate::host_api::{ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, RedirectPolicy};
 use crate::quota::Quota;
-use crate::routing::Decoder;
+use crate::completion::routing::Decoder;
 use crate::auth::session::Auth;
 use crate::settings::Settings;
 

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::sse::{SseEvent, SseParser};
+use crate::completion::sse::{SseEvent, SseParser};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionEvent, TokenUsage, ToolUse, ToolUseJsonParseError,
