@@ -14,21 +14,14 @@ pub mod bindings {
 pub mod auth;
 pub mod catalog;
 pub mod completion;
-pub mod details;
-pub mod doctor;
 pub mod error;
 pub mod headers;
 pub mod host_api;
-pub mod opening;
 pub mod provider;
-pub mod quota;
-pub mod retry;
 pub mod settings;
 
 #[cfg(test)]
 pub mod testing;
-#[cfg(test)]
-mod completion_tests;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;

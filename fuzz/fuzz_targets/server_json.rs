@@ -5,7 +5,7 @@
 
 use copilot_chat::catalog::{present, select, wire};
 use copilot_chat::error::Error;
-use copilot_chat::quota::Quota;
+use copilot_chat::provider::quota::Quota;
 use copilot_chat::auth::session::parse_envelope;
 use copilot_chat::settings::Settings;
 use libfuzzer_sys::fuzz_target;

@@ -396,4 +396,4 @@ fn form_encode(value: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

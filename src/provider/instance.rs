@@ -5,26 +5,28 @@
 //! Everything goes through [`HostApi`], so this is tested natively with a fake host. Caches
 //! are only ever refreshed on a reason: a session token that changed, a failure, a sign-out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use crate::catalog::model::Model;
 use crate::catalog::select::{self, Selection};
-use crate::catalog::{present, wire};
+use crate::catalog::present;
+use crate::catalog::wire;
 use crate::catalog::cache::CatalogCache;
 use crate::catalog::policy;
 use crate::completion::token_count;
 use crate::completion::tokens::Tokenizer;
-use crate::completion::routing::{self, Decoder};
+use crate::completion::routing;
+use crate::provider::stream::{OpenStream, Step};
 use crate::auth::credentials::{self, Credential, STORED_TOKEN_KEY};
 use crate::error::Error;
-use crate::doctor;
+use crate::provider::doctor;
 use crate::headers;
 use crate::auth::oauth;
-use crate::quota::{self, Quota};
-use crate::retry::{self, Planned};
-use crate::opening::{ChatRequest, Opening, Outcome, Retries};
+use crate::provider::quota::{self, Quota};
+use crate::provider::retry::{self, Planned};
+use crate::provider::opening::{ChatRequest, Opening, Outcome, Retries};
 use crate::host_api::{
-    ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
+    HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
 };
 use crate::auth::session::{Auth, AuthKind, SessionCache};
 use crate::settings::Settings;
@@ -39,25 +41,6 @@ pub const PROVIDER_ICON: &str = "icons/copilot.svg";
 
 /// How many times a chat request that failed before any output is sent again at once.
 const MAX_IMMEDIATE_RETRIES: usize = 1;
-
-/// What a stream step produced.
-pub enum Step {
-    Event(CompletionEvent),
-    Pending,
-    Finished,
-}
-
-/// One open completion stream.
-struct OpenStream {
-    body: Box<dyn ByteStream>,
-    decoder: Decoder,
-    /// Decoded events not yet handed out.
-    queue: VecDeque<CompletionEvent>,
-    /// A `stop` event held back until the body ends, so a trailing usage chunk is delivered
-    /// before it (hosts may stop reading at `stop`, as Zed's does).
-    stop: Option<CompletionEvent>,
-    body_ended: bool,
-}
 
 /// The provider state of one instance.
 pub struct Provider {
@@ -323,7 +306,7 @@ impl Provider {
         self.refresh_settings(host);
         self.look_up_quota(host);
         let session = self.session.current();
-        crate::details::details(self.catalog.known(), self.quota.as_ref(), session.as_ref())
+        crate::provider::details::details(self.catalog.known(), self.quota.as_ref(), session.as_ref())
     }
 
     /// Fills the quota from `/copilot_internal/user` once when no completion answer has
@@ -518,46 +501,6 @@ fn stream_name(id: u64) -> String {
     format!("{STREAM_PREFIX}{id}")
 }
 
-impl OpenStream {
-    fn new(body: Box<dyn ByteStream>, decoder: Decoder) -> OpenStream {
-        OpenStream { body, decoder, queue: VecDeque::new(), stop: None, body_ended: false }
-    }
-
-    fn advance(&mut self, blocking: bool) -> Result<Step, Error> {
-        loop {
-            if let Some(event) = self.queue.pop_front() {
-                if matches!(event, CompletionEvent::Stop(_)) && !self.body_ended {
-                    self.stop = Some(event);
-                    continue;
-                }
-                return Ok(Step::Event(event));
-            }
-            if self.body_ended {
-                return Ok(match self.stop.take() {
-                    Some(stop) => Step::Event(stop),
-                    None => Step::Finished,
-                });
-            }
-            let chunk = if blocking {
-                match self.body.next_chunk()? {
-                    Some(bytes) => ChunkPoll::Data(bytes),
-                    None => ChunkPoll::End,
-                }
-            } else {
-                self.body.poll_chunk()?
-            };
-            match chunk {
-                ChunkPoll::Data(bytes) => self.queue.extend(self.decoder.push(&bytes)?),
-                ChunkPoll::End => {
-                    self.body_ended = true;
-                    self.queue.extend(self.decoder.finish()?);
-                }
-                ChunkPoll::Pending => return Ok(Step::Pending),
-            }
-        }
-    }
-}
-
 fn request(method: HttpMethod, url: String, headers: Vec<(String, String)>, body: Option<Vec<u8>>, settings: &Settings) -> HttpRequest {
     HttpRequest {
         method,
@@ -587,6 +530,7 @@ fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_api::ByteStream;
     use crate::testing::hello;
     use crate::bindings::copilot_chat::extension::llm_provider::StopReason;
     use crate::testing::{json_response, FakeHost, MemoryStream, StreamStep};

@@ -11,7 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::catalog::model::Model;
-use crate::quota::{Quota, QuotaSnapshot};
+use crate::provider::quota::{Quota, QuotaSnapshot};
 use crate::auth::session::{AuthKind, SessionInfo};
 
 /// `session.kind` for a Copilot session token.

@@ -11,7 +11,8 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 };
 use crate::error::Error;
 use crate::host_api::HttpRequest;
-use crate::provider::{Provider, Step};
+use crate::provider::instance::Provider;
+use crate::provider::stream::Step;
 use crate::testing::{json_response, request_header, FakeHost, MemoryStream, StreamStep};
 
 const OAUTH: &str = "ghu_completionTest00000000000000000000";

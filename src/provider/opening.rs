@@ -13,7 +13,7 @@ use crate::catalog::model::Endpoint;
 use crate::error::Error;
 use crate::headers;
 use crate::host_api::{ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, RedirectPolicy};
-use crate::quota::Quota;
+use crate::provider::quota::Quota;
 use crate::completion::routing::Decoder;
 use crate::auth::session::Auth;
 use crate::settings::Settings;
