@@ -15,7 +15,7 @@
 //! never `auth` or `provider`: sending, retrying and sessions are the provider's business.
 
 pub mod chat;
-pub mod events;
+pub mod decoder;
 pub mod image;
 pub mod responses;
 pub mod routing;

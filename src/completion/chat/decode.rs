@@ -15,19 +15,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionEvent, StopReason, ThinkingContent,
+use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, StopReason};
+use crate::completion::chat::fast;
+use crate::completion::decoder::{
+    self, check_arguments, non_empty_str, thinking, Decoding, EventStream, StreamDecoder, UsageFields,
 };
-use crate::completion::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
 use crate::completion::sse::SseEvent;
-use crate::error::{clean_message, Error, Upstream};
+use crate::error::Error;
 
 /// The payload that ends a chat-completions stream.
 const DONE_MARKER: &str = "[DONE]";
-/// Status given to a stream chunk that is not JSON (a bad gateway, in effect).
-const MALFORMED_CHUNK_STATUS: u16 = 502;
-/// Bound on one tool call's accumulated argument text.
-pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// How a chat chunk is named in errors.
+const CHUNK: &str = "chunk";
+/// How a chat tool call is named in errors.
+const TOOL_CALL: &str = "tool call";
 
 
 /// Why a choice finished, ordered by which wins when several choices disagree.
@@ -64,13 +65,14 @@ struct PendingCall {
     thought_signature: Option<String>,
 }
 
-/// Decodes chat-completions chunks (SSE `data` payloads) into [`CompletionEvent`]s.
+/// The decoding state of one chat-completions answer: chunks (SSE `data` payloads) in,
+/// [`CompletionEvent`]s out.
 ///
 /// Emits `Started` once before anything else; `Usage` whenever a chunk carries `usage`
 /// (also after `Stop`); tool calls whole, in (choice, index) order, right before the single
-/// `Stop`. After an error every call returns that error again.
+/// `Stop`.
 #[derive(Debug, Default)]
-pub struct ChatDecoder {
+pub struct ChatState {
     started: bool,
     /// `[DONE]` was seen: later payloads are ignored.
     done: bool,
@@ -86,15 +88,13 @@ pub struct ChatDecoder {
     slots: BTreeMap<(u64, u64), usize>,
     /// Some tool call was seen in this answer (turns a plain `stop` into a tool-use stop).
     saw_tool_calls: bool,
-    failed: Option<Error>,
 }
 
-impl ChatDecoder {
-    /// A decoder at the start of an answer.
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// Decodes chat-completions chunks into [`CompletionEvent`]s under the shared rules (see
+/// [`Decoding`]): after an error every call returns that error again.
+pub type ChatDecoder = Decoding<ChatState>;
 
+impl ChatDecoder {
     /// Decodes one SSE `data` payload. Empty payloads (keep-alives) are ignored.
     ///
     /// Errors: a payload that is not a JSON object is [`Error::Upstream`] with status 502
@@ -103,52 +103,26 @@ impl ChatDecoder {
     /// quota codes, else [`Error::Upstream`] with status 500 (the stream itself was a 200, but
     /// the server failed while answering, so it counts as a transient server error).
     pub fn on_data(&mut self, data: &str) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let result = self.decode(data);
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-        }
-        result
+        self.step(|state, out| state.data(data, out))
     }
+}
 
-    /// The body ended. Flushes pending tool calls and `Stop` when a `finish_reason` was seen
-    /// (a missing `[DONE]` is tolerated); without `[DONE]` and without any `finish_reason`
-    /// the answer was cut off, which is [`Error::Network`].
-    pub fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let mut events = Vec::new();
-        if self.done || self.stopped || self.finish.is_some() {
-            self.complete(&mut events);
-            return Ok(events);
-        }
-        let e = Error::Network(
-            "the stream ended before the answer was complete (no finish_reason and no [DONE]); \
-             the connection may have dropped, retry"
-                .to_string(),
-        );
-        self.failed = Some(e.clone());
-        Err(e)
-    }
-
-    fn decode(&mut self, data: &str) -> Result<Vec<CompletionEvent>, Error> {
+impl ChatState {
+    /// One SSE `data` payload (see [`ChatDecoder::on_data`]).
+    fn data(&mut self, data: &str, events: &mut Vec<CompletionEvent>) -> Result<(), Error> {
         let data = data.trim();
-        let mut events = Vec::new();
         if self.done || data.is_empty() {
-            return Ok(events);
+            return Ok(());
         }
         if data == DONE_MARKER {
-            self.start(&mut events);
+            decoder::start(&mut self.started, events);
             self.done = true;
-            self.complete(&mut events);
-            return Ok(events);
+            self.complete(events);
+            return Ok(());
         }
         // Text deltas and finish reasons, the bulk of every answer, skip the `Value` tree.
-        if let Some(choices) = crate::completion::chat::fast::plain_choices(data) {
-            self.start(&mut events);
+        if let Some(choices) = fast::plain_choices(data) {
+            decoder::start(&mut self.started, events);
             for (position, choice) in choices.into_iter().enumerate() {
                 let index = choice.index.unwrap_or(position as u64);
                 self.choices_seen.insert(index);
@@ -160,38 +134,31 @@ impl ChatDecoder {
                 }
             }
             if !self.stopped && self.finish.is_some() && self.choices_seen.is_subset(&self.choices_finished) {
-                self.complete(&mut events);
+                self.complete(events);
             }
-            return Ok(events);
+            return Ok(());
         }
-        let chunk: Value = serde_json::from_str(data).map_err(|e| malformed(&e.to_string()))?;
+        let chunk: Value = serde_json::from_str(data).map_err(|e| decoder::malformed(CHUNK, &e.to_string()))?;
         let Value::Object(chunk) = chunk else {
-            return Err(malformed("a chunk is not a JSON object"));
+            return Err(decoder::malformed(CHUNK, "a chunk is not a JSON object"));
         };
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
             return Err(Error::from_stream_error(error));
         }
-        self.start(&mut events);
+        decoder::start(&mut self.started, events);
         // Usage first: it may ride on a chunk whose `choices` is empty (§4.3).
         if let Some(usage) = chunk.get("usage").and_then(usage_event) {
             events.push(usage);
         }
         if let Some(Value::Array(choices)) = chunk.get("choices") {
             for (position, choice) in choices.iter().enumerate() {
-                self.on_choice(position, choice, &mut events)?;
+                self.on_choice(position, choice, events)?;
             }
         }
         if !self.stopped && self.finish.is_some() && self.choices_seen.is_subset(&self.choices_finished) {
-            self.complete(&mut events);
+            self.complete(events);
         }
-        Ok(events)
-    }
-
-    fn start(&mut self, events: &mut Vec<CompletionEvent>) {
-        if !self.started {
-            self.started = true;
-            events.push(CompletionEvent::Started);
-        }
+        Ok(())
     }
 
     fn on_choice(&mut self, position: usize, choice: &Value, events: &mut Vec<CompletionEvent>) -> Result<(), Error> {
@@ -222,10 +189,7 @@ impl ChatDecoder {
 
     fn on_delta(&mut self, choice: u64, delta: &Value, events: &mut Vec<CompletionEvent>) -> Result<(), Error> {
         if let Some(text) = non_empty_str(delta, "reasoning_text") {
-            events.push(CompletionEvent::Thinking(ThinkingContent {
-                text: text.to_string(),
-                signature: None,
-            }));
+            events.push(thinking(text.to_string()));
         }
         if let Some(opaque) = non_empty_str(delta, "reasoning_opaque") {
             events.push(CompletionEvent::ReasoningDetails(json!({ "reasoning_opaque": opaque }).to_string()));
@@ -325,13 +289,7 @@ impl ChatDecoder {
 }
 
 fn append_arguments(arguments: &mut String, piece: &str) -> Result<(), Error> {
-    if arguments.len().saturating_add(piece.len()) > MAX_TOOL_ARGUMENT_BYTES {
-        return Err(Error::Upstream(Upstream {
-            status: MALFORMED_CHUNK_STATUS,
-            message: format!("a tool call's arguments exceeded {MAX_TOOL_ARGUMENT_BYTES} bytes"),
-            request_id: None,
-        }));
-    }
+    check_arguments(arguments.len().saturating_add(piece.len()), TOOL_CALL)?;
     arguments.push_str(piece);
     Ok(())
 }
@@ -343,7 +301,7 @@ fn tool_event(call: PendingCall) -> CompletionEvent {
     } else {
         call.id
     };
-    events::tool_use(id, call.name, call.arguments, call.thought_signature)
+    decoder::tool_use(id, call.name, call.arguments, call.thought_signature)
 }
 
 /// Chat completions name usage `prompt_tokens` / `completion_tokens`.
@@ -354,31 +312,29 @@ const USAGE_FIELDS: UsageFields = UsageFields {
 };
 
 fn usage_event(usage: &Value) -> Option<CompletionEvent> {
-    events::usage(usage, &USAGE_FIELDS)
+    decoder::usage(usage, &USAGE_FIELDS)
 }
 
-fn malformed(detail: &str) -> Error {
-    Error::Upstream(Upstream {
-        status: MALFORMED_CHUNK_STATUS,
-        message: format!("malformed stream chunk: {}", clean_message(detail)),
-        request_id: None,
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
 /// Raw `/chat/completions` body bytes in, [`CompletionEvent`]s out.
-pub type ChatStream = EventStream<ChatDecoder>;
+pub type ChatStream = EventStream<ChatState>;
 
-impl SseDecoder for ChatDecoder {
-    fn decode_event(&mut self, event: &SseEvent) -> Result<Vec<CompletionEvent>, Error> {
+impl StreamDecoder for ChatState {
+    fn decode(&mut self, event: &SseEvent, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
         if event.event.as_deref() == Some("error") {
             return Err(error_event(&event.data));
         }
-        self.on_data(&event.data)
+        self.data(&event.data, out)
     }
 
-    fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        ChatDecoder::finish(self)
+    /// Flushes pending tool calls and `Stop` when a `finish_reason` was seen (a missing
+    /// `[DONE]` is tolerated); without `[DONE]` and without any `finish_reason` the answer was
+    /// cut off, which is [`Error::Network`].
+    fn end(&mut self, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
+        if self.done || self.stopped || self.finish.is_some() {
+            self.complete(out);
+            return Ok(());
+        }
+        Err(decoder::cut_off("no finish_reason and no [DONE]"))
     }
 }
 
@@ -397,6 +353,9 @@ fn error_event(data: &str) -> Error {
 pub(super) mod tests {
     use super::*;
     use crate::completion::fixtures::*;
+    use crate::bindings::copilot_chat::extension::llm_provider::ThinkingContent;
+    use crate::completion::decoder::MAX_TOOL_ARGUMENT_BYTES;
+    use crate::error::Upstream;
 
 
     /// Feeds `data` payloads to a fresh decoder and ends it; the first error is returned.

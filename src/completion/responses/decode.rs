@@ -12,18 +12,18 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionEvent, StopReason, ThinkingContent,
+use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, StopReason};
+use crate::completion::decoder::{
+    self, non_empty_str, thinking, Decoding, EventStream, StreamDecoder, UsageFields,
 };
-use crate::completion::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
 use crate::completion::responses::{FUNCTION_CALL_ITEM, MESSAGE_ITEM, REASONING_ITEM};
 use crate::completion::sse::SseEvent;
-use crate::error::{clean_message, Error, Upstream, MID_STREAM_ERROR_STATUS};
+use crate::error::{Error, Upstream, MID_STREAM_ERROR_STATUS};
 
-/// Status given to an event that is not JSON (a bad gateway, in effect).
-const MALFORMED_EVENT_STATUS: u16 = 502;
-/// Bound on one function call's accumulated argument text.
-pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// How a Responses stream event is named in errors.
+const EVENT: &str = "event";
+/// How a Responses function call is named in errors.
+const FUNCTION_CALL: &str = "function call";
 /// Separator between several text parts (instructions, summary parts).
 const TEXT_PART_SEPARATOR: &str = "\n\n";
 
@@ -37,15 +37,15 @@ struct PendingCall {
     arguments: String,
 }
 
-/// Decodes Responses stream events (SSE `data` payloads, typed by their `type` field) into
-/// [`CompletionEvent`]s.
+/// The decoding state of one Responses answer: stream events (SSE `data` payloads, typed by
+/// their `type` field) in, [`CompletionEvent`]s out.
 ///
 /// Emits `Started` once before anything else; text and thinking as they stream; each function
 /// call whole at its `output_item.done`; at `response.completed` the open calls, `Usage` and
 /// `Stop` (`ToolUse` when calls were emitted, else `EndTurn`); at `response.incomplete`
-/// `MaxTokens` or `Refusal`. After an error every call returns that error again.
+/// `MaxTokens` or `Refusal`.
 #[derive(Debug, Default)]
-pub struct ResponsesDecoder {
+pub struct ResponsesState {
     started: bool,
     /// A terminal event (`completed`, `incomplete`) was handled: later payloads are ignored.
     stopped: bool,
@@ -60,15 +60,13 @@ pub struct ResponsesDecoder {
     last_summary: Option<(String, u64)>,
     /// Anything was shown (text, thinking, a call).
     emitted_content: bool,
-    failed: Option<Error>,
 }
 
-impl ResponsesDecoder {
-    /// A decoder at the start of an answer.
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// Decodes Responses stream events into [`CompletionEvent`]s under the shared rules (see
+/// [`Decoding`]): after an error every call returns that error again.
+pub type ResponsesDecoder = Decoding<ResponsesState>;
 
+impl ResponsesDecoder {
     /// Decodes one SSE event: `name` is its `event:` line (used only when the payload has no
     /// `type`), `data` its payload. Empty payloads are ignored.
     ///
@@ -81,48 +79,30 @@ impl ResponsesDecoder {
         name: Option<&str>,
         data: &str,
     ) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let result = self.decode(name, data);
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-        }
-        result
+        self.step(|state, out| state.event(name, data, out))
     }
+}
 
-    /// The body ended. Without `response.completed` or `response.incomplete` the answer was cut
-    /// off, which is [`Error::Network`].
-    pub fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.stopped {
-            return Ok(Vec::new());
-        }
-        let e = Error::Network(
-            "the stream ended before the answer was complete (no response.completed); \
-             the connection may have dropped, retry"
-                .to_string(),
-        );
-        self.failed = Some(e.clone());
-        Err(e)
-    }
-
-    fn decode(&mut self, name: Option<&str>, data: &str) -> Result<Vec<CompletionEvent>, Error> {
+impl ResponsesState {
+    /// One SSE event (see [`ResponsesDecoder::on_event`]).
+    fn event(
+        &mut self,
+        name: Option<&str>,
+        data: &str,
+        events: &mut Vec<CompletionEvent>,
+    ) -> Result<(), Error> {
         let data = data.trim();
-        let mut events = Vec::new();
         if self.stopped || data.is_empty() || data == "[DONE]" {
-            return Ok(events);
+            return Ok(());
         }
         let value: Value = match serde_json::from_str(data) {
             Ok(value) => value,
             // An `event: error` may carry plain text.
             Err(_) if name == Some("error") => return Err(Error::from_stream_error(&json!(data))),
-            Err(e) => return Err(malformed(&e.to_string())),
+            Err(e) => return Err(decoder::malformed(EVENT, &e.to_string())),
         };
         if !value.is_object() {
-            return Err(malformed("an event is not a JSON object"));
+            return Err(decoder::malformed(EVENT, "an event is not a JSON object"));
         }
         let kind = value
             .get("type")
@@ -141,10 +121,10 @@ impl ResponsesDecoder {
             }
             _ => {}
         }
-        self.start(&mut events);
+        decoder::start(&mut self.started, events);
         match kind {
-            "response.output_text.delta" => self.on_text_delta(&value, &mut events),
-            "response.reasoning_summary_text.delta" => self.on_summary_delta(&value, &mut events),
+            "response.output_text.delta" => self.on_text_delta(&value, events),
+            "response.reasoning_summary_text.delta" => self.on_summary_delta(&value, events),
             "response.output_item.added" => self.on_item_added(&value),
             "response.function_call_arguments.delta" => self.on_arguments(&value, false)?,
             "response.function_call_arguments.done" => self.on_arguments(&value, true)?,
@@ -153,22 +133,15 @@ impl ResponsesDecoder {
                     self.on_item_done(
                         item,
                         value.get("output_index").and_then(Value::as_u64),
-                        &mut events,
+                        events,
                     )?;
                 }
             }
-            "response.completed" => self.on_completed(&value, &mut events)?,
-            "response.incomplete" => self.on_incomplete(&value, &mut events),
+            "response.completed" => self.on_completed(&value, events)?,
+            "response.incomplete" => self.on_incomplete(&value, events),
             _ => {}
         }
-        Ok(events)
-    }
-
-    fn start(&mut self, events: &mut Vec<CompletionEvent>) {
-        if !self.started {
-            self.started = true;
-            events.push(CompletionEvent::Started);
-        }
+        Ok(())
     }
 
     fn on_text_delta(&mut self, value: &Value, events: &mut Vec<CompletionEvent>) {
@@ -255,11 +228,11 @@ impl ResponsesDecoder {
         };
         if whole {
             if let Some(arguments) = value.get("arguments").and_then(Value::as_str) {
-                check_size(arguments.len())?;
+                decoder::check_arguments(arguments.len(), FUNCTION_CALL)?;
                 call.arguments = arguments.to_string();
             }
         } else if let Some(piece) = value.get("delta").and_then(Value::as_str) {
-            check_size(call.arguments.len().saturating_add(piece.len()))?;
+            decoder::check_arguments(call.arguments.len().saturating_add(piece.len()), FUNCTION_CALL)?;
             call.arguments.push_str(piece);
         }
         Ok(())
@@ -299,7 +272,7 @@ impl ResponsesDecoder {
                     call.name = name.to_string();
                 }
                 if let Some(arguments) = non_empty_str(item, "arguments") {
-                    check_size(arguments.len())?;
+                    decoder::check_arguments(arguments.len(), FUNCTION_CALL)?;
                     call.arguments = arguments.to_string();
                 }
                 self.emit_call(call, events);
@@ -419,13 +392,6 @@ impl ResponsesDecoder {
     }
 }
 
-fn thinking(text: String) -> CompletionEvent {
-    CompletionEvent::Thinking(ThinkingContent {
-        text,
-        signature: None,
-    })
-}
-
 /// The item an event belongs to (`item_id`), or "" when the server does not say.
 fn item_key(value: &Value) -> String {
     non_empty_str(value, "item_id")
@@ -466,19 +432,6 @@ fn message_text(item: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn check_size(len: usize) -> Result<(), Error> {
-    if len > MAX_TOOL_ARGUMENT_BYTES {
-        return Err(Error::Upstream(Upstream {
-            status: MALFORMED_EVENT_STATUS,
-            message: format!(
-                "a function call's arguments exceeded {MAX_TOOL_ARGUMENT_BYTES} bytes"
-            ),
-            request_id: None,
-        }));
-    }
-    Ok(())
-}
-
 fn tool_event(call: PendingCall) -> CompletionEvent {
     // Without a call id the editor could not send the result back; make a stable one.
     let id = match (call.call_id.is_empty(), &call.item_id) {
@@ -486,7 +439,7 @@ fn tool_event(call: PendingCall) -> CompletionEvent {
         (true, Some(item_id)) => item_id.clone(),
         (true, None) => format!("call_{}", call.output_index.unwrap_or(0)),
     };
-    events::tool_use(id, call.name, call.arguments, None)
+    decoder::tool_use(id, call.name, call.arguments, None)
 }
 
 /// The Responses API names usage `input_tokens` / `output_tokens`.
@@ -498,15 +451,7 @@ const USAGE_FIELDS: UsageFields = UsageFields {
 
 /// `usage` of a finished response.
 fn usage_event(usage: &Value) -> Option<CompletionEvent> {
-    events::usage(usage, &USAGE_FIELDS)
-}
-
-fn malformed(detail: &str) -> Error {
-    Error::Upstream(Upstream {
-        status: MALFORMED_EVENT_STATUS,
-        message: format!("malformed stream event: {}", clean_message(detail)),
-        request_id: None,
-    })
+    decoder::usage(usage, &USAGE_FIELDS)
 }
 
 /// `response.failed`: the error is in `response.error`.
@@ -527,15 +472,20 @@ fn failed_error(value: &Value) -> Error {
 
 
 /// Raw `/responses` body bytes in, [`CompletionEvent`]s out.
-pub type ResponsesStream = EventStream<ResponsesDecoder>;
+pub type ResponsesStream = EventStream<ResponsesState>;
 
-impl SseDecoder for ResponsesDecoder {
-    fn decode_event(&mut self, event: &SseEvent) -> Result<Vec<CompletionEvent>, Error> {
-        self.on_event(event.event.as_deref(), &event.data)
+impl StreamDecoder for ResponsesState {
+    fn decode(&mut self, event: &SseEvent, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
+        self.event(event.event.as_deref(), &event.data, out)
     }
 
-    fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        ResponsesDecoder::finish(self)
+    /// Without `response.completed` or `response.incomplete` the answer was cut off, which is
+    /// [`Error::Network`].
+    fn end(&mut self, _out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
+        if self.stopped {
+            return Ok(());
+        }
+        Err(decoder::cut_off("no response.completed"))
     }
 }
 
@@ -543,6 +493,7 @@ impl SseDecoder for ResponsesDecoder {
 mod tests {
     use super::*;
     use crate::completion::fixtures::*;
+    use crate::completion::decoder::MAX_TOOL_ARGUMENT_BYTES;
 
     fn thinking_ev(s: &str) -> CompletionEvent {
         thinking(s.into())
