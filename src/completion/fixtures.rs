@@ -1,10 +1,14 @@
 //! Test builders shared by every endpoint's request and decoder tests (compiled only under
-//! `cfg(test)`): WIT requests and messages in, WIT events out, and events as comparable text.
+//! `cfg(test)`): WIT requests and messages in, WIT events out, events as comparable text, and
+//! the two ways to drive an endpoint's decoder (event by event, or raw body chunks).
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, RequestMessage,
     StopReason, TokenUsage, ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
+use crate::completion::decoder::{Decoding, EventStream, StreamDecoder};
+use crate::completion::sse::SseEvent;
+use crate::error::Error;
 
 /// Tiny base64 images of each format the image check knows (just their magic bytes).
 pub const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUg==";
@@ -98,4 +102,28 @@ pub fn tool_ev(id: &str, name: &str, input: &str) -> CompletionEvent {
         is_input_complete: true,
         thought_signature: None,
     })
+}
+
+/// Feeds unnamed SSE events with `payloads` as their data to a fresh `D` and ends it; the
+/// first error is returned.
+pub fn decode_all<D: StreamDecoder + Default>(payloads: &[&str]) -> Result<Vec<CompletionEvent>, Error> {
+    let mut decoding = Decoding::<D>::new();
+    let mut out = Vec::new();
+    for p in payloads {
+        let event = SseEvent { event: None, data: p.to_string() };
+        decoding.event(&event, &mut out)?;
+    }
+    out.extend(decoding.finish()?);
+    Ok(out)
+}
+
+/// Feeds raw body `chunks` to a fresh stream over `D` and ends it; the first error is returned.
+pub fn stream_chunks<D: StreamDecoder + Default>(chunks: &[&[u8]]) -> Result<Vec<CompletionEvent>, Error> {
+    let mut stream = EventStream::<D>::new();
+    let mut out = Vec::new();
+    for c in chunks {
+        out.extend(stream.push(c)?);
+    }
+    out.extend(stream.finish()?);
+    Ok(out)
 }

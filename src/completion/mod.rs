@@ -5,7 +5,8 @@
 //! * `events`: the one shape of an endpoint's stream decoder ([`events::SseDecoder`]), the
 //!   stream that drives it ([`events::EventStream`]), and the events built the same way for
 //!   every endpoint (tool use, usage).
-//! * `image`: images in a request (data URL, sniffed type, size), for every endpoint.
+//! * `request`, `image`: what every endpoint's request mapping shares (temperature, token
+//!   bound, tool schema and input, misplaced content; images as data URLs, sniffed and sized).
 //! * `chat`, `responses`: one folder per endpoint, each a `request` (body mapping) and a
 //!   `decode` (stream decoder) module. A new endpoint is a new folder of the same shape.
 //! * `routing`: which endpoint a model's request goes to, with its body and decoder.
@@ -17,6 +18,7 @@
 pub mod chat;
 pub mod decoder;
 pub mod image;
+pub mod request;
 pub mod responses;
 pub mod routing;
 pub mod sse;

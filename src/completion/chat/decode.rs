@@ -352,31 +352,18 @@ fn error_event(data: &str) -> Error {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::completion::fixtures::*;
     use crate::bindings::copilot_chat::extension::llm_provider::ThinkingContent;
     use crate::completion::decoder::MAX_TOOL_ARGUMENT_BYTES;
+    use crate::completion::fixtures::{self, *};
     use crate::error::Upstream;
-
 
     /// Feeds `data` payloads to a fresh decoder and ends it; the first error is returned.
     pub(crate) fn decode_all(payloads: &[&str]) -> Result<Vec<CompletionEvent>, Error> {
-        let mut decoder = ChatDecoder::new();
-        let mut out = Vec::new();
-        for p in payloads {
-            out.extend(decoder.on_data(p)?);
-        }
-        out.extend(decoder.finish()?);
-        Ok(out)
+        fixtures::decode_all::<ChatState>(payloads)
     }
 
     fn stream_chunks(chunks: &[&[u8]]) -> Result<Vec<CompletionEvent>, Error> {
-        let mut stream = ChatStream::new();
-        let mut out = Vec::new();
-        for c in chunks {
-            out.extend(stream.push(c)?);
-        }
-        out.extend(stream.finish()?);
-        Ok(out)
+        fixtures::stream_chunks::<ChatState>(chunks)
     }
 
     fn sse(payloads: &[&str]) -> String {

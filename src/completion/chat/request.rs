@@ -10,15 +10,17 @@
 use serde_json::{json, Map, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionRequest, MessageContent, MessageRole, RequestMessage, ToolChoice,
-    ToolDefinition, ToolResult, ToolResultContent, ToolUse,
+    CompletionRequest, MessageContent, MessageRole, RequestMessage, ToolDefinition, ToolResult,
+    ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
 use crate::completion::image::{image_info, image_url};
+use crate::completion::request::{
+    bounded_max_tokens, misplaced, temperature_json, tool_arguments, tool_choice_str,
+    tool_parameters, TEXT_PART_SEPARATOR,
+};
 use crate::error::Error;
 
-/// Separator between several text parts folded into one string `content`.
-const TEXT_PART_SEPARATOR: &str = "\n\n";
 
 const HEADER_INITIATOR: &str = "X-Initiator";
 const HEADER_INTENT: &str = "Openai-Intent";
@@ -192,36 +194,8 @@ fn carries_image(content: &MessageContent) -> bool {
     }
 }
 
-/// JSON for a temperature, printed from its `f32` text so `0.1` stays `0.1` (not
-/// `0.10000000149011612`).
-fn temperature_json(t: f32) -> Result<Value, Error> {
-    if !t.is_finite() {
-        return Err(Error::InvalidRequest(format!("temperature must be a finite number, not {t}")));
-    }
-    let exact: f64 = t.to_string().parse().unwrap_or(f64::from(t));
-    Ok(json!(exact))
-}
-
-fn bounded_max_tokens(requested: Option<u64>, model_limit: Option<u64>) -> Option<u64> {
-    match (requested, model_limit) {
-        (Some(r), Some(m)) => Some(r.min(m)),
-        (r, m) => r.or(m),
-    }
-}
-
-fn tool_choice_str(choice: &ToolChoice) -> &'static str {
-    match choice {
-        ToolChoice::Auto => "auto",
-        // Copilot's OpenAI dialect names "must call some tool" `required`.
-        ToolChoice::Any => "required",
-        ToolChoice::None => "none",
-    }
-}
-
 fn tool_json(tool: &ToolDefinition) -> Result<Value, Error> {
-    let parameters: Value = serde_json::from_str(&tool.input_schema).map_err(|e| {
-        Error::InvalidRequest(format!("tool `{}` has an input schema that is not JSON: {e}", tool.name))
-    })?;
+    let parameters = tool_parameters(tool)?;
     Ok(json!({
         "type": "function",
         "function": { "name": tool.name, "description": tool.description, "parameters": parameters },
@@ -377,17 +351,7 @@ fn opaque_of(stored: &str) -> String {
 }
 
 fn tool_call_json(tool_use: &ToolUse) -> Result<Value, Error> {
-    let arguments = if tool_use.input.trim().is_empty() {
-        "{}"
-    } else {
-        serde_json::from_str::<Value>(&tool_use.input).map_err(|e| {
-            Error::InvalidRequest(format!(
-                "the input of tool call `{}` (`{}`) is not JSON: {e}",
-                tool_use.id, tool_use.name
-            ))
-        })?;
-        tool_use.input.as_str()
-    };
+    let arguments = tool_arguments(tool_use)?;
     let mut function = Map::new();
     function.insert("name".into(), json!(tool_use.name));
     function.insert("arguments".into(), json!(arguments));
@@ -398,22 +362,10 @@ fn tool_call_json(tool_use: &ToolUse) -> Result<Value, Error> {
     Ok(json!({ "id": tool_use.id, "type": "function", "function": function }))
 }
 
-fn misplaced(content: &MessageContent, place: &str) -> Error {
-    let what = match content {
-        MessageContent::Text(_) => "text",
-        MessageContent::Image(_) => "an image",
-        MessageContent::ToolUse(_) => "a tool use",
-        MessageContent::ToolResult(_) => "a tool result",
-        MessageContent::Thinking(_) => "thinking",
-        MessageContent::RedactedThinking(_) => "redacted thinking",
-    };
-    Error::InvalidRequest(format!("{what} cannot be part of {place}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, ThinkingContent};
+    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, ThinkingContent, ToolChoice};
     use crate::completion::fixtures::*;
 
     // ----- helpers ---------------------------------------------------------------------------

@@ -492,31 +492,20 @@ impl StreamDecoder for ResponsesState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::completion::fixtures::*;
     use crate::completion::decoder::MAX_TOOL_ARGUMENT_BYTES;
+    use crate::completion::fixtures::{self, *};
 
     fn thinking_ev(s: &str) -> CompletionEvent {
         thinking(s.into())
     }
 
+    /// Feeds `data` payloads to a fresh decoder and ends it; the first error is returned.
     fn decode_all(payloads: &[&str]) -> Result<Vec<CompletionEvent>, Error> {
-        let mut decoder = ResponsesDecoder::new();
-        let mut out = Vec::new();
-        for p in payloads {
-            out.extend(decoder.on_event(None, p)?);
-        }
-        out.extend(decoder.finish()?);
-        Ok(out)
+        fixtures::decode_all::<ResponsesState>(payloads)
     }
 
     fn stream_chunks(chunks: &[&[u8]]) -> Result<Vec<CompletionEvent>, Error> {
-        let mut stream = ResponsesStream::new();
-        let mut out = Vec::new();
-        for c in chunks {
-            out.extend(stream.push(c)?);
-        }
-        out.extend(stream.finish()?);
-        Ok(out)
+        fixtures::stream_chunks::<ResponsesState>(chunks)
     }
 
     /// Frames payloads as Copilot does: an `event:` line naming the type, then `data:`.

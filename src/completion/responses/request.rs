@@ -14,19 +14,21 @@
 use serde_json::{json, Map, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionRequest, MessageContent, MessageRole, ToolChoice, ToolDefinition, ToolResult,
+    CompletionRequest, MessageContent, MessageRole, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
 use crate::completion::image::image_url;
+use crate::completion::request::{
+    bounded_max_tokens, misplaced, temperature_json, tool_arguments, tool_choice_str,
+    tool_parameters, TEXT_PART_SEPARATOR,
+};
 use crate::completion::responses::{FUNCTION_CALL_ITEM, MESSAGE_ITEM, REASONING_ITEM};
 use crate::error::Error;
 
 /// Effort asked for when thinking is allowed and the model lists `medium` (or lists no levels):
 /// VS Code's default.
 pub const DEFAULT_REASONING_EFFORT: &str = "medium";
-/// Separator between several text parts (instructions, summary parts).
-const TEXT_PART_SEPARATOR: &str = "\n\n";
 /// The `include` entry that makes the server return encrypted reasoning with `store: false`.
 const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
@@ -98,40 +100,9 @@ fn reasoning_effort(levels: &[String]) -> &str {
         .map_or(DEFAULT_REASONING_EFFORT, String::as_str)
 }
 
-fn bounded_max_tokens(requested: Option<u64>, model_limit: Option<u64>) -> Option<u64> {
-    match (requested, model_limit) {
-        (Some(r), Some(m)) => Some(r.min(m)),
-        (r, m) => r.or(m),
-    }
-}
-
-/// JSON for a temperature, printed from its `f32` text so `0.1` stays `0.1`.
-fn temperature_json(t: f32) -> Result<Value, Error> {
-    if !t.is_finite() {
-        return Err(Error::InvalidRequest(format!(
-            "temperature must be a finite number, not {t}"
-        )));
-    }
-    let exact: f64 = t.to_string().parse().unwrap_or(f64::from(t));
-    Ok(json!(exact))
-}
-
-fn tool_choice_str(choice: &ToolChoice) -> &'static str {
-    match choice {
-        ToolChoice::Auto => "auto",
-        ToolChoice::Any => "required",
-        ToolChoice::None => "none",
-    }
-}
-
 /// A flat function tool (the Responses API does not nest it under `function`).
 fn tool_json(tool: &ToolDefinition) -> Result<Value, Error> {
-    let parameters: Value = serde_json::from_str(&tool.input_schema).map_err(|e| {
-        Error::InvalidRequest(format!(
-            "tool `{}` has an input schema that is not JSON: {e}",
-            tool.name
-        ))
-    })?;
+    let parameters = tool_parameters(tool)?;
     Ok(json!({
         "type": "function",
         "name": tool.name,
@@ -257,17 +228,7 @@ fn reasoning_item(stored: &str) -> Option<Value> {
 }
 
 fn function_call(tool_use: &ToolUse) -> Result<Value, Error> {
-    let arguments = if tool_use.input.trim().is_empty() {
-        "{}"
-    } else {
-        serde_json::from_str::<Value>(&tool_use.input).map_err(|e| {
-            Error::InvalidRequest(format!(
-                "the input of tool call `{}` (`{}`) is not JSON: {e}",
-                tool_use.id, tool_use.name
-            ))
-        })?;
-        tool_use.input.as_str()
-    };
+    let arguments = tool_arguments(tool_use)?;
     Ok(json!({
         "type": FUNCTION_CALL_ITEM,
         "call_id": tool_use.id,
@@ -276,22 +237,10 @@ fn function_call(tool_use: &ToolUse) -> Result<Value, Error> {
     }))
 }
 
-fn misplaced(content: &MessageContent, place: &str) -> Error {
-    let what = match content {
-        MessageContent::Text(_) => "text",
-        MessageContent::Image(_) => "an image",
-        MessageContent::ToolUse(_) => "a tool use",
-        MessageContent::ToolResult(_) => "a tool result",
-        MessageContent::Thinking(_) => "thinking",
-        MessageContent::RedactedThinking(_) => "redacted thinking",
-    };
-    Error::InvalidRequest(format!("{what} cannot be part of {place}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, ThinkingContent};
+    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, ThinkingContent, ToolChoice};
     use crate::completion::fixtures::*;
     use crate::catalog::wire::parse_models;
 
