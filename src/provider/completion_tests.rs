@@ -1,6 +1,6 @@
 //! Provider-level tests of the completion path against a fake host: bounded automatic retry,
 //! `retry-after` with the host clock, quota snapshots in the settings markdown, and image
-//! checks before anything is sent. (Kept apart from `provider.rs`'s own tests so the
+//! checks before anything is sent. (Kept apart from `instance.rs`'s own tests so the
 //! completion work and the stream routing can change independently.)
 
 use std::cell::Cell;

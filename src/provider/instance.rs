@@ -49,7 +49,7 @@ pub struct Provider {
     credential: Option<Credential>,
     session: SessionCache,
     /// The selected catalog, the bearer it was fetched with, the last good list and the
-    /// backoff after failures (see `catalog_cache`).
+    /// backoff after failures (see `catalog::cache`).
     catalog: CatalogCache,
     streams: HashMap<u64, OpenStream>,
     /// Streams whose request is sent but whose response headers are not classified yet.
