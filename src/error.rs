@@ -1,6 +1,6 @@
 //! One error type for the whole provider, classified once where a failure is first seen
 //! (an HTTP status and body, a transport error, a missing credential) and mapped to the WIT
-//! `provider-error` variant only at the edge, in `lib.rs`.
+//! `provider-error` variant only at the edge, in `guest.rs`.
 //!
 //! No variant ever holds a token: server text passes through [`redact`] before it is kept.
 //!

@@ -15,7 +15,8 @@ use crate::host_api::{
     ByteStream, ChunkPoll, CredentialError, FileError, HostApi, HttpError, HttpRequest,
     HttpResponse, LogLevel, Os,
 };
-use crate::provider::{Provider, Step, PROVIDER_ICON, PROVIDER_ID, PROVIDER_NAME};
+use crate::provider::instance::{Provider, PROVIDER_ICON, PROVIDER_ID, PROVIDER_NAME};
+use crate::provider::stream::Step;
 
 thread_local! {
     static PROVIDER: RefCell<Provider> = RefCell::new(Provider::new());

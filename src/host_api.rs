@@ -1,7 +1,7 @@
 //! The seam between the provider logic and the host.
 //!
 //! Logic modules never call WIT imports directly: calling a wit-bindgen import natively
-//! aborts the test process. They take a `&dyn HostApi` instead; `lib.rs` implements it over
+//! aborts the test process. They take a `&dyn HostApi` instead; `guest.rs` implements it over
 //! the imports, and unit tests implement it with a scripted fake.
 
 pub use crate::bindings::copilot_chat::extension::host::{CredentialError, FileError, LogLevel, Os};

@@ -1,7 +1,16 @@
 //! copilot-chat: a GitHub Copilot Chat language-model provider as a `wasm32-wasip2` component.
 //!
-//! This file only wires the WIT contract (`wit/`) to plain Rust modules, split at protocol
-//! steps. Every module takes its inputs (bytes, `now`, settings, a [`host_api::HostApi`]) as
+//! This file only wires the WIT contract (`wit/`) to plain Rust modules. The folders are the
+//! protocol steps, and dependencies run one way, down this list:
+//!
+//! * `guest` (wasm only): the WIT exports, and the [`host_api::HostApi`] over the imports.
+//! * `provider`: ties the sides together and owns the instance's state.
+//! * `completion`: requests out and streamed answers in, one folder per endpoint.
+//! * `catalog`: which models the account may use, and how they are shown.
+//! * `auth`: credentials, sign-in and the Copilot session token.
+//! * shared by all: `error`, `settings`, `headers`, `host_api` (and `testing`, the fake host).
+//!
+//! Every module takes its inputs (bytes, `now`, settings, a [`host_api::HostApi`]) as
 //! arguments so it is unit-tested natively, without wasm.
 
 pub mod bindings {
@@ -11,36 +20,17 @@ pub mod bindings {
     });
 }
 
-pub mod authdb;
+pub mod auth;
 pub mod catalog;
-pub mod catalog_cache;
-pub mod chat;
-pub mod chat_fast;
-pub mod credentials;
-pub mod details;
-pub mod doctor;
+pub mod completion;
 pub mod error;
-pub mod events;
 pub mod headers;
 pub mod host_api;
-pub mod oauth;
-pub mod opening;
-pub mod policy;
 pub mod provider;
-pub mod quota;
-pub mod responses;
-pub mod retry;
-pub mod routing;
-pub mod session;
 pub mod settings;
-pub mod sse;
-pub mod token_count;
-pub mod tokens;
 
 #[cfg(test)]
 pub mod testing;
-#[cfg(test)]
-mod completion_tests;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;

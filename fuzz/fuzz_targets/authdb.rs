@@ -2,7 +2,7 @@
 //! and the WAL begins, so one input covers both files. It must never panic or hang.
 #![no_main]
 
-use copilot_chat::authdb;
+use copilot_chat::auth::authdb;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

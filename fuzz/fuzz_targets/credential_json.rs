@@ -2,7 +2,7 @@
 //! bytes: never a panic.
 #![no_main]
 
-use copilot_chat::credentials::{parse_apps_json, parse_hosts_json, StoredToken};
+use copilot_chat::auth::credentials::{parse_apps_json, parse_hosts_json, StoredToken};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,20 +3,20 @@
 //! answer and the settings JSON. Never a panic.
 #![no_main]
 
-use copilot_chat::catalog;
+use copilot_chat::catalog::{present, select, wire};
 use copilot_chat::error::Error;
-use copilot_chat::quota::Quota;
-use copilot_chat::session::parse_envelope;
+use copilot_chat::provider::quota::Quota;
+use copilot_chat::auth::session::parse_envelope;
 use copilot_chat::settings::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_envelope(data);
 
-    if let Ok((models, _warnings)) = catalog::parse_models(data) {
-        let selected = catalog::select(models);
-        let _ = catalog::model_infos(&selected);
-        let _ = catalog::models_markdown(&selected);
+    if let Ok((models, _warnings)) = wire::parse_models(data) {
+        let selected = select::select(models);
+        let _ = present::model_infos(&selected);
+        let _ = present::models_markdown(&selected);
     }
 
     for status in [400, 401, 402, 403, 429, 500] {

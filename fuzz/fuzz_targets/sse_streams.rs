@@ -3,9 +3,9 @@
 //! same events however the input is chunked.
 #![no_main]
 
-use copilot_chat::chat::ChatStream;
-use copilot_chat::responses::ResponsesStream;
-use copilot_chat::sse::SseParser;
+use copilot_chat::completion::chat::decode::ChatStream;
+use copilot_chat::completion::responses::decode::ResponsesStream;
+use copilot_chat::completion::sse::SseParser;
 use libfuzzer_sys::fuzz_target;
 
 /// Splits `data` after its first byte, which chooses the chunk size (1..=64).

@@ -9,9 +9,10 @@
 //! While waiting with no good list at all, the last error is answered again. The cache holds
 //! no I/O: the provider fetches, this module decides.
 
-use crate::catalog::{Model, Selection};
+use crate::catalog::model::Model;
+use crate::catalog::select::Selection;
 use crate::error::Error;
-use crate::policy::Outcomes;
+use crate::catalog::policy::Outcomes;
 
 /// The first wait after a failed fetch.
 pub const INITIAL_BACKOFF_SECS: u64 = 30;

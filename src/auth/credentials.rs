@@ -8,7 +8,7 @@
 //!
 //! Order (the Copilot language server's, protocol notes §1.1, §1.5): `GH_COPILOT_TOKEN`,
 //! `GITHUB_COPILOT_TOKEN`, `GITHUB_TOKEN` in Codespaces, then `apps.json`, `hosts.json` and
-//! `auth.db` (with `auth.db-wal`, see [`crate::authdb`]) in the Copilot config directory, then
+//! `auth.db` (with `auth.db-wal`, see [`crate::auth::authdb`]) in the Copilot config directory, then
 //! the token our own device-flow sign-in stored in the host's secret store (last: a token the
 //! user's editor keeps fresh beats one we saved once). Entries are matched on the exact host (never a substring:
 //! `github.com.evil.com` must not match `github.com`), preferring the Copilot app's token,
@@ -22,12 +22,13 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::authdb;
+use crate::auth::authdb;
 use crate::error::{redact, Error};
 use crate::host_api::{CredentialError, FileError, HostApi, Os};
-use crate::provider::STORED_TOKEN_KEY;
 use crate::settings::Settings;
 
+/// Where our own sign-in keeps the GitHub token in the host's secret store.
+pub const STORED_TOKEN_KEY: &str = "github-oauth-token";
 /// The Copilot GitHub App's client id. Its `ghu_` tokens work with the token exchange.
 pub const COPILOT_APP_CLIENT_ID: &str = "Iv1.b507a08c87ecfe98";
 /// Env vars holding an OAuth token, in precedence order (`GITHUB_TOKEN` is handled apart).
@@ -1005,7 +1006,7 @@ mod tests {
         assert!(!d.contains("ghu_visible") && d.contains("[redacted]") && d.contains("env X"));
     }
 
-    use crate::authdb::fixture::{build_db, build_wal, page, Frame, Table, TokenRowSpec};
+    use crate::auth::authdb::fixture::{build_db, build_wal, page, Frame, Table, TokenRowSpec};
 
     fn auth_db(rows: &[TokenRowSpec]) -> Vec<u8> {
         build_db(1024, &[Table::oauth_tokens(rows)])

@@ -11,7 +11,7 @@
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionRequest, ImageData, MessageContent, ToolResultContent,
 };
-use crate::tokens::{estimate, Tokenizer};
+use crate::completion::tokens::{estimate, Tokenizer};
 
 /// Framing tokens per message (role and separators), as OpenAI documents for its chat models.
 const TOKENS_PER_MESSAGE: u64 = 3;

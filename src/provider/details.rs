@@ -10,9 +10,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::catalog::Model;
-use crate::quota::{Quota, QuotaSnapshot};
-use crate::session::{AuthKind, SessionInfo};
+use crate::catalog::model::Model;
+use crate::provider::quota::{Quota, QuotaSnapshot};
+use crate::auth::session::{AuthKind, SessionInfo};
 
 /// `session.kind` for a Copilot session token.
 const KIND_SESSION: &str = "session";
@@ -100,7 +100,7 @@ pub fn session_details(s: &SessionInfo) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::parse_models;
+    use crate::catalog::wire::parse_models;
 
     const CATALOG: &str = r#"{"data":[
         {"id":"claude-sonnet-4","name":"Claude Sonnet 4","vendor":"Anthropic","preview":true,

@@ -1,6 +1,6 @@
 //! Provider-level tests of the completion path against a fake host: bounded automatic retry,
 //! `retry-after` with the host clock, quota snapshots in the settings markdown, and image
-//! checks before anything is sent. (Kept apart from `provider.rs`'s own tests so the
+//! checks before anything is sent. (Kept apart from `instance.rs`'s own tests so the
 //! completion work and the stream routing can change independently.)
 
 use std::cell::Cell;
@@ -11,7 +11,8 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 };
 use crate::error::Error;
 use crate::host_api::HttpRequest;
-use crate::provider::{Provider, Step};
+use crate::provider::instance::Provider;
+use crate::provider::stream::Step;
 use crate::testing::{json_response, request_header, FakeHost, MemoryStream, StreamStep};
 
 const OAUTH: &str = "ghu_completionTest00000000000000000000";

@@ -5,26 +5,30 @@
 //! Everything goes through [`HostApi`], so this is tested natively with a fake host. Caches
 //! are only ever refreshed on a reason: a session token that changed, a failure, a sign-out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
-use crate::catalog::{self, Model};
-use crate::catalog_cache::CatalogCache;
-use crate::policy;
-use crate::token_count;
-use crate::tokens::Tokenizer;
-use crate::routing::{self, Decoder};
-use crate::credentials::{self, Credential};
+use crate::catalog::model::Model;
+use crate::catalog::select::{self, Selection};
+use crate::catalog::present;
+use crate::catalog::wire;
+use crate::catalog::cache::CatalogCache;
+use crate::catalog::policy;
+use crate::completion::token_count;
+use crate::completion::tokens::Tokenizer;
+use crate::completion::routing;
+use crate::provider::stream::{OpenStream, Step};
+use crate::auth::credentials::{self, Credential, STORED_TOKEN_KEY};
 use crate::error::Error;
-use crate::doctor;
+use crate::provider::doctor;
 use crate::headers;
-use crate::oauth;
-use crate::quota::{self, Quota};
-use crate::retry::{self, Planned};
-use crate::opening::{ChatRequest, Opening, Outcome, Retries};
+use crate::auth::oauth;
+use crate::provider::quota::{self, Quota};
+use crate::provider::retry::{self, Planned};
+use crate::provider::opening::{ChatRequest, Opening, Outcome, Retries};
 use crate::host_api::{
-    ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
+    HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy,
 };
-use crate::session::{Auth, AuthKind, SessionCache};
+use crate::auth::session::{Auth, AuthKind, SessionCache};
 use crate::settings::Settings;
 use crate::bindings::copilot_chat::extension::llm_provider::{
     CompletionEvent, CompletionRequest, ModelInfo,
@@ -34,30 +38,9 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 pub const PROVIDER_ID: &str = "copilot-chat";
 pub const PROVIDER_NAME: &str = "GitHub Copilot Chat";
 pub const PROVIDER_ICON: &str = "icons/copilot.svg";
-/// Where our own sign-in keeps the GitHub token in the host's secret store.
-pub const STORED_TOKEN_KEY: &str = "github-oauth-token";
 
 /// How many times a chat request that failed before any output is sent again at once.
 const MAX_IMMEDIATE_RETRIES: usize = 1;
-
-/// What a stream step produced.
-pub enum Step {
-    Event(CompletionEvent),
-    Pending,
-    Finished,
-}
-
-/// One open completion stream.
-struct OpenStream {
-    body: Box<dyn ByteStream>,
-    decoder: Decoder,
-    /// Decoded events not yet handed out.
-    queue: VecDeque<CompletionEvent>,
-    /// A `stop` event held back until the body ends, so a trailing usage chunk is delivered
-    /// before it (hosts may stop reading at `stop`, as Zed's does).
-    stop: Option<CompletionEvent>,
-    body_ended: bool,
-}
 
 /// The provider state of one instance.
 pub struct Provider {
@@ -66,7 +49,7 @@ pub struct Provider {
     credential: Option<Credential>,
     session: SessionCache,
     /// The selected catalog, the bearer it was fetched with, the last good list and the
-    /// backoff after failures (see `catalog_cache`).
+    /// backoff after failures (see `catalog::cache`).
     catalog: CatalogCache,
     streams: HashMap<u64, OpenStream>,
     /// Streams whose request is sent but whose response headers are not classified yet.
@@ -242,7 +225,7 @@ impl Provider {
     pub fn models(&mut self, host: &dyn HostApi) -> Result<Vec<ModelInfo>, Error> {
         let mut auth = self.auth(host)?;
         let models = self.catalog(host, &mut auth)?;
-        Ok(catalog::model_infos(&models))
+        Ok(present::model_infos(&models))
     }
 
     /// Starts a device-flow sign-in (replacing one in progress) and returns what to show.
@@ -309,7 +292,7 @@ impl Provider {
         }
         if let Some(models) = self.catalog.known() {
             md.push('\n');
-            md.push_str(&catalog::models_markdown(models));
+            md.push_str(&present::models_markdown(models));
         }
         let report = doctor::report(host, &self.settings, self.session.current(), self.catalog.selection.clone());
         md.push_str(&report.markdown());
@@ -323,7 +306,7 @@ impl Provider {
         self.refresh_settings(host);
         self.look_up_quota(host);
         let session = self.session.current();
-        crate::details::details(self.catalog.known(), self.quota.as_ref(), session.as_ref())
+        crate::provider::details::details(self.catalog.known(), self.quota.as_ref(), session.as_ref())
     }
 
     /// Fills the quota from `/copilot_internal/user` once when no completion answer has
@@ -347,7 +330,7 @@ impl Provider {
         let tokenizer = self
             .catalog
             .known()
-            .and_then(|models| catalog::find(models, model_id))
+            .and_then(|models| select::find(models, model_id))
             .and_then(|m| m.tokenizer.as_deref());
         token_count::count_request(request, Tokenizer::from_name(tokenizer))
     }
@@ -363,7 +346,7 @@ impl Provider {
     ) -> Result<String, Error> {
         let mut auth = self.auth(host)?;
         let models = self.catalog(host, &mut auth)?;
-        let model = catalog::find(&models, model_id);
+        let model = select::find(&models, model_id);
         let routing::Prepared { endpoint, body, headers, decoder } =
             routing::prepare(model_id, model, request)?;
         let chat = ChatRequest { endpoint, body, headers, decoder, auth };
@@ -518,46 +501,6 @@ fn stream_name(id: u64) -> String {
     format!("{STREAM_PREFIX}{id}")
 }
 
-impl OpenStream {
-    fn new(body: Box<dyn ByteStream>, decoder: Decoder) -> OpenStream {
-        OpenStream { body, decoder, queue: VecDeque::new(), stop: None, body_ended: false }
-    }
-
-    fn advance(&mut self, blocking: bool) -> Result<Step, Error> {
-        loop {
-            if let Some(event) = self.queue.pop_front() {
-                if matches!(event, CompletionEvent::Stop(_)) && !self.body_ended {
-                    self.stop = Some(event);
-                    continue;
-                }
-                return Ok(Step::Event(event));
-            }
-            if self.body_ended {
-                return Ok(match self.stop.take() {
-                    Some(stop) => Step::Event(stop),
-                    None => Step::Finished,
-                });
-            }
-            let chunk = if blocking {
-                match self.body.next_chunk()? {
-                    Some(bytes) => ChunkPoll::Data(bytes),
-                    None => ChunkPoll::End,
-                }
-            } else {
-                self.body.poll_chunk()?
-            };
-            match chunk {
-                ChunkPoll::Data(bytes) => self.queue.extend(self.decoder.push(&bytes)?),
-                ChunkPoll::End => {
-                    self.body_ended = true;
-                    self.queue.extend(self.decoder.finish()?);
-                }
-                ChunkPoll::Pending => return Ok(Step::Pending),
-            }
-        }
-    }
-}
-
 fn request(method: HttpMethod, url: String, headers: Vec<(String, String)>, body: Option<Vec<u8>>, settings: &Settings) -> HttpRequest {
     HttpRequest {
         method,
@@ -570,23 +513,24 @@ fn request(method: HttpMethod, url: String, headers: Vec<(String, String)>, body
 }
 
 /// `GET {api}/models`, parsed leniently and selected.
-fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<(Vec<Model>, catalog::Selection), Error> {
+fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<(Vec<Model>, Selection), Error> {
     let url = format!("{}/models", auth.api_base);
     let headers = headers::copilot_headers(settings, &auth.bearer);
     let response = host.fetch(request(HttpMethod::Get, url, headers, None, settings))?;
     if !(200..300).contains(&response.status) {
         return Err(Error::from_response_at(response.status, &response.headers, &response.body, host.now_unix()));
     }
-    let (models, warnings) = catalog::parse_models(&response.body)?;
+    let (models, warnings) = wire::parse_models(&response.body)?;
     for w in warnings {
         host.log(LogLevel::Warn, &format!("models: {w}"));
     }
-    Ok(catalog::select_with_report(models))
+    Ok(select::select_with_report(models))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_api::ByteStream;
     use crate::testing::hello;
     use crate::bindings::copilot_chat::extension::llm_provider::StopReason;
     use crate::testing::{json_response, FakeHost, MemoryStream, StreamStep};

@@ -27,7 +27,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::credentials::Credential;
+use crate::auth::credentials::Credential;
 use crate::error::{Error, Upstream};
 use crate::headers::exchange_headers;
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, HttpResponse, LogLevel, RedirectPolicy};

@@ -10,11 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::Model;
+use crate::catalog::model::Model;
 use crate::error::Error;
 use crate::headers;
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy};
-use crate::session::Auth;
+use crate::auth::session::Auth;
 use crate::settings::Settings;
 
 /// The body that enables a model.
@@ -112,8 +112,8 @@ fn path_segment(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::parse_models;
-    use crate::session::AuthKind;
+    use crate::catalog::wire::parse_models;
+    use crate::auth::session::AuthKind;
     use crate::testing::{json_response, FakeHost};
 
     const API: &str = "https://api.test";

@@ -822,7 +822,7 @@ fn varint(b: &[u8], at: usize) -> Option<(u64, usize)> {
 }
 
 #[cfg(test)]
-#[path = "../tests/sqlite_fixture.rs"]
+#[path = "../../tests/sqlite_fixture.rs"]
 pub(crate) mod fixture;
 
 #[cfg(test)]

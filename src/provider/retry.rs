@@ -11,7 +11,7 @@
 
 use crate::error::Error;
 use crate::host_api::HostApi;
-use crate::opening::ChatRequest;
+use crate::provider::opening::ChatRequest;
 
 /// The longest `retry-after` (seconds) that is waited out automatically before any output.
 pub const MAX_AUTO_WAIT_SECS: u64 = 5;

@@ -1,320 +1,31 @@
-//! The `/responses` protocol step (OpenAI Responses API), for models whose catalog entry lists
-//! `/responses` but not `/chat/completions` (GPT-5.x, codex): request body out, typed events in.
+//! The `/responses` stream (OpenAI Responses API, reference: copilot-protocol.md §4.4): typed
+//! SSE events in, [`CompletionEvent`]s out. Pure, no I/O, unit-tested with literal fixtures.
 //!
-//! Design: the same three pure pieces as `chat.rs`, with no I/O, each unit-tested with literal
-//! fixtures (reference: copilot-protocol.md §4.4).
-//! * [`responses_body`] maps a WIT [`CompletionRequest`] to the Responses body: system text
-//!   becomes `instructions`, every other message becomes input items (`message`,
-//!   `function_call`, `function_call_output`, `reasoning`), tools are flat. The per-request
-//!   headers are the chat ones (`chat::request_headers`): Copilot bills by them the same way.
-//! * [`ResponsesDecoder`] turns the typed stream events into [`CompletionEvent`]s. A function
-//!   call is emitted whole when its `output_item.done` arrives (its arguments are then complete
-//!   JSON); calls still open at `response.completed` are flushed in output order. Text and
-//!   reasoning summaries that were never streamed as deltas (Copilot sends some summaries only
-//!   in `output_item.done`) are taken from the finished item, so nothing is shown twice.
-//! * [`ResponsesStream`] = [`SseParser`] + [`ResponsesDecoder`]: raw body bytes in, events out.
-//!
-//! Opaque reasoning round-trips as JSON: the decoder emits `reasoning-details` as
-//! `{"type":"reasoning","id":…,"encrypted_content":…}` and [`responses_body`] turns that text,
-//! found in a later assistant message as redacted thinking or a thinking signature, back into
-//! a `reasoning` input item. The body always says `store: false`: Copilot keeps no state over
-//! HTTP, so the encrypted reasoning is the only way a model sees its earlier thoughts.
+//! [`ResponsesDecoder`] emits a function call whole when its `output_item.done` arrives (its
+//! arguments are then complete JSON); calls still open at `response.completed` are flushed in
+//! output order. Text and reasoning summaries that were never streamed as deltas (Copilot
+//! sends some summaries only in `output_item.done`) are taken from the finished item, so
+//! nothing is shown twice. [`ResponsesStream`] = `SseParser` + [`ResponsesDecoder`]: raw body
+//! bytes in, events out.
 
 use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionEvent, CompletionRequest, MessageContent, MessageRole, StopReason, ThinkingContent,
-    ToolChoice, ToolDefinition, ToolResult, ToolResultContent, ToolUse,
+use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, StopReason};
+use crate::completion::decoder::{
+    self, non_empty_str, thinking, Decoding, EventStream, StreamDecoder, UsageFields,
 };
-use crate::catalog::Model;
-use crate::events::{self, non_empty_str, EventStream, SseDecoder, UsageFields};
-use crate::chat::image_url;
-use crate::error::{clean_message, MID_STREAM_ERROR_STATUS, Error, Upstream};
-use crate::sse::SseEvent;
+use crate::completion::responses::{FUNCTION_CALL_ITEM, MESSAGE_ITEM, REASONING_ITEM};
+use crate::completion::sse::SseEvent;
+use crate::error::{Error, Upstream, MID_STREAM_ERROR_STATUS};
 
-/// Effort asked for when thinking is allowed and the model lists `medium` (or lists no levels):
-/// VS Code's default.
-pub const DEFAULT_REASONING_EFFORT: &str = "medium";
-/// Status given to an event that is not JSON (a bad gateway, in effect).
-const MALFORMED_EVENT_STATUS: u16 = 502;
-/// Bound on one function call's accumulated argument text.
-pub const MAX_TOOL_ARGUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// How a Responses stream event is named in errors.
+const EVENT: &str = "event";
+/// How a Responses function call is named in errors.
+const FUNCTION_CALL: &str = "function call";
 /// Separator between several text parts (instructions, summary parts).
 const TEXT_PART_SEPARATOR: &str = "\n\n";
-/// The `include` entry that makes the server return encrypted reasoning with `store: false`.
-const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
-/// `type` of the reasoning item, in both directions.
-const REASONING_ITEM: &str = "reasoning";
-const FUNCTION_CALL_ITEM: &str = "function_call";
-const MESSAGE_ITEM: &str = "message";
-
-// ---------------------------------------------------------------------------------------------
-// Request mapping
-// ---------------------------------------------------------------------------------------------
-
-/// The `/responses` body for `request` sent to `model`.
-///
-/// * `instructions`: the text of every system message, joined by a blank line.
-/// * `input`: user text and images as a `message` item (`input_text`, `input_image` with a
-///   data-URL string); tool results as `function_call_output` items placed before it;
-///   assistant reasoning (our own `reasoning-details` JSON), text and tool uses as `reasoning`,
-///   `message` (`output_text`) and `function_call` items, in that order.
-/// * `max_output_tokens`: the request's `max_tokens` bounded by the model's limit, or the
-///   model's limit alone.
-/// * `reasoning: {effort, summary: "auto"}` and `include: ["reasoning.encrypted_content"]`
-///   only when `thinking_allowed` and the model supports reasoning.
-/// * `temperature` only for models without reasoning (reasoning models reject it).
-///   `stop_sequences` are not sent: the Responses API has no such parameter.
-///
-/// Errors are [`Error::InvalidRequest`]: a tool schema or tool-use input that is not JSON,
-/// content a role cannot carry, an image that is neither a data URL nor PNG/JPEG/GIF/WebP, a
-/// non-finite temperature.
-pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(model.id));
-    let (instructions, input) = map_messages(request)?;
-    if !instructions.is_empty() {
-        body.insert(
-            "instructions".into(),
-            json!(instructions.join(TEXT_PART_SEPARATOR)),
-        );
-    }
-    body.insert("input".into(), Value::Array(input));
-    body.insert("stream".into(), json!(true));
-    body.insert("store".into(), json!(false));
-    if let Some(max) = bounded_max_tokens(request.max_tokens, model.max_output_tokens) {
-        body.insert("max_output_tokens".into(), json!(max));
-    }
-    if let Some(t) = request.temperature.filter(|_| !model.supports_thinking) {
-        body.insert("temperature".into(), temperature_json(t)?);
-    }
-    if !request.tools.is_empty() {
-        let tools = request
-            .tools
-            .iter()
-            .map(tool_json)
-            .collect::<Result<Vec<_>, _>>()?;
-        body.insert("tools".into(), Value::Array(tools));
-        if let Some(choice) = &request.tool_choice {
-            body.insert("tool_choice".into(), json!(tool_choice_str(choice)));
-        }
-    }
-    if request.thinking_allowed && model.supports_thinking {
-        body.insert(
-            "reasoning".into(),
-            json!({ "effort": reasoning_effort(&model.reasoning_efforts), "summary": "auto" }),
-        );
-        body.insert("include".into(), json!([INCLUDE_ENCRYPTED_REASONING]));
-    }
-    Ok(Value::Object(body))
-}
-
-/// `medium` when the model lists it or lists nothing; otherwise the middle listed level (the
-/// catalog lists levels from lowest to highest).
-fn reasoning_effort(levels: &[String]) -> &str {
-    if levels.is_empty() || levels.iter().any(|l| l == DEFAULT_REASONING_EFFORT) {
-        return DEFAULT_REASONING_EFFORT;
-    }
-    levels
-        .get(levels.len() / 2)
-        .map_or(DEFAULT_REASONING_EFFORT, String::as_str)
-}
-
-fn bounded_max_tokens(requested: Option<u64>, model_limit: Option<u64>) -> Option<u64> {
-    match (requested, model_limit) {
-        (Some(r), Some(m)) => Some(r.min(m)),
-        (r, m) => r.or(m),
-    }
-}
-
-/// JSON for a temperature, printed from its `f32` text so `0.1` stays `0.1`.
-fn temperature_json(t: f32) -> Result<Value, Error> {
-    if !t.is_finite() {
-        return Err(Error::InvalidRequest(format!(
-            "temperature must be a finite number, not {t}"
-        )));
-    }
-    let exact: f64 = t.to_string().parse().unwrap_or(f64::from(t));
-    Ok(json!(exact))
-}
-
-fn tool_choice_str(choice: &ToolChoice) -> &'static str {
-    match choice {
-        ToolChoice::Auto => "auto",
-        ToolChoice::Any => "required",
-        ToolChoice::None => "none",
-    }
-}
-
-/// A flat function tool (the Responses API does not nest it under `function`).
-fn tool_json(tool: &ToolDefinition) -> Result<Value, Error> {
-    let parameters: Value = serde_json::from_str(&tool.input_schema).map_err(|e| {
-        Error::InvalidRequest(format!(
-            "tool `{}` has an input schema that is not JSON: {e}",
-            tool.name
-        ))
-    })?;
-    Ok(json!({
-        "type": "function",
-        "name": tool.name,
-        "description": tool.description,
-        "parameters": parameters,
-        "strict": false,
-    }))
-}
-
-/// (instructions, input items).
-fn map_messages(request: &CompletionRequest) -> Result<(Vec<String>, Vec<Value>), Error> {
-    let mut instructions = Vec::new();
-    let mut input = Vec::new();
-    for message in &request.messages {
-        match message.role {
-            MessageRole::System => instructions.extend(system_texts(&message.content)?),
-            MessageRole::User => input.extend(user_items(&message.content)?),
-            MessageRole::Assistant => input.extend(assistant_items(&message.content)?),
-        }
-    }
-    Ok((instructions, input))
-}
-
-fn system_texts(content: &[MessageContent]) -> Result<Vec<String>, Error> {
-    let mut texts = Vec::new();
-    for part in content {
-        match part {
-            MessageContent::Text(t) if t.is_empty() => {}
-            MessageContent::Text(t) => texts.push(t.clone()),
-            other => return Err(misplaced(other, "a system message")),
-        }
-    }
-    Ok(texts)
-}
-
-/// Tool results first (they answer the previous assistant turn's calls), then one user
-/// `message` item with the text and images, if any.
-fn user_items(content: &[MessageContent]) -> Result<Vec<Value>, Error> {
-    let mut items = Vec::new();
-    let mut parts = Vec::new();
-    for part in content {
-        match part {
-            MessageContent::Text(t) if t.is_empty() => {}
-            MessageContent::Text(t) => parts.push(json!({ "type": "input_text", "text": t })),
-            MessageContent::Image(image) => parts.push(input_image(&image_url(image)?)),
-            MessageContent::ToolResult(result) => items.push(function_call_output(result)?),
-            other => return Err(misplaced(other, "a user message")),
-        }
-    }
-    if !parts.is_empty() {
-        items.push(json!({ "type": MESSAGE_ITEM, "role": "user", "content": parts }));
-    }
-    Ok(items)
-}
-
-fn input_image(data_url: &str) -> Value {
-    // `image_url` is a plain string here, not the chat API's `{url}` object (§4.4).
-    json!({ "type": "input_image", "image_url": data_url })
-}
-
-fn function_call_output(result: &ToolResult) -> Result<Value, Error> {
-    let output = match &result.content {
-        ToolResultContent::Text(t) => json!(t),
-        ToolResultContent::Image(image) => json!([input_image(&image_url(image)?)]),
-    };
-    Ok(json!({ "type": "function_call_output", "call_id": result.tool_use_id, "output": output }))
-}
-
-/// Reasoning items, then the text as one `message`, then the function calls: the order the
-/// model produced them in.
-fn assistant_items(content: &[MessageContent]) -> Result<Vec<Value>, Error> {
-    let mut reasoning = Vec::new();
-    let mut texts = Vec::new();
-    let mut calls = Vec::new();
-    for part in content {
-        match part {
-            MessageContent::Text(t) if t.is_empty() => {}
-            MessageContent::Text(t) => texts.push(t.as_str()),
-            MessageContent::ToolUse(tool_use) => calls.push(function_call(tool_use)?),
-            // Summary text alone cannot be sent back; only its encrypted item can.
-            MessageContent::Thinking(thinking) => {
-                reasoning.extend(thinking.signature.as_deref().and_then(reasoning_item));
-            }
-            MessageContent::RedactedThinking(data) => reasoning.extend(reasoning_item(data)),
-            other => return Err(misplaced(other, "an assistant message")),
-        }
-    }
-    let mut items = reasoning;
-    if !texts.is_empty() {
-        items.push(json!({
-            "type": MESSAGE_ITEM,
-            "role": "assistant",
-            "content": [{ "type": "output_text", "text": texts.join(TEXT_PART_SEPARATOR) }],
-        }));
-    }
-    items.extend(calls);
-    Ok(items)
-}
-
-/// The `reasoning` input item for stored reasoning details, or `None` when the text is not
-/// ours (for example the chat API's `{"reasoning_opaque": …}`, which `/responses` cannot use).
-fn reasoning_item(stored: &str) -> Option<Value> {
-    let value: Value = serde_json::from_str(stored).ok()?;
-    if value.get("type").and_then(Value::as_str) != Some(REASONING_ITEM) {
-        return None;
-    }
-    let encrypted = value
-        .get("encrypted_content")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())?;
-    let mut item = Map::new();
-    item.insert("type".into(), json!(REASONING_ITEM));
-    if let Some(id) = value
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
-        item.insert("id".into(), json!(id));
-    }
-    item.insert("summary".into(), json!([]));
-    item.insert("encrypted_content".into(), json!(encrypted));
-    Some(Value::Object(item))
-}
-
-fn function_call(tool_use: &ToolUse) -> Result<Value, Error> {
-    let arguments = if tool_use.input.trim().is_empty() {
-        "{}"
-    } else {
-        serde_json::from_str::<Value>(&tool_use.input).map_err(|e| {
-            Error::InvalidRequest(format!(
-                "the input of tool call `{}` (`{}`) is not JSON: {e}",
-                tool_use.id, tool_use.name
-            ))
-        })?;
-        tool_use.input.as_str()
-    };
-    Ok(json!({
-        "type": FUNCTION_CALL_ITEM,
-        "call_id": tool_use.id,
-        "name": tool_use.name,
-        "arguments": arguments,
-    }))
-}
-
-fn misplaced(content: &MessageContent, place: &str) -> Error {
-    let what = match content {
-        MessageContent::Text(_) => "text",
-        MessageContent::Image(_) => "an image",
-        MessageContent::ToolUse(_) => "a tool use",
-        MessageContent::ToolResult(_) => "a tool result",
-        MessageContent::Thinking(_) => "thinking",
-        MessageContent::RedactedThinking(_) => "redacted thinking",
-    };
-    Error::InvalidRequest(format!("{what} cannot be part of {place}"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stream decoding
-// ---------------------------------------------------------------------------------------------
 
 /// A function call being assembled from its events.
 #[derive(Debug)]
@@ -326,15 +37,15 @@ struct PendingCall {
     arguments: String,
 }
 
-/// Decodes Responses stream events (SSE `data` payloads, typed by their `type` field) into
-/// [`CompletionEvent`]s.
+/// The decoding state of one Responses answer: stream events (SSE `data` payloads, typed by
+/// their `type` field) in, [`CompletionEvent`]s out.
 ///
 /// Emits `Started` once before anything else; text and thinking as they stream; each function
 /// call whole at its `output_item.done`; at `response.completed` the open calls, `Usage` and
 /// `Stop` (`ToolUse` when calls were emitted, else `EndTurn`); at `response.incomplete`
-/// `MaxTokens` or `Refusal`. After an error every call returns that error again.
+/// `MaxTokens` or `Refusal`.
 #[derive(Debug, Default)]
-pub struct ResponsesDecoder {
+pub struct ResponsesState {
     started: bool,
     /// A terminal event (`completed`, `incomplete`) was handled: later payloads are ignored.
     stopped: bool,
@@ -349,15 +60,13 @@ pub struct ResponsesDecoder {
     last_summary: Option<(String, u64)>,
     /// Anything was shown (text, thinking, a call).
     emitted_content: bool,
-    failed: Option<Error>,
 }
 
-impl ResponsesDecoder {
-    /// A decoder at the start of an answer.
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// Decodes Responses stream events into [`CompletionEvent`]s under the shared rules (see
+/// [`Decoding`]): after an error every call returns that error again.
+pub type ResponsesDecoder = Decoding<ResponsesState>;
 
+impl ResponsesDecoder {
     /// Decodes one SSE event: `name` is its `event:` line (used only when the payload has no
     /// `type`), `data` its payload. Empty payloads are ignored.
     ///
@@ -370,48 +79,30 @@ impl ResponsesDecoder {
         name: Option<&str>,
         data: &str,
     ) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        let result = self.decode(name, data);
-        if let Err(e) = &result {
-            self.failed = Some(e.clone());
-        }
-        result
+        self.step(|state, out| state.event(name, data, out))
     }
+}
 
-    /// The body ended. Without `response.completed` or `response.incomplete` the answer was cut
-    /// off, which is [`Error::Network`].
-    pub fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        if let Some(e) = &self.failed {
-            return Err(e.clone());
-        }
-        if self.stopped {
-            return Ok(Vec::new());
-        }
-        let e = Error::Network(
-            "the stream ended before the answer was complete (no response.completed); \
-             the connection may have dropped, retry"
-                .to_string(),
-        );
-        self.failed = Some(e.clone());
-        Err(e)
-    }
-
-    fn decode(&mut self, name: Option<&str>, data: &str) -> Result<Vec<CompletionEvent>, Error> {
+impl ResponsesState {
+    /// One SSE event (see [`ResponsesDecoder::on_event`]).
+    fn event(
+        &mut self,
+        name: Option<&str>,
+        data: &str,
+        events: &mut Vec<CompletionEvent>,
+    ) -> Result<(), Error> {
         let data = data.trim();
-        let mut events = Vec::new();
         if self.stopped || data.is_empty() || data == "[DONE]" {
-            return Ok(events);
+            return Ok(());
         }
         let value: Value = match serde_json::from_str(data) {
             Ok(value) => value,
             // An `event: error` may carry plain text.
             Err(_) if name == Some("error") => return Err(Error::from_stream_error(&json!(data))),
-            Err(e) => return Err(malformed(&e.to_string())),
+            Err(e) => return Err(decoder::malformed(EVENT, &e.to_string())),
         };
         if !value.is_object() {
-            return Err(malformed("an event is not a JSON object"));
+            return Err(decoder::malformed(EVENT, "an event is not a JSON object"));
         }
         let kind = value
             .get("type")
@@ -430,10 +121,10 @@ impl ResponsesDecoder {
             }
             _ => {}
         }
-        self.start(&mut events);
+        decoder::start(&mut self.started, events);
         match kind {
-            "response.output_text.delta" => self.on_text_delta(&value, &mut events),
-            "response.reasoning_summary_text.delta" => self.on_summary_delta(&value, &mut events),
+            "response.output_text.delta" => self.on_text_delta(&value, events),
+            "response.reasoning_summary_text.delta" => self.on_summary_delta(&value, events),
             "response.output_item.added" => self.on_item_added(&value),
             "response.function_call_arguments.delta" => self.on_arguments(&value, false)?,
             "response.function_call_arguments.done" => self.on_arguments(&value, true)?,
@@ -442,22 +133,15 @@ impl ResponsesDecoder {
                     self.on_item_done(
                         item,
                         value.get("output_index").and_then(Value::as_u64),
-                        &mut events,
+                        events,
                     )?;
                 }
             }
-            "response.completed" => self.on_completed(&value, &mut events)?,
-            "response.incomplete" => self.on_incomplete(&value, &mut events),
+            "response.completed" => self.on_completed(&value, events)?,
+            "response.incomplete" => self.on_incomplete(&value, events),
             _ => {}
         }
-        Ok(events)
-    }
-
-    fn start(&mut self, events: &mut Vec<CompletionEvent>) {
-        if !self.started {
-            self.started = true;
-            events.push(CompletionEvent::Started);
-        }
+        Ok(())
     }
 
     fn on_text_delta(&mut self, value: &Value, events: &mut Vec<CompletionEvent>) {
@@ -544,11 +228,11 @@ impl ResponsesDecoder {
         };
         if whole {
             if let Some(arguments) = value.get("arguments").and_then(Value::as_str) {
-                check_size(arguments.len())?;
+                decoder::check_arguments(arguments.len(), FUNCTION_CALL)?;
                 call.arguments = arguments.to_string();
             }
         } else if let Some(piece) = value.get("delta").and_then(Value::as_str) {
-            check_size(call.arguments.len().saturating_add(piece.len()))?;
+            decoder::check_arguments(call.arguments.len().saturating_add(piece.len()), FUNCTION_CALL)?;
             call.arguments.push_str(piece);
         }
         Ok(())
@@ -588,7 +272,7 @@ impl ResponsesDecoder {
                     call.name = name.to_string();
                 }
                 if let Some(arguments) = non_empty_str(item, "arguments") {
-                    check_size(arguments.len())?;
+                    decoder::check_arguments(arguments.len(), FUNCTION_CALL)?;
                     call.arguments = arguments.to_string();
                 }
                 self.emit_call(call, events);
@@ -708,13 +392,6 @@ impl ResponsesDecoder {
     }
 }
 
-fn thinking(text: String) -> CompletionEvent {
-    CompletionEvent::Thinking(ThinkingContent {
-        text,
-        signature: None,
-    })
-}
-
 /// The item an event belongs to (`item_id`), or "" when the server does not say.
 fn item_key(value: &Value) -> String {
     non_empty_str(value, "item_id")
@@ -755,19 +432,6 @@ fn message_text(item: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn check_size(len: usize) -> Result<(), Error> {
-    if len > MAX_TOOL_ARGUMENT_BYTES {
-        return Err(Error::Upstream(Upstream {
-            status: MALFORMED_EVENT_STATUS,
-            message: format!(
-                "a function call's arguments exceeded {MAX_TOOL_ARGUMENT_BYTES} bytes"
-            ),
-            request_id: None,
-        }));
-    }
-    Ok(())
-}
-
 fn tool_event(call: PendingCall) -> CompletionEvent {
     // Without a call id the editor could not send the result back; make a stable one.
     let id = match (call.call_id.is_empty(), &call.item_id) {
@@ -775,7 +439,7 @@ fn tool_event(call: PendingCall) -> CompletionEvent {
         (true, Some(item_id)) => item_id.clone(),
         (true, None) => format!("call_{}", call.output_index.unwrap_or(0)),
     };
-    events::tool_use(id, call.name, call.arguments, None)
+    decoder::tool_use(id, call.name, call.arguments, None)
 }
 
 /// The Responses API names usage `input_tokens` / `output_tokens`.
@@ -787,15 +451,7 @@ const USAGE_FIELDS: UsageFields = UsageFields {
 
 /// `usage` of a finished response.
 fn usage_event(usage: &Value) -> Option<CompletionEvent> {
-    events::usage(usage, &USAGE_FIELDS)
-}
-
-fn malformed(detail: &str) -> Error {
-    Error::Upstream(Upstream {
-        status: MALFORMED_EVENT_STATUS,
-        message: format!("malformed stream event: {}", clean_message(detail)),
-        request_id: None,
-    })
+    decoder::usage(usage, &USAGE_FIELDS)
 }
 
 /// `response.failed`: the error is in `response.error`.
@@ -814,141 +470,42 @@ fn failed_error(value: &Value) -> Error {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Body bytes → events
-// ---------------------------------------------------------------------------------------------
 
 /// Raw `/responses` body bytes in, [`CompletionEvent`]s out.
-pub type ResponsesStream = EventStream<ResponsesDecoder>;
+pub type ResponsesStream = EventStream<ResponsesState>;
 
-impl SseDecoder for ResponsesDecoder {
-    fn decode_event(&mut self, event: &SseEvent) -> Result<Vec<CompletionEvent>, Error> {
-        self.on_event(event.event.as_deref(), &event.data)
+impl StreamDecoder for ResponsesState {
+    fn decode(&mut self, event: &SseEvent, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
+        self.event(event.event.as_deref(), &event.data, out)
     }
 
-    fn finish(&mut self) -> Result<Vec<CompletionEvent>, Error> {
-        ResponsesDecoder::finish(self)
+    /// Without `response.completed` or `response.incomplete` the answer was cut off, which is
+    /// [`Error::Network`].
+    fn end(&mut self, _out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
+        if self.stopped {
+            return Ok(());
+        }
+        Err(decoder::cut_off("no response.completed"))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, RequestMessage, TokenUsage};
-    use crate::catalog::parse_models;
-
-    // ----- helpers ---------------------------------------------------------------------------
-
-    const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUg==";
-
-    fn gpt5() -> Model {
-        let body = r#"{"data":[{"id":"gpt-5","supported_endpoints":["/responses"],
-            "capabilities":{"type":"chat","limits":{"max_output_tokens":128000},
-            "supports":{"tool_calls":true,"vision":true,"reasoning_effort":["minimal","low","medium","high"]}}}]}"#;
-        parse_models(body.as_bytes()).expect("fixture").0.remove(0)
-    }
-
-    fn plain_model() -> Model {
-        let body = r#"{"data":[{"id":"plain","supported_endpoints":["/responses"],"capabilities":{"type":"chat"}}]}"#;
-        parse_models(body.as_bytes()).expect("fixture").0.remove(0)
-    }
-
-    fn request(messages: Vec<RequestMessage>) -> CompletionRequest {
-        CompletionRequest {
-            messages,
-            tools: Vec::new(),
-            tool_choice: None,
-            stop_sequences: Vec::new(),
-            temperature: None,
-            thinking_allowed: false,
-            max_tokens: None,
-        }
-    }
-
-    fn message(role: MessageRole, content: Vec<MessageContent>) -> RequestMessage {
-        RequestMessage {
-            role,
-            content,
-            cache: false,
-        }
-    }
-
-    fn text(s: &str) -> MessageContent {
-        MessageContent::Text(s.to_string())
-    }
-
-    fn tool_use(id: &str, name: &str, input: &str) -> MessageContent {
-        MessageContent::ToolUse(ToolUse {
-            id: id.into(),
-            name: name.into(),
-            input: input.into(),
-            is_input_complete: true,
-            thought_signature: None,
-        })
-    }
-
-    fn tool_result(id: &str, content: ToolResultContent) -> MessageContent {
-        MessageContent::ToolResult(ToolResult {
-            tool_use_id: id.into(),
-            tool_name: "tool".into(),
-            is_error: false,
-            content,
-        })
-    }
-
-    fn show(events: &[CompletionEvent]) -> Vec<String> {
-        events.iter().map(|e| format!("{e:?}")).collect()
-    }
-
-    fn text_ev(s: &str) -> CompletionEvent {
-        CompletionEvent::Text(s.into())
-    }
+    use crate::completion::decoder::MAX_TOOL_ARGUMENT_BYTES;
+    use crate::completion::fixtures::{self, *};
 
     fn thinking_ev(s: &str) -> CompletionEvent {
         thinking(s.into())
     }
 
-    fn tool_ev(id: &str, name: &str, input: &str) -> CompletionEvent {
-        CompletionEvent::ToolUse(ToolUse {
-            id: id.into(),
-            name: name.into(),
-            input: input.into(),
-            is_input_complete: true,
-            thought_signature: None,
-        })
-    }
-
-    fn usage(input: u64, output: u64, cached: Option<u64>) -> CompletionEvent {
-        CompletionEvent::Usage(TokenUsage {
-            input_tokens: input,
-            output_tokens: output,
-            cache_creation_input_tokens: None,
-            cache_read_input_tokens: cached,
-        })
-    }
-
-    fn stop(reason: StopReason) -> CompletionEvent {
-        CompletionEvent::Stop(reason)
-    }
-
+    /// Feeds `data` payloads to a fresh decoder and ends it; the first error is returned.
     fn decode_all(payloads: &[&str]) -> Result<Vec<CompletionEvent>, Error> {
-        let mut decoder = ResponsesDecoder::new();
-        let mut out = Vec::new();
-        for p in payloads {
-            out.extend(decoder.on_event(None, p)?);
-        }
-        out.extend(decoder.finish()?);
-        Ok(out)
+        fixtures::decode_all::<ResponsesState>(payloads)
     }
 
     fn stream_chunks(chunks: &[&[u8]]) -> Result<Vec<CompletionEvent>, Error> {
-        let mut stream = ResponsesStream::new();
-        let mut out = Vec::new();
-        for c in chunks {
-            out.extend(stream.push(c)?);
-        }
-        out.extend(stream.finish()?);
-        Ok(out)
+        fixtures::stream_chunks::<ResponsesState>(chunks)
     }
 
     /// Frames payloads as Copilot does: an `event:` line naming the type, then `data:`.
@@ -967,220 +524,6 @@ mod tests {
 
     const CREATED: &str = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[]}}"#;
     const COMPLETED: &str = r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":40,"input_tokens_details":{"cached_tokens":8},"output_tokens":12,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":52}}}"#;
-
-    // ----- request mapping -------------------------------------------------------------------
-
-    #[test]
-    fn body_maps_instructions_messages_and_fixed_fields() {
-        let mut req = request(vec![
-            message(MessageRole::System, vec![text("be brief")]),
-            message(MessageRole::System, vec![text(""), text("use Rust")]),
-            message(
-                MessageRole::User,
-                vec![
-                    text("hi"),
-                    text(""),
-                    MessageContent::Image(ImageData {
-                        source: PNG_B64.into(),
-                        width: None,
-                        height: None,
-                    }),
-                ],
-            ),
-            message(MessageRole::Assistant, vec![text("Hello.")]),
-        ]);
-        req.max_tokens = Some(500_000);
-        req.temperature = Some(0.1);
-        req.stop_sequences = vec!["END".into()];
-        let body = responses_body(&gpt5(), &req).unwrap();
-        assert_eq!(
-            body,
-            json!({
-                "model": "gpt-5",
-                "instructions": "be brief\n\nuse Rust",
-                "input": [
-                    {"type": "message", "role": "user", "content": [
-                        {"type": "input_text", "text": "hi"},
-                        {"type": "input_image", "image_url": format!("data:image/png;base64,{PNG_B64}")},
-                    ]},
-                    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello."}]},
-                ],
-                "stream": true,
-                "store": false,
-                "max_output_tokens": 128000,
-            })
-        );
-        // A model without reasoning keeps the temperature; the request's limit applies alone.
-        let mut req = request(vec![message(MessageRole::User, vec![text("x")])]);
-        req.temperature = Some(0.1);
-        req.max_tokens = Some(77);
-        let body = responses_body(&plain_model(), &req).unwrap();
-        assert_eq!(body["temperature"], json!(0.1));
-        assert_eq!(body["max_output_tokens"], json!(77));
-        assert!(body.get("instructions").is_none());
-        req.temperature = Some(f32::NAN);
-        assert!(matches!(
-            responses_body(&plain_model(), &req),
-            Err(Error::InvalidRequest(_))
-        ));
-    }
-
-    #[test]
-    fn tools_are_flat_and_tool_choice_maps() {
-        let mut req = request(vec![message(MessageRole::User, vec![text("x")])]);
-        req.tools = vec![ToolDefinition {
-            name: "read".into(),
-            description: "reads".into(),
-            input_schema: r#"{"type":"object"}"#.into(),
-        }];
-        for (choice, expected) in [
-            (ToolChoice::Auto, "auto"),
-            (ToolChoice::Any, "required"),
-            (ToolChoice::None, "none"),
-        ] {
-            req.tool_choice = Some(choice);
-            let body = responses_body(&gpt5(), &req).unwrap();
-            assert_eq!(
-                body["tools"],
-                json!([{"type": "function", "name": "read", "description": "reads", "parameters": {"type": "object"}, "strict": false}])
-            );
-            assert_eq!(body["tool_choice"], json!(expected));
-        }
-        req.tools[0].input_schema = "{nope".into();
-        assert!(matches!(
-            responses_body(&gpt5(), &req),
-            Err(Error::InvalidRequest(_))
-        ));
-    }
-
-    #[test]
-    fn tool_round_trip_items() {
-        let req = request(vec![
-            message(MessageRole::User, vec![text("read it")]),
-            message(
-                MessageRole::Assistant,
-                vec![
-                    text("Reading."),
-                    tool_use("call_1", "read", r#"{"p":"a"}"#),
-                    tool_use("call_2", "now", ""),
-                ],
-            ),
-            message(
-                MessageRole::User,
-                vec![
-                    tool_result("call_1", ToolResultContent::Text("contents".into())),
-                    tool_result(
-                        "call_2",
-                        ToolResultContent::Image(ImageData {
-                            source: PNG_B64.into(),
-                            width: None,
-                            height: None,
-                        }),
-                    ),
-                ],
-            ),
-        ]);
-        let body = responses_body(&gpt5(), &req).unwrap();
-        let input = body["input"].as_array().unwrap();
-        assert_eq!(input.len(), 6);
-        assert_eq!(
-            input[1],
-            json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Reading."}]})
-        );
-        assert_eq!(
-            input[2],
-            json!({"type": "function_call", "call_id": "call_1", "name": "read", "arguments": "{\"p\":\"a\"}"})
-        );
-        assert_eq!(input[3]["arguments"], json!("{}"));
-        assert_eq!(
-            input[4],
-            json!({"type": "function_call_output", "call_id": "call_1", "output": "contents"})
-        );
-        assert_eq!(input[5]["output"][0]["type"], json!("input_image"));
-        let bad = request(vec![message(
-            MessageRole::Assistant,
-            vec![tool_use("c", "f", "{oops")],
-        )]);
-        assert!(matches!(
-            responses_body(&gpt5(), &bad),
-            Err(Error::InvalidRequest(_))
-        ));
-        let misplaced = request(vec![message(
-            MessageRole::User,
-            vec![tool_use("c", "f", "{}")],
-        )]);
-        assert!(matches!(
-            responses_body(&gpt5(), &misplaced),
-            Err(Error::InvalidRequest(_))
-        ));
-        let system_image = request(vec![message(
-            MessageRole::System,
-            vec![MessageContent::Image(ImageData {
-                source: PNG_B64.into(),
-                width: None,
-                height: None,
-            })],
-        )]);
-        assert!(matches!(
-            responses_body(&gpt5(), &system_image),
-            Err(Error::InvalidRequest(_))
-        ));
-    }
-
-    #[test]
-    fn reasoning_only_when_allowed_and_supported_and_echoed_back() {
-        let mut req = request(vec![message(MessageRole::User, vec![text("think")])]);
-        let body = responses_body(&gpt5(), &req).unwrap();
-        assert!(body.get("reasoning").is_none() && body.get("include").is_none());
-        req.thinking_allowed = true;
-        let body = responses_body(&gpt5(), &req).unwrap();
-        assert_eq!(
-            body["reasoning"],
-            json!({"effort": "medium", "summary": "auto"})
-        );
-        assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
-        assert!(responses_body(&plain_model(), &req)
-            .unwrap()
-            .get("reasoning")
-            .is_none());
-
-        // What the decoder emits as reasoning details becomes a reasoning item again; text
-        // that is not ours is dropped.
-        let details = r#"{"type":"reasoning","id":"rs_1","encrypted_content":"ENC"}"#;
-        let req = request(vec![message(
-            MessageRole::Assistant,
-            vec![
-                MessageContent::Thinking(ThinkingContent {
-                    text: "summary".into(),
-                    signature: Some(details.into()),
-                }),
-                MessageContent::RedactedThinking(r#"{"reasoning_opaque":"chat-only"}"#.into()),
-                MessageContent::RedactedThinking("not json".into()),
-                tool_use("c1", "f", "{}"),
-            ],
-        )]);
-        let body = responses_body(&gpt5(), &req).unwrap();
-        assert_eq!(
-            body["input"],
-            json!([
-                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "ENC"},
-                {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
-            ])
-        );
-    }
-
-    #[test]
-    fn effort_levels() {
-        let levels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(reasoning_effort(&[]), "medium");
-        assert_eq!(
-            reasoning_effort(&levels(&["low", "medium", "high"])),
-            "medium"
-        );
-        assert_eq!(reasoning_effort(&levels(&["low", "high"])), "high");
-        assert_eq!(reasoning_effort(&levels(&["low", "high", "xhigh"])), "high");
-        assert_eq!(reasoning_effort(&levels(&["low"])), "low");
-    }
 
     // ----- decoding --------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 //!
 //! Design decision: profiling the benchmark showed that building a `Value` (a `BTreeMap` per
 //! object, a `String` per key and value) for every chunk was about half the guest's per-event
-//! cost. This path accepts only chunks it can decode exactly as the general path in `chat`
+//! cost. This path accepts only chunks it can decode exactly as the general path in `decode`
 //! would: anything else (an `error` or `usage` object, tool calls, reasoning, a `message`
 //! instead of a `delta`, a field of an unexpected type, duplicate keys, malformed JSON) answers
 //! `None`, and the caller decodes the chunk the general, lenient way. So the fast path can only

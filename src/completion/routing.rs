@@ -9,10 +9,12 @@
 //! the server's `model_not_supported` then tells the user the truth.
 
 use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, CompletionRequest};
-use crate::catalog::{Endpoint, Model};
-use crate::chat::{self, ChatStream};
+use crate::catalog::model::{Endpoint, Model};
+use crate::completion::chat::decode::ChatStream;
+use crate::completion::chat::request as chat;
 use crate::error::Error;
-use crate::responses::{self, ResponsesStream};
+use crate::completion::responses::decode::ResponsesStream;
+use crate::completion::responses::request as responses;
 
 /// The answer decoder of one stream, for the endpoint it was sent to.
 #[derive(Debug)]
@@ -54,7 +56,7 @@ pub struct Prepared {
 ///
 /// Errors: [`Error::NotSupported`] for a catalog model that lists no endpoint this provider
 /// speaks (the catalog selection never offers one, so this only happens for a stale id), and
-/// the mapping errors of `chat::chat_body` / `responses::responses_body`
+/// the mapping errors of `chat::request::chat_body` / `responses::request::responses_body`
 /// ([`Error::InvalidRequest`]).
 pub fn prepare(
     model_id: &str,
@@ -93,7 +95,7 @@ pub fn prepare(
 mod tests {
     use super::*;
     use crate::testing::hello;
-    use crate::catalog::parse_models;
+    use crate::catalog::wire::parse_models;
 
     fn model(endpoints: &str) -> Model {
         let body = format!(

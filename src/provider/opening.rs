@@ -9,13 +9,13 @@
 //! blocking read would have (`Error::from_response_at`). What to do about a refusal (replay,
 //! retry, wait) is the provider's decision; this module only reports it.
 
-use crate::catalog::Endpoint;
+use crate::catalog::model::Endpoint;
 use crate::error::Error;
 use crate::headers;
 use crate::host_api::{ByteStream, ChunkPoll, HostApi, HttpMethod, HttpRequest, RedirectPolicy};
-use crate::quota::Quota;
-use crate::routing::Decoder;
-use crate::session::Auth;
+use crate::provider::quota::Quota;
+use crate::completion::routing::Decoder;
+use crate::auth::session::Auth;
 use crate::settings::Settings;
 
 /// The most bytes of an error body read before classifying it.

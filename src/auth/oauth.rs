@@ -6,15 +6,14 @@
 //! host owns the waiting and may call as often as it likes; `slow_down` and expiry are
 //! honoured here, so a host cannot make us hammer GitHub. On approval the token is stored in
 //! the host's secret store with the host it belongs to (see
-//! [`crate::credentials::StoredToken`]), after asking GitHub for the login when it can.
+//! [`crate::auth::credentials::StoredToken`]), after asking GitHub for the login when it can.
 
 use serde_json::Value;
 
 use crate::bindings::copilot_chat::extension::llm_provider::DeviceFlowPrompt;
-use crate::credentials::{StoredToken, COPILOT_APP_CLIENT_ID};
+use crate::auth::credentials::{StoredToken, COPILOT_APP_CLIENT_ID, STORED_TOKEN_KEY};
 use crate::error::{redact, Error, Upstream};
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy};
-use crate::provider::STORED_TOKEN_KEY;
 use crate::settings::Settings;
 
 /// Where the device code is requested, under the login base.
@@ -397,4 +396,4 @@ fn form_encode(value: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

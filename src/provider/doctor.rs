@@ -10,10 +10,10 @@
 
 use serde::Serialize;
 
-use crate::catalog::Selection;
-use crate::credentials;
+use crate::catalog::select::Selection;
+use crate::auth::credentials;
 use crate::host_api::HostApi;
-use crate::session::{AuthKind, SessionInfo};
+use crate::auth::session::{AuthKind, SessionInfo};
 use crate::settings::Settings;
 
 /// Starts the HTML comment that carries the JSON report; it ends at the next `-->`.
@@ -338,7 +338,7 @@ mod tests {
         let catalog = Selection {
             listed: 15,
             shown: 12,
-            hidden: vec![crate::catalog::HiddenGroup {
+            hidden: vec![crate::catalog::select::HiddenGroup {
                 reason: "not a chat model (embeddings or completions)".into(),
                 ids: vec!["text-embedding-3-small".into()],
             }],
