@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use crate::bindings::copilot_chat::extension::host::FileError;
+use crate::contract::host::FileError;
 use crate::manifest::DeclaredCapabilities;
 
 /// The largest file the guest may read (bytes).

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::bindings::copilot_chat::extension::host::CredentialError;
+use crate::contract::host::CredentialError;
 use crate::capabilities::EnvSource;
 
 /// Directory (under the user's data dir) and file name of the default store.

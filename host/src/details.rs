@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::ModelInfo;
+use crate::contract::llm_provider::ModelInfo;
 use crate::output::model_json;
 
 /// `model_json` plus `"details"`: the model's entry of the provider details (`null` when the
@@ -79,7 +79,7 @@ pub fn quota_text(summary: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{
+    use crate::contract::llm_provider::{
         ModelCapabilities, ToolInputFormat,
     };
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use ureq::http::{self, Method};
 use ureq::{Agent, Body};
 
-use crate::bindings::copilot_chat::extension::http_client::{
+use crate::contract::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
 };
 use crate::capabilities::Grants;

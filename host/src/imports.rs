@@ -10,13 +10,14 @@ use std::sync::Arc;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::copilot_chat::extension::host::{
+use crate::contract::host::{
     self, Architecture, CredentialError, FileError, LogLevel, Os,
 };
-use crate::bindings::copilot_chat::extension::http_client::{
+use crate::contract::http_client::{
     self, ChunkPoll, HostHttpResponseStream, HttpError, HttpRequest, HttpResponse,
+    HttpResponseStream,
 };
-use crate::bindings::copilot_chat::extension::llm_provider;
+use crate::contract::llm_provider;
 use crate::capabilities::{EnvSource, Grants};
 use crate::credentials::CredentialStore;
 use crate::http::{HttpClient, HttpStream};
@@ -135,51 +136,71 @@ impl http_client::Host for HostState {
         self.ctx.http.fetch(request)
     }
 
-    fn fetch_stream(&mut self, request: HttpRequest) -> Result<Resource<HttpStream>, HttpError> {
+    fn fetch_stream(
+        &mut self,
+        request: HttpRequest,
+    ) -> Result<Resource<HttpResponseStream>, HttpError> {
         let stream = self.ctx.http.fetch_stream(request)?;
         self.table
             .push(stream)
+            .map(|entry| Resource::new_own(entry.rep()))
             .map_err(|e| HttpError::Other(format!("too many open streams: {e}")))
     }
 }
 
 impl HostHttpResponseStream for HostState {
-    fn ready(&mut self, stream: Resource<HttpStream>) -> bool {
+    fn ready(&mut self, stream: Resource<HttpResponseStream>) -> bool {
         // A lost handle has nothing to wait for: `status` answers 0 at once for it.
-        self.table.get(&stream).map(|s| s.ready()).unwrap_or(true)
+        self.table.get(&entry(&stream)).map(|s| s.ready()).unwrap_or(true)
     }
 
-    fn status(&mut self, stream: Resource<HttpStream>) -> u16 {
+    fn status(&mut self, stream: Resource<HttpResponseStream>) -> u16 {
         // A handle the guest holds always maps to a live entry; 0 only if the host lost it
         // (or the request failed before its headers: the next read says why).
-        self.table.get(&stream).map(|s| s.status()).unwrap_or(0)
+        self.table.get(&entry(&stream)).map(|s| s.status()).unwrap_or(0)
     }
 
-    fn headers(&mut self, stream: Resource<HttpStream>) -> Vec<(String, String)> {
+    fn headers(&mut self, stream: Resource<HttpResponseStream>) -> Vec<(String, String)> {
         self.table
-            .get(&stream)
+            .get(&entry(&stream))
             .map(|s| s.headers())
             .unwrap_or_default()
     }
 
-    fn next_chunk(&mut self, stream: Resource<HttpStream>) -> Result<Option<Vec<u8>>, HttpError> {
+    fn next_chunk(
+        &mut self,
+        stream: Resource<HttpResponseStream>,
+    ) -> Result<Option<Vec<u8>>, HttpError> {
         self.table
-            .get_mut(&stream)
+            .get_mut(&entry(&stream))
             .map_err(lost_stream)?
             .next_chunk()
     }
 
-    fn poll_chunk(&mut self, stream: Resource<HttpStream>) -> Result<ChunkPoll, HttpError> {
+    fn poll_chunk(
+        &mut self,
+        stream: Resource<HttpResponseStream>,
+    ) -> Result<ChunkPoll, HttpError> {
         self.table
-            .get_mut(&stream)
+            .get_mut(&entry(&stream))
             .map_err(lost_stream)?
             .poll_chunk()
     }
 
-    fn drop(&mut self, stream: Resource<HttpStream>) -> wasmtime::Result<()> {
+    fn drop(&mut self, stream: Resource<HttpResponseStream>) -> wasmtime::Result<()> {
         // Dropping the stream drops its channel receiver, which stops its reader thread.
-        self.table.delete(stream)?;
+        self.table.delete(entry(&stream))?;
         Ok(())
+    }
+}
+
+/// The table entry behind a guest's stream handle: the table holds the [`HttpStream`] itself
+/// under the handle's index (the generated resource type is only a marker).
+fn entry(handle: &Resource<HttpResponseStream>) -> Resource<HttpStream> {
+    if handle.owned() {
+        Resource::new_own(handle.rep())
+    } else {
+        Resource::new_borrow(handle.rep())
     }
 }
 

@@ -107,7 +107,7 @@ pub fn install_into(source: &Path, extensions_dir: &Path) -> anyhow::Result<Inst
     let (dir, wasm) = locate(source)?;
     let manifest = Manifest::load(&dir).map_err(|e| anyhow!("{e}"))?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    crate::api_version::check(&bytes)
+    crate::contract::api_version::check(&bytes)
         .map_err(|e| anyhow!("cannot install {}: {e}", wasm.display()))?;
 
     let target = extensions_dir.join(&manifest.id);

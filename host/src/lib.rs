@@ -7,11 +7,10 @@
 //! drives its exports. [`Extension`] is the entry point; the `copilot-host` binary is a thin
 //! CLI over it.
 
-pub mod api_version;
-mod bindings;
 pub mod capabilities;
 pub mod clock;
 mod component;
+mod contract;
 pub mod credentials;
 pub mod details;
 pub mod devbuild;
@@ -33,13 +32,13 @@ pub mod build {
     pub use crate::devbuild::ensure_component;
 }
 
-pub use bindings::copilot_chat::extension::host::{
+pub use contract::host::{
     Architecture, CredentialError, FileError, LogLevel, Os,
 };
-pub use bindings::copilot_chat::extension::http_client::{
+pub use contract::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
 };
-pub use bindings::copilot_chat::extension::llm_provider::{
+pub use contract::llm_provider::{
     AccessDeniedInfo, CacheConfiguration, CompletionEvent, CompletionRequest, ContextTooLongInfo,
     DeviceFlowPrompt, ImageData, MessageContent, MessageRole, ModelCapabilities, ModelInfo,
     NotSignedInInfo, ProviderError, ProviderInfo, QuotaInfo, RateLimitInfo, RequestMessage,
@@ -47,6 +46,7 @@ pub use bindings::copilot_chat::extension::llm_provider::{
     ToolInputFormat, ToolResult, ToolResultContent, ToolUse, ToolUseJsonParseError, UpstreamInfo,
 };
 pub use capabilities::EnvSource;
+pub use contract::api_version;
 pub use clock::Clock;
 pub use credentials::CredentialStore;
 pub use log::{Level, LogSink, Logger};

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::{
+use crate::contract::llm_provider::{
     CompletionEvent, ModelCapabilities, ModelInfo, ProviderError, StopReason, ToolInputFormat,
     UpstreamInfo,
 };
@@ -352,7 +352,7 @@ pub fn redact_settings(value: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::*;
+    use crate::contract::llm_provider::*;
 
     fn caps() -> ModelCapabilities {
         ModelCapabilities {

@@ -15,11 +15,11 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::bindings::copilot_chat::extension::llm_provider::{
+use crate::contract::llm_provider::{
     CacheConfiguration, CompletionRequest, DeviceFlowPrompt, ModelInfo, ProviderError, ProviderInfo,
     StreamPoll,
 };
-use crate::bindings::Extension as Exports;
+use crate::contract::Exports;
 use crate::capabilities::Grants;
 use crate::clock::WasiWallClock;
 use crate::http::{HttpClient, Readiness};
@@ -78,7 +78,7 @@ impl Extension {
             .with_context(|| format!("cannot read the component {}", component_path.display()))?;
         let engine = crate::component::engine()?;
         let log = Logger::new(opts.log);
-        crate::api_version::verify_for_load(&wasm, &component_path, &log)?;
+        crate::contract::api_version::verify_for_load(&wasm, &component_path, &log)?;
         let component = crate::component::compile(&engine, &wasm, &log)
             .with_context(|| format!("cannot load {}", component_path.display()))?;
 

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, Context};
 use serde_json::{json, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::ModelInfo;
+use crate::contract::llm_provider::ModelInfo;
 use crate::runtime::Extension;
 use crate::stream::CompletionStream;
 
@@ -339,7 +339,7 @@ fn host_failure(out: &mut impl Write, error: &anyhow::Error) -> std::io::Result<
 
 fn provider_failure(
     out: &mut impl Write,
-    error: &crate::bindings::copilot_chat::extension::llm_provider::ProviderError,
+    error: &crate::contract::llm_provider::ProviderError,
 ) -> std::io::Result<()> {
     let (status, body, retry) = openai::provider_error(error);
     let headers: Vec<(&str, String)> = retry

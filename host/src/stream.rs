@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bindings::copilot_chat::extension::llm_provider::{
+use crate::contract::llm_provider::{
     CompletionEvent, ProviderError, StreamPoll, UpstreamInfo,
 };
 use crate::runtime::Shared;

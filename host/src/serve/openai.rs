@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::{
+use crate::contract::llm_provider::{
     CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, ModelInfo,
     ProviderError, RequestMessage, StopReason, TokenUsage, ToolChoice, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse,
@@ -558,7 +558,7 @@ pub fn provider_error(error: &ProviderError) -> (u16, Value, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{
+    use crate::contract::llm_provider::{
         ModelCapabilities, NotSignedInInfo, RateLimitInfo, ToolInputFormat,
     };
 

@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn the_host_contract_is_the_wit_package_version() {
-        let wit = include_str!("../../wit/extension.wit");
+        let wit = include_str!("../../../wit/extension.wit");
         let expected = format!("package copilot-chat:extension@{HOST_CONTRACT};");
         assert!(
             wit.lines().any(|l| l.trim() == expected),
