@@ -18,9 +18,9 @@ use crate::contract::http_client::{
     HttpResponseStream,
 };
 use crate::contract::llm_provider;
-use crate::capabilities::{EnvSource, Grants};
-use crate::credentials::CredentialStore;
-use crate::http::{HttpClient, HttpStream};
+use crate::sandbox::capabilities::{EnvSource, Grants};
+use crate::sandbox::credentials::CredentialStore;
+use crate::sandbox::http::{HttpClient, HttpStream};
 use crate::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
 use crate::log::{Level, Logger};
 

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::capabilities::EnvSource;
+use crate::sandbox::capabilities::EnvSource;
 use crate::devbuild::COMPONENT_FILE;
-use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::sandbox::manifest::{Manifest, MANIFEST_FILE};
 
 /// Overrides the host's data directory (tests, portable installs).
 pub const DATA_DIR_ENV: &str = "COPILOT_HOST_DATA_DIR";

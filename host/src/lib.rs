@@ -7,23 +7,20 @@
 //! drives its exports. [`Extension`] is the entry point; the `copilot-host` binary is a thin
 //! CLI over it.
 
-pub mod capabilities;
 pub mod clock;
 mod component;
 mod contract;
-pub mod credentials;
 pub mod details;
 pub mod devbuild;
-pub mod http;
 mod imports;
 pub mod limits;
 pub mod install;
 pub mod log;
-pub mod manifest;
 mod options;
 pub mod output;
 pub mod progress;
 mod runtime;
+pub mod sandbox;
 pub mod serve;
 mod stream;
 
@@ -45,12 +42,12 @@ pub use contract::llm_provider::{
     StopReason, StreamPoll, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition,
     ToolInputFormat, ToolResult, ToolResultContent, ToolUse, ToolUseJsonParseError, UpstreamInfo,
 };
-pub use capabilities::EnvSource;
+pub use sandbox::capabilities::EnvSource;
 pub use contract::api_version;
 pub use clock::Clock;
-pub use credentials::CredentialStore;
+pub use sandbox::credentials::CredentialStore;
 pub use log::{Level, LogSink, Logger};
-pub use manifest::Manifest;
+pub use sandbox::manifest::Manifest;
 pub use options::{HostOptions, DEFAULT_HTTP_TIMEOUT};
 pub use output::display_error;
 pub use runtime::Extension;

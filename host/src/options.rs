@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
-use crate::capabilities::{EnvSource, SETTING_COPILOT_CONFIG_DIR, SETTING_GITHUB_API_URL};
+use crate::sandbox::capabilities::{EnvSource, SETTING_COPILOT_CONFIG_DIR, SETTING_GITHUB_API_URL};
 use crate::clock::Clock;
-use crate::credentials::CredentialStore;
+use crate::sandbox::credentials::CredentialStore;
 use crate::log::LogSink;
 
 /// The default HTTP timeout: whole request for `fetch`, headers (and each body read) for
@@ -126,7 +126,7 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     }
     let cwd =
         std::env::current_dir().context("cannot resolve a relative path: no current directory")?;
-    Ok(crate::capabilities::normalize_lexically(&cwd.join(path)))
+    Ok(crate::sandbox::capabilities::normalize_lexically(&cwd.join(path)))
 }
 
 fn json_kind(value: &Value) -> &'static str {

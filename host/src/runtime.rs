@@ -20,13 +20,13 @@ use crate::contract::llm_provider::{
     StreamPoll,
 };
 use crate::contract::Exports;
-use crate::capabilities::Grants;
+use crate::sandbox::capabilities::Grants;
 use crate::clock::WasiWallClock;
-use crate::http::{HttpClient, Readiness};
+use crate::sandbox::http::{HttpClient, Readiness};
 use crate::imports::{HostContext, HostState};
 use crate::limits::MemoryMeter;
 use crate::log::{Level, LogSink, Logger};
-use crate::manifest::Manifest;
+use crate::sandbox::manifest::Manifest;
 use crate::options::HostOptions;
 use crate::stream::CompletionStream;
 

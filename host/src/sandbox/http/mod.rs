@@ -26,7 +26,7 @@ use ureq::{Agent, Body};
 use crate::contract::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
 };
-use crate::capabilities::Grants;
+use crate::sandbox::capabilities::Grants;
 use crate::log::{Level, Logger};
 
 /// The largest body `fetch` buffers, and the most a stream may deliver (bytes).
@@ -196,7 +196,7 @@ impl HttpClient {
     }
 
     /// Refuses a URL the grants do not allow (logged: the user may need to grant it).
-    fn check_grant(&self, url: &str) -> Result<crate::capabilities::Target, HttpError> {
+    fn check_grant(&self, url: &str) -> Result<crate::sandbox::hosts::Target, HttpError> {
         self.grants.check_url(url).map_err(|host| {
             self.log.log(
                 Level::Warn,
@@ -271,7 +271,7 @@ impl HttpClient {
         for (name, value) in &hop.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let loopback = crate::capabilities::is_loopback(&target.host);
+        let loopback = crate::sandbox::hosts::is_loopback(&target.host);
         match &hop.body {
             Some(body) => {
                 let request = builder
@@ -360,8 +360,8 @@ fn is_redirect(status: u16) -> bool {
 /// browsers do; credentials stay only while the origin (scheme, host, port) is unchanged.
 fn redirected(hop: Hop, status: u16, next_url: String) -> Hop {
     let same_origin = match (
-        crate::capabilities::Target::from_url(&hop.url),
-        crate::capabilities::Target::from_url(&next_url),
+        crate::sandbox::hosts::Target::from_url(&hop.url),
+        crate::sandbox::hosts::Target::from_url(&next_url),
     ) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,

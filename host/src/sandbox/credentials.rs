@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::contract::host::CredentialError;
-use crate::capabilities::EnvSource;
+use crate::sandbox::capabilities::EnvSource;
 
 /// Directory (under the user's data dir) and file name of the default store.
 const STORE_DIR: &str = "copilot-host";

@@ -187,7 +187,7 @@ fn check_capabilities(caps: &DeclaredCapabilities) -> Result<(), ManifestError> 
         )));
     }
     for host in &caps.http_hosts {
-        crate::capabilities::HostPattern::parse(host).map_err(|why| {
+        crate::sandbox::hosts::HostPattern::parse(host).map_err(|why| {
             ManifestError::Invalid(format!("capabilities.http_hosts entry `{host}`: {why}"))
         })?;
     }

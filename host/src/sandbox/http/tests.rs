@@ -1,7 +1,7 @@
 //! HTTP client tests against a scripted loopback server (std `TcpListener`, no network).
 
 use super::*;
-use crate::capabilities::HostPattern;
+use crate::sandbox::hosts::HostPattern;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 
