@@ -7,22 +7,16 @@
 //! drives its exports. [`Extension`] is the entry point; the `copilot-host` binary is a thin
 //! CLI over it.
 
-pub mod clock;
-mod component;
 mod contract;
 pub mod details;
 pub mod devbuild;
-mod imports;
-pub mod limits;
 pub mod install;
 pub mod log;
-mod options;
 pub mod output;
 pub mod progress;
 mod runtime;
 pub mod sandbox;
 pub mod serve;
-mod stream;
 
 /// The dev build: `build::ensure_component(dir)` builds `<dir>/extension.wasm` when needed.
 pub mod build {
@@ -44,11 +38,9 @@ pub use contract::llm_provider::{
 };
 pub use sandbox::capabilities::EnvSource;
 pub use contract::api_version;
-pub use clock::Clock;
+pub use runtime::clock::Clock;
 pub use sandbox::credentials::CredentialStore;
 pub use log::{Level, LogSink, Logger};
 pub use sandbox::manifest::Manifest;
-pub use options::{HostOptions, DEFAULT_HTTP_TIMEOUT};
+pub use runtime::{limits, CompletionStream, Extension, HostOptions, DEFAULT_HTTP_TIMEOUT};
 pub use output::display_error;
-pub use runtime::Extension;
-pub use stream::CompletionStream;

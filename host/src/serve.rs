@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 use crate::contract::llm_provider::ModelInfo;
 use crate::runtime::Extension;
-use crate::stream::CompletionStream;
+use crate::runtime::CompletionStream;
 
 pub use openai::{parse_chat_request, ChatRequest, Translator};
 

@@ -7,7 +7,7 @@
 //! later call fails fast with a message that says so, and the host process carries on.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
@@ -20,15 +20,15 @@ use crate::contract::llm_provider::{
     StreamPoll,
 };
 use crate::contract::Exports;
+use crate::log::{LogSink, Logger};
+use crate::runtime::clock::WasiWallClock;
+use crate::runtime::imports::{HostContext, HostState};
+use crate::runtime::instance::Shared;
+use crate::runtime::options::HostOptions;
+use crate::runtime::stream::CompletionStream;
 use crate::sandbox::capabilities::Grants;
-use crate::clock::WasiWallClock;
 use crate::sandbox::http::{HttpClient, Readiness};
-use crate::imports::{HostContext, HostState};
-use crate::limits::MemoryMeter;
-use crate::log::{Level, LogSink, Logger};
 use crate::sandbox::manifest::Manifest;
-use crate::options::HostOptions;
-use crate::stream::CompletionStream;
 
 /// A loaded extension. `Send + Sync`: share it across threads (calls are serialised inside).
 pub struct Extension {
@@ -39,22 +39,6 @@ pub struct Extension {
     settings: Value,
     grants: Arc<Grants>,
     log: Logger,
-}
-
-/// The part a [`CompletionStream`] keeps alive.
-pub(crate) struct Shared {
-    live: Mutex<Live>,
-    pub(crate) readiness: Readiness,
-    /// Why the instance is unusable, once it trapped.
-    poisoned: Mutex<Option<String>>,
-    /// The instance's linear memory, readable without the instance lock.
-    memory: Arc<MemoryMeter>,
-    log: Logger,
-}
-
-struct Live {
-    store: Store<HostState>,
-    exports: Exports,
 }
 
 impl Extension {
@@ -76,10 +60,10 @@ impl Extension {
         };
         let wasm = std::fs::read(&component_path)
             .with_context(|| format!("cannot read the component {}", component_path.display()))?;
-        let engine = crate::component::engine()?;
+        let engine = crate::runtime::component::engine()?;
         let log = Logger::new(opts.log);
         crate::contract::api_version::verify_for_load(&wasm, &component_path, &log)?;
-        let component = crate::component::compile(&engine, &wasm, &log)
+        let component = crate::runtime::component::compile(&engine, &wasm, &log)
             .with_context(|| format!("cannot load {}", component_path.display()))?;
 
         let readiness = Readiness::new();
@@ -103,13 +87,7 @@ impl Extension {
         store.limiter(|state| &mut state.limits);
         let memory = store.data().limits.meter();
         let exports = instantiate(&engine, &component, &mut store)?;
-        let shared = Shared {
-            live: Mutex::new(Live { store, exports }),
-            readiness,
-            poisoned: Mutex::new(None),
-            memory,
-            log: log.clone(),
-        };
+        let shared = Shared::new(store, exports, readiness, memory, log.clone());
         Ok(Extension {
             shared: Arc::new(shared),
             manifest,
@@ -154,12 +132,12 @@ impl Extension {
     /// Bytes of linear memory the guest instance holds now (never shrinks; read without
     /// taking the instance lock). Growth past [`crate::limits::MAX_GUEST_MEMORY_BYTES`] traps.
     pub fn guest_memory_bytes(&self) -> usize {
-        self.shared.memory.current_bytes()
+        self.shared.memory().current_bytes()
     }
 
     /// The most linear memory the guest instance ever held.
     pub fn guest_memory_peak_bytes(&self) -> usize {
-        self.shared.memory.peak_bytes()
+        self.shared.memory().peak_bytes()
     }
 
     /// Captured guest and host log lines (empty unless the sink is [`LogSink::Capture`]).
@@ -299,46 +277,6 @@ impl Extension {
         self.shared.call("llm-stream-completion-close", |e, s| {
             e.call_llm_stream_completion_close(s, stream_id)
         })
-    }
-}
-
-impl Shared {
-    /// Runs one export call under the store lock; a trap poisons the instance.
-    pub(crate) fn call<R>(
-        &self,
-        export: &str,
-        f: impl FnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> anyhow::Result<R> {
-        if let Some(reason) = self.poison_reason() {
-            bail!("the extension crashed earlier ({reason}) and this instance is unusable; load the extension again");
-        }
-        let mut live = self.live.lock().map_err(|_| {
-            anyhow!(
-                "the extension instance is unusable after a host panic; load the extension again"
-            )
-        })?;
-        let Live { store, exports } = &mut *live;
-        f(exports, store).map_err(|error| self.poison(export, &error))
-    }
-
-    pub(crate) fn poison_reason(&self) -> Option<String> {
-        self.poisoned
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_else(|_| Some("host panic".into()))
-    }
-
-    fn poison(&self, export: &str, error: &wasmtime::Error) -> anyhow::Error {
-        let reason = match error.downcast_ref::<wasmtime::Trap>() {
-            Some(trap) => format!("trap in `{export}`: {trap}"),
-            None => format!("failure in `{export}`: {error}"),
-        };
-        self.log
-            .log(Level::Error, "host", &format!("{reason}\n{error:?}"));
-        if let Ok(mut poisoned) = self.poisoned.lock() {
-            poisoned.get_or_insert_with(|| reason.clone());
-        }
-        anyhow!("the extension crashed ({reason}); this instance is now unusable, load the extension again")
     }
 }
 

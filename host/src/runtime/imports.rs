@@ -21,7 +21,7 @@ use crate::contract::llm_provider;
 use crate::sandbox::capabilities::{EnvSource, Grants};
 use crate::sandbox::credentials::CredentialStore;
 use crate::sandbox::http::{HttpClient, HttpStream};
-use crate::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
+use crate::runtime::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
 use crate::log::{Level, Logger};
 
 /// The log source name of lines the guest writes.

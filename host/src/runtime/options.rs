@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
 use crate::sandbox::capabilities::{EnvSource, SETTING_COPILOT_CONFIG_DIR, SETTING_GITHUB_API_URL};
-use crate::clock::Clock;
+use crate::runtime::clock::Clock;
 use crate::sandbox::credentials::CredentialStore;
 use crate::log::LogSink;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::contract::llm_provider::{
     CompletionEvent, ProviderError, StreamPoll, UpstreamInfo,
 };
-use crate::runtime::Shared;
+use crate::runtime::instance::Shared;
 
 /// The longest a `pending` stream sleeps without a readiness signal before polling again.
 pub const READINESS_SAFETY_NET: Duration = Duration::from_millis(25);
