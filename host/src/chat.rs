@@ -154,7 +154,7 @@ pub fn turn(
 ) -> anyhow::Result<String> {
     // A spinner on a terminal until something visible arrives (not for --json).
     let mut waiting =
-        (!out.json).then(|| copilot_host::progress::Spinner::quiet("waiting for the model"));
+        (!out.json).then(|| copilot_host::output::progress::Spinner::quiet("waiting for the model"));
     let mut stream = ext
         .stream(provider, model, request)?
         .map_err(|e| crate::cli::guest_error(&e))?;

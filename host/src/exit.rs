@@ -39,7 +39,7 @@ pub fn status_of(error: &anyhow::Error) -> u8 {
 
 /// Prints `error: <message>` (the label red on a colour terminal) and returns the status.
 pub fn report(error: &anyhow::Error) -> ExitCode {
-    let label = if copilot_host::progress::stderr_colours() {
+    let label = if copilot_host::output::progress::stderr_colours() {
         "\x1b[1;31merror\x1b[0m"
     } else {
         "error"

@@ -41,7 +41,7 @@ pub fn extension_dir(value: &Path) -> anyhow::Result<PathBuf> {
 
 /// Runs `install`.
 pub fn run(source: &Path, json: bool) -> anyhow::Result<()> {
-    let mut spinner = copilot_host::progress::Spinner::quiet("installing");
+    let mut spinner = copilot_host::output::progress::Spinner::quiet("installing");
     let installed = install_source(source);
     spinner.stop();
     let installed = installed?;

@@ -9,18 +9,16 @@
 
 mod contract;
 pub mod details;
-pub mod devbuild;
 pub mod install;
 pub mod log;
 pub mod output;
-pub mod progress;
 mod runtime;
 pub mod sandbox;
 pub mod serve;
 
 /// The dev build: `build::ensure_component(dir)` builds `<dir>/extension.wasm` when needed.
 pub mod build {
-    pub use crate::devbuild::ensure_component;
+    pub use crate::install::devbuild::ensure_component;
 }
 
 pub use contract::host::{

@@ -56,7 +56,7 @@ impl Extension {
         let grants = Arc::new(grants);
         let component_path = match &opts.wasm {
             Some(path) => path.clone(),
-            None => crate::devbuild::ensure_component(&opts.extension_dir)?,
+            None => crate::install::devbuild::ensure_component(&opts.extension_dir)?,
         };
         let wasm = std::fs::read(&component_path)
             .with_context(|| format!("cannot read the component {}", component_path.display()))?;

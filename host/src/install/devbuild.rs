@@ -61,7 +61,7 @@ pub fn ensure_component(extension_dir: &Path) -> anyhow::Result<PathBuf> {
     }
     let package = package_name(&manifest)?;
     ensure_target_installed();
-    let mut spinner = crate::progress::Spinner::start("building extension (first build takes ~1 min)");
+    let mut spinner = crate::output::progress::Spinner::start("building extension (first build takes ~1 min)");
     let built = cargo_build(extension_dir, &manifest, &package);
     spinner.stop();
     let built = built?;

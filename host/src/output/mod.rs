@@ -2,7 +2,13 @@
 //!
 //! Design decision: everything user-visible is produced here from the typed values, once, so
 //! the CLI, the demo and any embedder show errors and events the same way. Every string that
-//! came from outside passes through [`crate::log::redact`] on its way out.
+//! came from outside passes through [`crate::log::redact`] on its way out. `progress` draws
+//! the terminal's spinner and decides on colours.
+//!
+//! A low layer: it may import `crate::contract` and `crate::log` only; never the sandbox, the
+//! runtime, `serve`, `install` or the CLI.
+
+pub mod progress;
 
 use serde_json::{json, Map, Value};
 

@@ -1,5 +1,10 @@
-//! Installed extensions: `copilot-host install <dir or .wasm>` copies a built extension into
-//! the host's extensions directory, and `--extension <id>` finds it there.
+//! Getting a component to load: the dev build of an extension source tree (`devbuild`), and
+//! installed extensions (this module): `copilot-host install <dir or .wasm>` copies a built
+//! extension into the host's extensions directory, and `--extension <id>` finds it there.
+//!
+//! It may import `crate::contract` (the contract version check), `crate::sandbox` (the
+//! manifest, the environment), `crate::output` (the build spinner) and `crate::log`; never the
+//! runtime, `serve` or the CLI (the runtime uses the dev build, not the other way round).
 //!
 //! Design decisions:
 //! * Only what a host needs at run time is copied (`extension.toml`, `extension.wasm`, the
@@ -11,12 +16,14 @@
 //! * The directory is `$COPILOT_HOST_DATA_DIR/extensions`, else
 //!   `$XDG_DATA_HOME/copilot-host/extensions`, else `~/.local/share/copilot-host/extensions`.
 
+pub mod devbuild;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::install::devbuild::COMPONENT_FILE;
 use crate::sandbox::capabilities::EnvSource;
-use crate::devbuild::COMPONENT_FILE;
 use crate::sandbox::manifest::{Manifest, MANIFEST_FILE};
 
 /// Overrides the host's data directory (tests, portable installs).
@@ -146,7 +153,7 @@ pub fn install(source: &Path) -> anyhow::Result<Installed> {
 /// The extension directory and its component (built when `source` is a source directory).
 fn locate(source: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     if source.is_dir() {
-        let wasm = crate::devbuild::ensure_component(source)?;
+        let wasm = crate::install::devbuild::ensure_component(source)?;
         return Ok((source.to_path_buf(), wasm));
     }
     let is_wasm = source.extension().is_some_and(|e| e == "wasm");
