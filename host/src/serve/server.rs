@@ -1,10 +1,10 @@
-//! `serve`: the loaded provider as an OpenAI-compatible API on 127.0.0.1, for any editor's
-//! generic OpenAI provider (Zed's `openai_compatible`, Continue, ...).
+//! The core of `serve`, shared by every wire protocol: the loopback listener, the bearer key,
+//! the connection limit, a thread per connection, and shutdown.
 //!
 //! Design decisions:
 //! * Loopback only, and a random bearer key (from the OS's randomness) is required on every
 //!   request: other local users and web pages cannot spend the account's quota.
-//! * A thread per connection. The [`Extension`] serialises guest calls internally and streams
+//! * A thread per connection. The [`Extension`](crate::Extension) serialises guest calls internally and streams
 //!   are driven with the non-blocking poll, so concurrent answers interleave event by event.
 //! * A streamed answer's status line waits for its first event, so a failure that is known
 //!   at once (not signed in, unknown model, rate limit) gets a real HTTP status and an
@@ -12,28 +12,20 @@
 //! * Shutdown stops accepting, cuts open sockets and waits (bounded) for handlers to finish;
 //!   a handler that drops its stream closes it in the guest.
 
-mod openai;
-mod wire;
-
 use std::collections::HashMap;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
-use serde_json::{json, Value};
+use anyhow::{anyhow, Context as _};
 
-use crate::contract::llm_provider::ModelInfo;
 use crate::runtime::Extension;
-use crate::runtime::CompletionStream;
-
-pub use openai::{parse_chat_request, ChatRequest, Translator};
-
-/// The path prefix every route lives under (`/v1/models` is also answered as `/models`).
-pub const API_PREFIX: &str = "/v1";
+use crate::serve::context::Context;
+use crate::serve::openai::{self, API_PREFIX};
+use crate::serve::wire;
 /// Concurrent connections served; more get a 503 at once.
 pub const MAX_CONNECTIONS: usize = 64;
 /// How long a client may take to send its request, and to take our bytes.
@@ -46,8 +38,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const KEY_BYTES: usize = 24;
 /// The key's prefix, so a leaked one is recognisable.
 const KEY_PREFIX: &str = "cph-";
-/// The OpenAI provider name used in the Zed settings snippet.
-pub const ZED_PROVIDER_NAME: &str = "copilot-host";
 
 /// A running endpoint. Dropping it shuts it down.
 pub struct Server {
@@ -57,11 +47,9 @@ pub struct Server {
 }
 
 struct Shared {
-    ext: Arc<Extension>,
-    provider: String,
+    /// What the protocol handlers see.
+    context: Context,
     key: String,
-    stopping: AtomicBool,
-    next_id: AtomicU64,
     /// Open sockets by connection id, so shutdown can cut them.
     sockets: Mutex<HashMap<u64, TcpStream>>,
     /// Running handlers, and a signal when one ends.
@@ -84,11 +72,8 @@ impl Server {
             .local_addr()
             .context("the listening socket has no address")?;
         let shared = Arc::new(Shared {
-            ext,
-            provider: provider.into(),
+            context: Context::new(ext, provider.into()),
             key: new_key()?,
-            stopping: AtomicBool::new(false),
-            next_id: AtomicU64::new(0),
             sockets: Mutex::new(HashMap::new()),
             active: Mutex::new(0),
             ended: Condvar::new(),
@@ -130,7 +115,7 @@ impl Server {
         let Some(accept) = self.accept.take() else {
             return;
         };
-        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.context.stop();
         // Wake the blocking accept with a connection of our own.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         let _ = accept.join();
@@ -184,7 +169,7 @@ fn same_key(given: &str, key: &str) -> bool {
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     for conn in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
+        if shared.context.is_stopping() {
             break;
         }
         let Ok(mut stream) = conn else {
@@ -197,7 +182,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             let _ = wire::write_json(&mut stream, 503, &[], &body);
             continue;
         };
-        let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+        let id = shared.context.next_id();
         let spawned = std::thread::Builder::new()
             .name(format!("copilot-serve-{id}"))
             .spawn(move || {
@@ -289,32 +274,7 @@ fn route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
         let _ = wire::write_json(out, 401, &[("WWW-Authenticate", "Bearer".into())], &body);
         return;
     }
-    let path = request
-        .path
-        .strip_prefix(API_PREFIX)
-        .unwrap_or(&request.path);
-    let path = path.trim_end_matches('/');
-    let result = match (request.method.as_str(), path) {
-        ("GET", "/models") => list_models(shared, out),
-        ("GET", model) if model.starts_with("/models/") => {
-            one_model(shared, &model["/models/".len()..], out)
-        }
-        ("POST", "/chat/completions") => chat(shared, request, out),
-        (_, "/models" | "/chat/completions") => {
-            let body = openai::error_body("method not allowed", "invalid_request_error", None);
-            wire::write_json(out, 405, &[], &body)
-        }
-        _ => {
-            let body = openai::error_body(
-                &format!("no route {} {}; this endpoint serves GET /v1/models and POST /v1/chat/completions", request.method, request.path),
-                "invalid_request_error",
-                None,
-            );
-            wire::write_json(out, 404, &[], &body)
-        }
-    };
-    // A write error means the client went away; nothing is left to tell it.
-    drop(result);
+    openai::route(&shared.context, request, out);
 }
 
 fn authorized(shared: &Shared, request: &wire::Request) -> bool {
@@ -325,224 +285,6 @@ fn authorized(shared: &Shared, request: &wire::Request) -> bool {
         return false;
     };
     scheme.eq_ignore_ascii_case("bearer") && same_key(given.trim(), &shared.key)
-}
-
-fn host_failure(out: &mut impl Write, error: &anyhow::Error) -> std::io::Result<()> {
-    let message = crate::log::redact(&format!("{error:#}"));
-    wire::write_json(
-        out,
-        500,
-        &[],
-        &openai::error_body(&message, "server_error", None),
-    )
-}
-
-fn provider_failure(
-    out: &mut impl Write,
-    error: &crate::contract::llm_provider::ProviderError,
-) -> std::io::Result<()> {
-    let (status, body, retry) = openai::provider_error(error);
-    let headers: Vec<(&str, String)> = retry
-        .map(|s| ("Retry-After", s.to_string()))
-        .into_iter()
-        .collect();
-    wire::write_json(out, status, &headers, &body)
-}
-
-fn list_models(shared: &Shared, out: &mut TcpStream) -> std::io::Result<()> {
-    match shared.ext.models(&shared.provider) {
-        Ok(Ok(models)) => wire::write_json(out, 200, &[], &openai::models_json(&models)),
-        Ok(Err(error)) => provider_failure(out, &error),
-        Err(error) => host_failure(out, &error),
-    }
-}
-
-fn one_model(shared: &Shared, id: &str, out: &mut TcpStream) -> std::io::Result<()> {
-    let models = match shared.ext.models(&shared.provider) {
-        Ok(Ok(models)) => models,
-        Ok(Err(error)) => return provider_failure(out, &error),
-        Err(error) => return host_failure(out, &error),
-    };
-    match models.into_iter().find(|m| m.id == id) {
-        Some(model) => {
-            let listed = openai::models_json(std::slice::from_ref(&model));
-            wire::write_json(out, 200, &[], &listed["data"][0])
-        }
-        None => {
-            let message = format!("no model `{id}`; GET /v1/models lists them");
-            let body =
-                openai::error_body(&message, "invalid_request_error", Some("model_not_found"));
-            wire::write_json(out, 404, &[], &body)
-        }
-    }
-}
-
-fn chat(shared: &Shared, request: &wire::Request, out: &mut TcpStream) -> std::io::Result<()> {
-    let chat = match parse_chat_request(&request.body) {
-        Ok(chat) => chat,
-        Err(why) => {
-            return wire::write_json(
-                out,
-                400,
-                &[],
-                &openai::error_body(&why, "invalid_request_error", None),
-            );
-        }
-    };
-    let mut stream = match shared
-        .ext
-        .stream(&shared.provider, &chat.model, chat.request)
-    {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(error)) => return provider_failure(out, &error),
-        Err(error) => return host_failure(out, &error),
-    };
-    let first = match stream.next_event() {
-        Ok(Some(Ok(event))) => Some(event),
-        Ok(None) => None,
-        Ok(Some(Err(error))) => return provider_failure(out, &error),
-        Err(error) => return host_failure(out, &error),
-    };
-    let mut translator = Translator::new(completion_id(shared), unix_now(), chat.model.clone());
-    if chat.stream {
-        stream_answer(
-            shared,
-            &mut stream,
-            &mut translator,
-            first,
-            chat.include_usage,
-            out,
-        )
-    } else {
-        whole_answer(&mut stream, &mut translator, first, out)
-    }
-}
-
-fn stream_answer(
-    shared: &Shared,
-    stream: &mut CompletionStream,
-    translator: &mut Translator,
-    first: Option<crate::CompletionEvent>,
-    include_usage: bool,
-    out: &mut TcpStream,
-) -> std::io::Result<()> {
-    let mut events = wire::EventStream::start(out)?;
-    let mut next = first.map(Ok);
-    loop {
-        let event = match next.take() {
-            Some(event) => event,
-            None => match stream.next_event() {
-                Ok(Some(event)) => event,
-                Ok(None) => break,
-                Err(error) => Err(host_as_provider_error(&error)),
-            },
-        };
-        match event {
-            Ok(event) => {
-                if let Some(chunk) = translator.event(&event) {
-                    events.data(&chunk.to_string())?;
-                }
-            }
-            // Mid-stream failures go out as an error event; no `[DONE]` marks it unfinished.
-            Err(error) => {
-                let (_, body, _) = openai::provider_error(&error);
-                events.data(&body.to_string())?;
-                return events.finish();
-            }
-        }
-        if shared.stopping.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-    }
-    for chunk in translator.end(include_usage) {
-        events.data(&chunk.to_string())?;
-    }
-    events.data("[DONE]")?;
-    events.finish()
-}
-
-fn whole_answer(
-    stream: &mut CompletionStream,
-    translator: &mut Translator,
-    first: Option<crate::CompletionEvent>,
-    out: &mut TcpStream,
-) -> std::io::Result<()> {
-    if let Some(event) = &first {
-        translator.event(event);
-    }
-    loop {
-        match stream.next_event() {
-            Ok(Some(Ok(event))) => {
-                translator.event(&event);
-            }
-            Ok(None) => break,
-            Ok(Some(Err(error))) => return provider_failure(out, &error),
-            Err(error) => return host_failure(out, &error),
-        }
-    }
-    translator.end(false);
-    wire::write_json(out, 200, &[], &translator.completion())
-}
-
-fn host_as_provider_error(error: &anyhow::Error) -> crate::ProviderError {
-    // Status 0 marks a host-side failure (see `display_error`), not an upstream answer.
-    crate::ProviderError::Upstream(crate::UpstreamInfo {
-        status: 0,
-        message: crate::log::redact(&format!("{error:#}")),
-        request_id: None,
-    })
-}
-
-fn completion_id(shared: &Shared) -> String {
-    let n = shared.next_id.fetch_add(1, Ordering::SeqCst);
-    format!("chatcmpl-{:x}{n:04x}", unix_now())
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A `language_models.openai_compatible` block for Zed's settings.json listing `models`.
-/// The key is not in it: Zed reads it from its UI or `COPILOT_HOST_API_KEY`.
-pub fn zed_settings(base_url: &str, models: &[ModelInfo]) -> Value {
-    let available: Vec<Value> = models
-        .iter()
-        .map(|m| {
-            let mut entry = json!({
-                "name": m.id,
-                "display_name": m.name,
-                "max_tokens": m.max_token_count,
-                "capabilities": {
-                    "tools": m.capabilities.supports_tools,
-                    "images": m.capabilities.supports_images,
-                    "parallel_tool_calls": m.capabilities.supports_tools,
-                    "prompt_cache_key": false,
-                },
-            });
-            if let Some(max) = m.max_output_tokens {
-                entry["max_output_tokens"] = json!(max);
-            }
-            entry
-        })
-        .collect();
-    json!({
-        "language_models": {
-            "openai_compatible": {
-                ZED_PROVIDER_NAME: {"api_url": base_url, "available_models": available}
-            }
-        }
-    })
-}
-
-/// The environment variable Zed reads the key from for [`ZED_PROVIDER_NAME`].
-pub fn zed_key_env() -> String {
-    format!(
-        "{}_API_KEY",
-        ZED_PROVIDER_NAME.to_ascii_uppercase().replace('-', "_")
-    )
 }
 
 #[cfg(test)]
@@ -560,15 +302,5 @@ mod tests {
         assert!(!same_key(&a[..a.len() - 1], &a));
         assert!(!same_key(&format!("{a}x"), &a));
         assert!(!same_key("", &a));
-    }
-
-    #[test]
-    fn the_zed_key_variable_follows_the_provider_name() {
-        assert_eq!(zed_key_env(), "COPILOT_HOST_API_KEY");
-        let snippet = zed_settings("http://127.0.0.1:1/v1", &[]);
-        assert_eq!(
-            snippet["language_models"]["openai_compatible"][ZED_PROVIDER_NAME]["api_url"],
-            "http://127.0.0.1:1/v1"
-        );
     }
 }
