@@ -8,7 +8,6 @@
 //! CLI over it.
 
 mod contract;
-pub mod details;
 pub mod install;
 pub mod log;
 pub mod output;

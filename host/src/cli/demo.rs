@@ -11,13 +11,13 @@ use anyhow::Context;
 use copilot_sim::{Sim, SimConfig, DEMO_OAUTH_TOKEN};
 use serde_json::{json, Value};
 
-use copilot_host::details::model_json_with_details;
 use copilot_host::output::{json_line, models_table};
 use copilot_host::{
     Clock, CredentialStore, EnvSource, Extension, HostOptions, LogSink, ToolDefinition,
 };
 
-use crate::chat::{pick_model, request, turn, user_message, Renderer};
+use crate::cli::chat::{pick_model, request, turn, user_message, Renderer};
+use crate::cli::details::model_json_with_details;
 
 /// The GitHub app id of the Copilot editor plugins, as keyed in `apps.json`.
 const COPILOT_APP_ID: &str = "Iv1.b507a08c87ecfe98";
@@ -54,7 +54,7 @@ pub fn run(extension_dir: &Path, log: LogSink, json: bool) -> anyhow::Result<()>
 
     let models = ext
         .models(&provider)?
-        .map_err(|e| crate::cli::guest_error(&e))?;
+        .map_err(|e| crate::cli::exit::guest_error(&e))?;
     if json {
         let details = ext.details(&provider)?;
         let list: Vec<Value> = models

@@ -8,8 +8,8 @@
 
 use serde_json::{json, Value};
 
-use crate::contract::llm_provider::ModelInfo;
-use crate::output::model_json;
+use copilot_host::output::model_json;
+use copilot_host::ModelInfo;
 
 /// `model_json` plus `"details"`: the model's entry of the provider details (`null` when the
 /// provider gave none for it).
@@ -79,9 +79,7 @@ pub fn quota_text(summary: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::llm_provider::{
-        ModelCapabilities, ToolInputFormat,
-    };
+    use copilot_host::{ModelCapabilities, ToolInputFormat};
 
     fn model(id: &str) -> ModelInfo {
         ModelInfo {

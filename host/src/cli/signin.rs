@@ -1,4 +1,4 @@
-//! `copilot-host sign-in` and the credential part of `doctor`.
+//! `copilot-host sign-in`, `sign-out`, and the credential part of `doctor`.
 //!
 //! Design decision: the guest owns the device-flow protocol and its timing (it makes no
 //! request before GitHub's interval has passed), so this loop only keeps calling `poll` once
@@ -10,9 +10,11 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use copilot_host::{display_error, Extension, ProviderError};
+
+use crate::cli::exit::guest_error;
 
 /// How often the guest is asked; it decides whether to contact GitHub.
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -29,7 +31,7 @@ pub fn sign_in(ext: &Extension, json: bool) -> anyhow::Result<()> {
         .start_sign_in(&provider)?
         .map_err(|e| anyhow::anyhow!(display_error(&e)))?;
     if json {
-        crate::signin_json::prompt(&prompt);
+        crate::cli::signin_json::prompt(&prompt);
     } else {
         println!("{}", prompt.headline);
         println!();
@@ -80,7 +82,7 @@ pub fn sign_in(ext: &Extension, json: bool) -> anyhow::Result<()> {
     let login = diagnostics(ext, &provider)
         .and_then(|d| d["credential"]["login"].as_str().map(str::to_string));
     if json {
-        crate::signin_json::signed_in(&provider, login.as_deref());
+        crate::cli::signin_json::signed_in(&provider, login.as_deref());
         return Ok(());
     }
     match login {
@@ -218,6 +220,19 @@ pub fn diagnostics_text(report: &Value) -> String {
         out.push_str(&format!("    fix     {}\n", s(&problem["fix"])));
     }
     out
+}
+
+/// Runs `sign-out`: forgets the stored sign-in.
+pub fn sign_out(ext: &Extension, json: bool) -> anyhow::Result<()> {
+    let provider = ext.default_provider()?;
+    ext.reset_credentials(&provider)?
+        .map_err(|e| guest_error(&e))?;
+    if json {
+        println!("{}", json!({"signed_out": true, "provider": provider}));
+    } else {
+        println!("Signed out of {provider}.");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Exit statuses, and the one error line `main` prints.
+//! Exit statuses, the one error line `main` prints, and a guest's typed error as the CLI's
+//! error.
 //!
 //! Design decision: a failure that needs one specific user action gets its own status, so a
 //! script can react without parsing text: 3 means "sign in first". The status travels inside
@@ -6,6 +7,9 @@
 
 use std::fmt;
 use std::process::ExitCode;
+
+use anyhow::anyhow;
+use copilot_host::{display_error, ProviderError};
 
 /// The command failed (the message says why).
 pub const FAILURE: u8 = 1;
@@ -49,6 +53,17 @@ pub fn report(error: &anyhow::Error) -> ExitCode {
         copilot_host::log::redact(&format!("{error:#}"))
     );
     ExitCode::from(status_of(error))
+}
+
+/// Turns a guest's typed error into the CLI's error.
+pub fn guest_error(error: &ProviderError) -> anyhow::Error {
+    if let ProviderError::NotSignedIn(_) = error {
+        return anyhow::Error::new(WithStatus {
+            status: NOT_SIGNED_IN,
+            message: display_error(error),
+        });
+    }
+    anyhow!(display_error(error))
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ pub fn pick_model(
     }
     let models = ext
         .models(provider)?
-        .map_err(|e| crate::cli::guest_error(&e))?;
+        .map_err(|e| crate::cli::exit::guest_error(&e))?;
     let chosen = models
         .iter()
         .find(|m| m.is_default)
@@ -157,7 +157,7 @@ pub fn turn(
         (!out.json).then(|| copilot_host::output::progress::Spinner::quiet("waiting for the model"));
     let mut stream = ext
         .stream(provider, model, request)?
-        .map_err(|e| crate::cli::guest_error(&e))?;
+        .map_err(|e| crate::cli::exit::guest_error(&e))?;
     let mut answer = String::new();
     let result = loop {
         let next = stream.next_event();
@@ -177,7 +177,7 @@ pub fn turn(
                 }
                 out.event(&event).context("cannot write to stdout")?;
             }
-            Ok(Some(Err(error))) => break Err(crate::cli::guest_error(&error)),
+            Ok(Some(Err(error))) => break Err(crate::cli::exit::guest_error(&error)),
             Ok(None) => break Ok(()),
             Err(error) => break Err(error),
         }
