@@ -4,6 +4,7 @@ use super::*;
 use crate::sandbox::hosts::HostPattern;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::Sender;
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -61,8 +62,25 @@ impl Server {
         Server { port, seen }
     }
 
+    /// A server that sends the head and `first` of a chunked body, then waits for `go` to
+    /// send the rest (dropping `go` leaves the body stalled).
+    fn chunked_in_two() -> (Server, Sender<()>) {
+        let (go, go_rx) = mpsc::channel();
+        (Server::start(vec![chunked_in_two(go_rx)]), go)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The grant for this server's host and port.
+    fn grant(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A client granted this server only, with the defaults of [`TestClient`].
+    fn client(&self) -> HttpClient {
+        TestClient::granting([self.grant()]).build()
     }
 
     fn next_request(&self) -> Seen {
@@ -131,20 +149,66 @@ fn redirect_to(location: String, status: u16) -> Script {
     })
 }
 
-fn client_for(hosts: &[String], log: Logger) -> HttpClient {
-    let grants = Grants {
-        http_hosts: hosts
-            .iter()
-            .map(|h| HostPattern::parse(h).expect("pattern"))
-            .collect(),
-        ..Default::default()
-    };
-    HttpClient::new(
-        Arc::new(grants),
-        Duration::from_secs(20),
-        Readiness::new(),
-        log,
-    )
+/// A script that sends nothing and holds the connection open until the sender is dropped.
+fn silent_until_dropped() -> (Sender<()>, Script) {
+    let (hold, hold_rx) = mpsc::channel::<()>();
+    let script: Script = Box::new(move |_, _| {
+        let _ = hold_rx.recv_timeout(Duration::from_secs(30));
+    });
+    (hold, script)
+}
+
+/// A loopback port nobody listens on (bound once, then released).
+fn refused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The client under test: granted `hosts`; by default a 20 s timeout, a fresh readiness
+/// signal and no log.
+struct TestClient {
+    hosts: Vec<String>,
+    timeout: Duration,
+    readiness: Readiness,
+    log: Logger,
+}
+
+impl TestClient {
+    fn granting(hosts: impl IntoIterator<Item = String>) -> TestClient {
+        TestClient {
+            hosts: hosts.into_iter().collect(),
+            timeout: Duration::from_secs(20),
+            readiness: Readiness::new(),
+            log: null_log(),
+        }
+    }
+
+    fn timeout(mut self, timeout: Duration) -> TestClient {
+        self.timeout = timeout;
+        self
+    }
+
+    fn readiness(mut self, readiness: &Readiness) -> TestClient {
+        self.readiness = readiness.clone();
+        self
+    }
+
+    fn log(mut self, log: &Logger) -> TestClient {
+        self.log = log.clone();
+        self
+    }
+
+    fn build(self) -> HttpClient {
+        let grants = Grants {
+            http_hosts: self
+                .hosts
+                .iter()
+                .map(|h| HostPattern::parse(h).expect("pattern"))
+                .collect(),
+            ..Default::default()
+        };
+        HttpClient::new(Arc::new(grants), self.timeout, self.readiness, self.log)
+    }
 }
 
 fn get(url: String, headers: &[(&str, &str)]) -> HttpRequest {
@@ -161,6 +225,51 @@ fn get(url: String, headers: &[(&str, &str)]) -> HttpRequest {
     }
 }
 
+/// Variations on a [`get`] request.
+trait RequestBuilder {
+    fn post(self, body: &[u8]) -> Self;
+    fn timeout_ms(self, ms: u32) -> Self;
+    fn redirects(self, policy: RedirectPolicy) -> Self;
+}
+
+impl RequestBuilder for HttpRequest {
+    fn post(mut self, body: &[u8]) -> HttpRequest {
+        self.method = HttpMethod::Post;
+        self.body = Some(body.to_vec());
+        self
+    }
+
+    fn timeout_ms(mut self, ms: u32) -> HttpRequest {
+        self.timeout_ms = Some(ms);
+        self
+    }
+
+    fn redirects(mut self, policy: RedirectPolicy) -> HttpRequest {
+        self.redirect_policy = policy;
+        self
+    }
+}
+
+/// The value of header `name` (exact name) in a response's list.
+fn header_value(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+/// Whether the list holds header `name` (exact name) with `value`.
+fn has_header(headers: &[(String, String)], name: &str, value: &str) -> bool {
+    headers.iter().any(|(k, v)| k == name && v == value)
+}
+
+/// Reads a stream to its end; every chunk is non-empty and at most [`CHUNK_BYTES`].
+fn read_to_end(stream: &mut HttpStream) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(bytes) = stream.next_chunk().expect("chunk") {
+        assert!(!bytes.is_empty() && bytes.len() <= CHUNK_BYTES);
+        body.extend(bytes);
+    }
+    body
+}
+
 #[test]
 fn a_4xx_is_a_response_with_headers_and_body() {
     let server = Server::start(vec![respond(
@@ -168,18 +277,12 @@ fn a_4xx_is_a_response_with_headers_and_body() {
         &[("x-github-request-id", "ABC:123"), ("retry-after", "7")],
         r#"{"message":"Bad credentials"}"#,
     )]);
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
+    let client = server.client();
     let response = client
         .fetch(get(server.url("/user"), &[("authorization", "token x")]))
         .expect("a response");
     assert_eq!(response.status, 401);
-    let header = |n: &str| {
-        response
-            .headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-    };
+    let header = |n: &str| header_value(&response.headers, n);
     assert_eq!(header("x-github-request-id").as_deref(), Some("ABC:123"));
     assert_eq!(header("retry-after").as_deref(), Some("7"));
     assert_eq!(response.body, br#"{"message":"Bad credentials"}"#);
@@ -191,10 +294,9 @@ fn a_4xx_is_a_response_with_headers_and_body() {
 #[test]
 fn post_sends_the_body() {
     let server = Server::start(vec![respond("200 OK", &[], "ok")]);
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
-    let mut request = get(server.url("/chat"), &[("content-type", "application/json")]);
-    request.method = HttpMethod::Post;
-    request.body = Some(b"{\"a\":1}".to_vec());
+    let client = server.client();
+    let request =
+        get(server.url("/chat"), &[("content-type", "application/json")]).post(b"{\"a\":1}");
     assert_eq!(client.fetch(request).expect("ok").body, b"ok");
     let seen = server.next_request();
     assert_eq!(seen.method, "POST");
@@ -204,7 +306,7 @@ fn post_sends_the_body() {
 #[test]
 fn denied_host_is_typed_logged_and_never_contacted() {
     let log = Logger::new(crate::log::LogSink::Capture);
-    let client = client_for(&["api.github.com".into()], log.clone());
+    let client = TestClient::granting(["api.github.com".into()]).log(&log).build();
     let error = client
         .fetch(get("https://evil.example.com/x".into(), &[]))
         .unwrap_err();
@@ -229,13 +331,8 @@ fn redirect_to_another_host_drops_credentials() {
         format!("http://localhost:{}/next", target.port),
         302,
     )]);
-    let client = client_for(
-        &[
-            format!("127.0.0.1:{}", origin.port),
-            format!("localhost:{}", target.port),
-        ],
-        null_log(),
-    );
+    let client =
+        TestClient::granting([origin.grant(), format!("localhost:{}", target.port)]).build();
     let request = get(
         origin.url("/start"),
         &[
@@ -263,10 +360,8 @@ fn redirect_on_the_same_origin_keeps_credentials_and_307_keeps_the_body() {
         redirect_to("/second".into(), 307),
         respond("200 OK", &[], "done"),
     ]);
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
-    let mut request = get(server.url("/first"), &[("authorization", "Bearer s")]);
-    request.method = HttpMethod::Post;
-    request.body = Some(b"payload".to_vec());
+    let client = server.client();
+    let request = get(server.url("/first"), &[("authorization", "Bearer s")]).post(b"payload");
     assert_eq!(client.fetch(request).expect("ok").body, b"done");
     let _first = server.next_request();
     let second = server.next_request();
@@ -284,7 +379,7 @@ fn redirect_to_an_ungranted_host_is_denied() {
         "https://evil.example.com/steal".into(),
         302,
     )]);
-    let client = client_for(&[format!("127.0.0.1:{}", origin.port)], null_log());
+    let client = origin.client();
     let error = client
         .fetch(get(origin.url("/"), &[("authorization", "Bearer s")]))
         .unwrap_err();
@@ -294,15 +389,11 @@ fn redirect_to_an_ungranted_host_is_denied() {
 #[test]
 fn no_follow_returns_the_redirect_itself() {
     let origin = Server::start(vec![redirect_to("/elsewhere".into(), 301)]);
-    let client = client_for(&[format!("127.0.0.1:{}", origin.port)], null_log());
-    let mut request = get(origin.url("/"), &[]);
-    request.redirect_policy = RedirectPolicy::NoFollow;
+    let client = origin.client();
+    let request = get(origin.url("/"), &[]).redirects(RedirectPolicy::NoFollow);
     let response = client.fetch(request).expect("response");
     assert_eq!(response.status, 301);
-    assert!(response
-        .headers
-        .iter()
-        .any(|(k, v)| k == "location" && v == "/elsewhere"));
+    assert!(has_header(&response.headers, "location", "/elsewhere"));
 }
 
 #[test]
@@ -311,9 +402,8 @@ fn follow_limit_is_enforced() {
         redirect_to("/a".into(), 302),
         redirect_to("/b".into(), 302),
     ]);
-    let client = client_for(&[format!("127.0.0.1:{}", origin.port)], null_log());
-    let mut request = get(origin.url("/"), &[]);
-    request.redirect_policy = RedirectPolicy::FollowLimit(1);
+    let client = origin.client();
+    let request = get(origin.url("/"), &[]).redirects(RedirectPolicy::FollowLimit(1));
     assert!(
         matches!(client.fetch(request), Err(HttpError::Other(m)) if m.contains("too many redirects"))
     );
@@ -321,25 +411,17 @@ fn follow_limit_is_enforced() {
 
 #[test]
 fn silence_past_the_timeout_is_a_timeout() {
-    let (hold_tx, hold_rx) = mpsc::channel::<()>();
-    let script: Script = Box::new(move |_, _| {
-        let _ = hold_rx.recv_timeout(Duration::from_secs(30));
-    });
-    let server = Server::start(vec![script]);
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
-    let mut request = get(server.url("/slow"), &[]);
-    request.timeout_ms = Some(200);
-    assert_eq!(client.fetch(request).unwrap_err(), HttpError::Timeout);
-    drop(hold_tx);
+    let (hold, silent) = silent_until_dropped();
+    let server = Server::start(vec![silent]);
+    let request = get(server.url("/slow"), &[]).timeout_ms(200);
+    assert_eq!(server.client().fetch(request).unwrap_err(), HttpError::Timeout);
+    drop(hold);
 }
 
 #[test]
 fn connection_refused_is_a_connection_error() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let client = client_for(&[format!("127.0.0.1:{port}")], null_log());
+    let port = refused_port();
+    let client = TestClient::granting([format!("127.0.0.1:{port}")]).build();
     let error = client
         .fetch(get(format!("http://127.0.0.1:{port}/"), &[]))
         .unwrap_err();
@@ -373,37 +455,19 @@ fn poll_until_data(stream: &mut HttpStream, readiness: &Readiness) -> Vec<u8> {
 
 #[test]
 fn stream_exposes_headers_then_chunks_then_pending_then_end() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let server = Server::start(vec![chunked_in_two(go_rx)]);
+    let (server, go) = Server::chunked_in_two();
     let readiness = Readiness::new();
-    let grants = Grants {
-        http_hosts: vec![HostPattern::parse(&format!("127.0.0.1:{}", server.port)).unwrap()],
-        ..Default::default()
-    };
-    let client = HttpClient::new(
-        Arc::new(grants),
-        Duration::from_secs(20),
-        readiness.clone(),
-        null_log(),
-    );
+    let client = TestClient::granting([server.grant()]).readiness(&readiness).build();
     let mut stream = client
         .fetch_stream(get(server.url("/stream"), &[]))
         .expect("stream");
     assert_eq!(stream.status(), 200);
-    assert!(stream
-        .headers()
-        .iter()
-        .any(|(k, v)| k == "content-type" && v == "text/event-stream"));
+    assert!(has_header(&stream.headers(), "content-type", "text/event-stream"));
     assert_eq!(poll_until_data(&mut stream, &readiness), b"first");
     // The server holds the rest until told: nothing can be buffered yet.
     assert_eq!(stream.poll_chunk(), Ok(ChunkPoll::Pending));
-    go_tx.send(()).unwrap();
-    let mut rest = Vec::new();
-    while let Some(bytes) = stream.next_chunk().expect("chunk") {
-        assert!(!bytes.is_empty() && bytes.len() <= CHUNK_BYTES);
-        rest.extend(bytes);
-    }
-    assert_eq!(rest, b"second");
+    go.send(()).unwrap();
+    assert_eq!(read_to_end(&mut stream), b"second");
     assert_eq!(stream.next_chunk(), Ok(None));
     assert_eq!(stream.poll_chunk(), Ok(ChunkPoll::End));
 }
@@ -415,16 +479,12 @@ fn stream_error_status_is_visible_before_the_body() {
         &[("retry-after", "30")],
         "{\"error\":\"slow down\"}",
     )]);
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
+    let client = server.client();
     let mut stream = client
         .fetch_stream(get(server.url("/chat"), &[]))
         .expect("stream");
     assert_eq!(stream.status(), 429);
-    let mut body = Vec::new();
-    while let Some(bytes) = stream.next_chunk().expect("chunk") {
-        body.extend(bytes);
-    }
-    assert_eq!(body, b"{\"error\":\"slow down\"}");
+    assert_eq!(read_to_end(&mut stream), b"{\"error\":\"slow down\"}");
 }
 
 #[test]
@@ -433,7 +493,7 @@ fn truncated_stream_is_a_typed_error() {
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly-this");
     });
     let server = Server::start(vec![script]);
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
+    let client = server.client();
     let mut stream = client
         .fetch_stream(get(server.url("/"), &[]))
         .expect("stream");
@@ -450,52 +510,40 @@ fn truncated_stream_is_a_typed_error() {
 
 #[test]
 fn a_stalled_body_ends_with_a_timeout() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let server = Server::start(vec![chunked_in_two(go_rx)]);
-    let grants = Grants {
-        http_hosts: vec![HostPattern::parse(&format!("127.0.0.1:{}", server.port)).unwrap()],
-        ..Default::default()
-    };
-    let client = HttpClient::new(
-        Arc::new(grants),
-        Duration::from_millis(300),
-        Readiness::new(),
-        null_log(),
-    );
+    let (server, go) = Server::chunked_in_two();
+    let client = TestClient::granting([server.grant()])
+        .timeout(Duration::from_millis(300))
+        .build();
     let mut stream = client
         .fetch_stream(get(server.url("/"), &[]))
         .expect("stream");
     assert_eq!(stream.next_chunk(), Ok(Some(b"first".to_vec())));
     assert_eq!(stream.next_chunk(), Err(HttpError::Timeout));
     assert_eq!(stream.poll_chunk(), Err(HttpError::Timeout));
-    drop(go_tx);
+    drop(go);
 }
 
 #[test]
 fn a_stalled_body_ends_within_the_requests_own_timeout() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let server = Server::start(vec![chunked_in_two(go_rx)]);
+    let (server, go) = Server::chunked_in_two();
     // The client default (20 s) would outlast the test; the request asks for 300 ms.
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
-    let mut request = get(server.url("/"), &[]);
-    request.timeout_ms = Some(300);
-    let mut stream = client.fetch_stream(request).expect("stream");
+    let request = get(server.url("/"), &[]).timeout_ms(300);
+    let mut stream = server.client().fetch_stream(request).expect("stream");
     assert_eq!(stream.next_chunk(), Ok(Some(b"first".to_vec())));
     assert_eq!(stream.next_chunk(), Err(HttpError::Timeout));
-    drop(go_tx);
+    drop(go);
 }
 
 #[test]
 fn dropping_a_stream_releases_its_reader() {
-    let (go_tx, go_rx) = mpsc::channel();
-    let server = Server::start(vec![chunked_in_two(go_rx)]);
-    let client = client_for(&[format!("127.0.0.1:{}", server.port)], null_log());
-    let stream = client
+    let (server, go) = Server::chunked_in_two();
+    let stream = server
+        .client()
         .fetch_stream(get(server.url("/"), &[]))
         .expect("stream");
     drop(stream);
     // The reader thread's next send fails and it exits; the server side still completes.
-    go_tx.send(()).unwrap();
+    go.send(()).unwrap();
 }
 
 #[test]
@@ -511,16 +559,7 @@ fn fetch_stream_returns_before_the_headers_and_readiness_signals_their_arrival()
     });
     let server = Server::start(vec![script]);
     let readiness = Readiness::new();
-    let grants = Grants {
-        http_hosts: vec![HostPattern::parse(&format!("127.0.0.1:{}", server.port)).unwrap()],
-        ..Default::default()
-    };
-    let client = HttpClient::new(
-        Arc::new(grants),
-        Duration::from_secs(20),
-        readiness.clone(),
-        null_log(),
-    );
+    let client = TestClient::granting([server.grant()]).readiness(&readiness).build();
     let mut stream = client
         .fetch_stream(get(server.url("/stalls"), &[]))
         .expect("returns while the server holds its headers back");
@@ -538,32 +577,18 @@ fn fetch_stream_returns_before_the_headers_and_readiness_signals_their_arrival()
         "the headers' arrival bumped readiness"
     );
     assert_eq!(stream.status(), 200);
-    assert!(stream
-        .headers()
-        .iter()
-        .any(|(k, v)| k == "content-type" && v == "text/event-stream"));
+    assert!(has_header(&stream.headers(), "content-type", "text/event-stream"));
     assert_eq!(poll_until_data(&mut stream, &readiness), b"first");
     drop(body_tx);
 }
 
 #[test]
 fn failures_before_the_headers_are_status_0_then_a_typed_read_error() {
-    let refused_port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let (hold_tx, hold_rx) = mpsc::channel::<()>();
-    let silent: Script = Box::new(move |_, _| {
-        let _ = hold_rx.recv_timeout(Duration::from_secs(30));
-    });
+    let refused_port = refused_port();
+    let (hold, silent) = silent_until_dropped();
     let server = Server::start(vec![silent]);
-    let client = client_for(
-        &[
-            format!("127.0.0.1:{refused_port}"),
-            format!("127.0.0.1:{}", server.port),
-        ],
-        null_log(),
-    );
+    let client =
+        TestClient::granting([format!("127.0.0.1:{refused_port}"), server.grant()]).build();
     let mut refused = client
         .fetch_stream(get(format!("http://127.0.0.1:{refused_port}/"), &[]))
         .expect("dispatched");
@@ -579,12 +604,11 @@ fn failures_before_the_headers_are_status_0_then_a_typed_read_error() {
         Err(HttpError::Connection(_))
     ));
 
-    let mut request = get(server.url("/silent"), &[]);
-    request.timeout_ms = Some(200);
+    let request = get(server.url("/silent"), &[]).timeout_ms(200);
     let mut silent = client.fetch_stream(request).expect("dispatched");
     assert_eq!(silent.status(), 0);
     assert_eq!(silent.next_chunk(), Err(HttpError::Timeout));
-    drop(hold_tx);
+    drop(hold);
 
     // A denied host needs no I/O: refused at once.
     assert_eq!(
