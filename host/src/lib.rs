@@ -5,7 +5,18 @@
 //! demand), grants exactly the capabilities the manifest declares plus what the user
 //! configured, answers the guest's imports (files, env, settings, credentials, HTTP), and
 //! drives its exports. [`Extension`] is the entry point; the `copilot-host` binary is a thin
-//! CLI over it.
+//! CLI over it (its modules live in `cli/`, which this library never imports).
+//!
+//! The layers, each importing only those above it in this list:
+//! * `log`: levelled logging and redaction;
+//! * `contract`: the bindgen types of `wit/` and the contract version section;
+//! * `output`: how results look (error sentences, event JSON, tables, the spinner);
+//! * `sandbox`: manifest, capabilities, host patterns, the HTTP client, the secret store;
+//! * `install`: installed extensions and the dev build;
+//! * `runtime`: wasmtime: options, component cache, limits, clock, imports, instance, streams;
+//! * `serve`: the local HTTP API (shared core, one module per wire protocol).
+//!
+//! This file only wires them together and names the public API.
 
 mod contract;
 pub mod install;
@@ -20,9 +31,8 @@ pub mod build {
     pub use crate::install::devbuild::ensure_component;
 }
 
-pub use contract::host::{
-    Architecture, CredentialError, FileError, LogLevel, Os,
-};
+pub use contract::api_version;
+pub use contract::host::{Architecture, CredentialError, FileError, LogLevel, Os};
 pub use contract::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
 };
@@ -33,11 +43,10 @@ pub use contract::llm_provider::{
     StopReason, StreamPoll, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition,
     ToolInputFormat, ToolResult, ToolResultContent, ToolUse, ToolUseJsonParseError, UpstreamInfo,
 };
-pub use sandbox::capabilities::EnvSource;
-pub use contract::api_version;
-pub use runtime::clock::Clock;
-pub use sandbox::credentials::CredentialStore;
 pub use log::{Level, LogSink, Logger};
-pub use sandbox::manifest::Manifest;
-pub use runtime::{limits, CompletionStream, Extension, HostOptions, DEFAULT_HTTP_TIMEOUT};
 pub use output::display_error;
+pub use runtime::clock::Clock;
+pub use runtime::{limits, CompletionStream, Extension, HostOptions, DEFAULT_HTTP_TIMEOUT};
+pub use sandbox::capabilities::EnvSource;
+pub use sandbox::credentials::CredentialStore;
+pub use sandbox::manifest::Manifest;

@@ -1,8 +1,9 @@
 //! The guest's imports: files, env, settings, credentials, platform, logging, browser, HTTP.
 //!
 //! Design decision: [`HostState`] is the store's data and owns nothing clever; every decision
-//! is delegated to a module that is tested on its own (`capabilities`, `credentials`, `http`,
-//! `log`). No import can trap on guest input: every failure is a typed WIT error.
+//! is delegated to a module that is tested on its own (the sandbox's `capabilities`,
+//! `credentials` and `http`, and `log`). No import can trap on guest input: every failure is a
+//! typed WIT error.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -18,11 +19,11 @@ use crate::contract::http_client::{
     HttpResponseStream,
 };
 use crate::contract::llm_provider;
+use crate::log::{Level, Logger};
+use crate::runtime::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
 use crate::sandbox::capabilities::{EnvSource, Grants};
 use crate::sandbox::credentials::CredentialStore;
 use crate::sandbox::http::{HttpClient, HttpStream};
-use crate::runtime::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
-use crate::log::{Level, Logger};
 
 /// The log source name of lines the guest writes.
 const GUEST_SOURCE: &str = "guest";

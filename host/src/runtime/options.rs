@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
-use crate::sandbox::capabilities::{EnvSource, SETTING_COPILOT_CONFIG_DIR, SETTING_GITHUB_API_URL};
-use crate::runtime::clock::Clock;
-use crate::sandbox::credentials::CredentialStore;
 use crate::log::LogSink;
+use crate::runtime::clock::Clock;
+use crate::sandbox::capabilities::{EnvSource, SETTING_COPILOT_CONFIG_DIR, SETTING_GITHUB_API_URL};
+use crate::sandbox::credentials::CredentialStore;
 
 /// The default HTTP timeout: whole request for `fetch`, headers (and each body read) for
 /// `fetch-stream`.

@@ -26,8 +26,8 @@ use ureq::{Agent, Body};
 use crate::contract::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
 };
-use crate::sandbox::capabilities::Grants;
 use crate::log::{Level, Logger};
+use crate::sandbox::capabilities::Grants;
 
 /// The largest body `fetch` buffers, and the most a stream may deliver (bytes).
 pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
