@@ -5,53 +5,48 @@
 //! demand), grants exactly the capabilities the manifest declares plus what the user
 //! configured, answers the guest's imports (files, env, settings, credentials, HTTP), and
 //! drives its exports. [`Extension`] is the entry point; the `copilot-host` binary is a thin
-//! CLI over it.
+//! CLI over it (its modules live in `cli/`, which this library never imports).
+//!
+//! The layers, each importing only those above it in this list:
+//! * `log`: levelled logging and redaction;
+//! * `contract`: the bindgen types of `wit/` and the contract version section;
+//! * `output`: how results look (error sentences, event JSON, tables, the spinner);
+//! * `sandbox`: manifest, capabilities, host patterns, the HTTP client, the secret store;
+//! * `install`: installed extensions and the dev build;
+//! * `runtime`: wasmtime: options, component cache, limits, clock, imports, instance, streams;
+//! * `serve`: the local HTTP API (shared core, one module per wire protocol).
+//!
+//! This file only wires them together and names the public API.
 
-pub mod api_version;
-mod bindings;
-pub mod capabilities;
-pub mod clock;
-mod component;
-pub mod credentials;
-pub mod details;
-pub mod devbuild;
-pub mod http;
-mod imports;
-pub mod limits;
+mod contract;
 pub mod install;
 pub mod log;
-pub mod manifest;
-mod options;
 pub mod output;
-pub mod progress;
 mod runtime;
+pub mod sandbox;
 pub mod serve;
-mod stream;
 
 /// The dev build: `build::ensure_component(dir)` builds `<dir>/extension.wasm` when needed.
 pub mod build {
-    pub use crate::devbuild::ensure_component;
+    pub use crate::install::devbuild::ensure_component;
 }
 
-pub use bindings::copilot_chat::extension::host::{
-    Architecture, CredentialError, FileError, LogLevel, Os,
-};
-pub use bindings::copilot_chat::extension::http_client::{
+pub use contract::api_version;
+pub use contract::host::{Architecture, CredentialError, FileError, LogLevel, Os};
+pub use contract::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,
 };
-pub use bindings::copilot_chat::extension::llm_provider::{
+pub use contract::llm_provider::{
     AccessDeniedInfo, CacheConfiguration, CompletionEvent, CompletionRequest, ContextTooLongInfo,
     DeviceFlowPrompt, ImageData, MessageContent, MessageRole, ModelCapabilities, ModelInfo,
     NotSignedInInfo, ProviderError, ProviderInfo, QuotaInfo, RateLimitInfo, RequestMessage,
     StopReason, StreamPoll, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition,
     ToolInputFormat, ToolResult, ToolResultContent, ToolUse, ToolUseJsonParseError, UpstreamInfo,
 };
-pub use capabilities::EnvSource;
-pub use clock::Clock;
-pub use credentials::CredentialStore;
 pub use log::{Level, LogSink, Logger};
-pub use manifest::Manifest;
-pub use options::{HostOptions, DEFAULT_HTTP_TIMEOUT};
 pub use output::display_error;
-pub use runtime::Extension;
-pub use stream::CompletionStream;
+pub use runtime::clock::Clock;
+pub use runtime::{limits, CompletionStream, Extension, HostOptions, DEFAULT_HTTP_TIMEOUT};
+pub use sandbox::capabilities::EnvSource;
+pub use sandbox::credentials::CredentialStore;
+pub use sandbox::manifest::Manifest;

@@ -1,13 +1,6 @@
-//! The `copilot-host` command line: a thin layer over the `copilot_host` library.
+//! The `copilot-host` command line: a thin layer over the `copilot_host` library (see `cli/`).
 
-mod chat;
 mod cli;
-mod demo;
-mod exit;
-mod install_cli;
-mod serve_cli;
-mod signin_cli;
-mod signin_json;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -71,7 +71,7 @@ fn extension_dir() -> PathBuf {
 fn component() -> anyhow::Result<(PathBuf, &'static str)> {
     let dir = extension_dir();
     let release = dir.join(WASM_RELEASE);
-    if copilot_host::devbuild::is_fresh(&dir, &release) {
+    if copilot_host::install::devbuild::is_fresh(&dir, &release) {
         return Ok((release, "wasm-release"));
     }
     eprintln!(

@@ -1,0 +1,277 @@
+//! The guest's imports: files, env, settings, credentials, platform, logging, browser, HTTP.
+//!
+//! Design decision: [`HostState`] is the store's data and owns nothing clever; every decision
+//! is delegated to a module that is tested on its own (the sandbox's `capabilities`,
+//! `credentials` and `http`, and `log`). No import can trap on guest input: every failure is a
+//! typed WIT error.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::contract::host::{
+    self, Architecture, CredentialError, FileError, LogLevel, Os,
+};
+use crate::contract::http_client::{
+    self, ChunkPoll, HostHttpResponseStream, HttpError, HttpRequest, HttpResponse,
+    HttpResponseStream,
+};
+use crate::contract::llm_provider;
+use crate::log::{Level, Logger};
+use crate::runtime::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
+use crate::sandbox::capabilities::{EnvSource, Grants};
+use crate::sandbox::credentials::CredentialStore;
+use crate::sandbox::http::{HttpClient, HttpStream};
+
+/// The log source name of lines the guest writes.
+const GUEST_SOURCE: &str = "guest";
+
+/// What every import of one instance consults; fixed at load.
+pub(crate) struct HostContext {
+    /// The extension id: the credential store scope.
+    pub ext_id: String,
+    pub grants: Arc<Grants>,
+    pub env: EnvSource,
+    /// The merged provider settings, serialised once.
+    pub settings_json: String,
+    pub credentials: CredentialStore,
+    pub http: HttpClient,
+    pub log: Logger,
+    /// Whether `open-browser` may launch anything (off in tests and the demo).
+    pub allow_browser: bool,
+}
+
+/// The data of one instance's `Store`.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    ctx: HostContext,
+    pub(crate) limits: GuestLimiter,
+}
+
+impl HostState {
+    pub(crate) fn new(wasi: WasiCtx, ctx: HostContext) -> HostState {
+        let limits = GuestLimiter::new(MAX_GUEST_MEMORY_BYTES);
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            ctx,
+            limits,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl llm_provider::Host for HostState {}
+
+impl host::Host for HostState {
+    fn read_file(&mut self, path: String) -> Result<Vec<u8>, FileError> {
+        let result = self.ctx.grants.read_file(&path);
+        if result == Err(FileError::Denied) {
+            self.ctx.log.log(
+                Level::Debug,
+                "host",
+                &format!("denied reading {path}: outside every granted directory"),
+            );
+        }
+        result
+    }
+
+    fn get_env_var(&mut self, name: String) -> Option<String> {
+        if self.ctx.grants.env_allowed(&name) {
+            self.ctx.env.get(&name)
+        } else {
+            self.ctx.log.log(
+                Level::Debug,
+                "host",
+                &format!("denied env var {name}: not declared in the manifest"),
+            );
+            None
+        }
+    }
+
+    fn get_settings(&mut self) -> String {
+        self.ctx.settings_json.clone()
+    }
+
+    fn get_credential(&mut self, key: String) -> Result<Option<String>, CredentialError> {
+        self.ctx.credentials.get(&self.ctx.ext_id, &key)
+    }
+
+    fn store_credential(&mut self, key: String, value: String) -> Result<(), CredentialError> {
+        self.ctx.credentials.store(&self.ctx.ext_id, &key, &value)
+    }
+
+    fn delete_credential(&mut self, key: String) -> Result<(), CredentialError> {
+        self.ctx.credentials.delete(&self.ctx.ext_id, &key)
+    }
+
+    fn get_platform(&mut self) -> (Os, Architecture) {
+        platform()
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.ctx.log.log(level_of(level), GUEST_SOURCE, &message);
+    }
+
+    fn open_browser(&mut self, url: String) -> Result<(), String> {
+        if !self.ctx.allow_browser {
+            return Err("this host does not open a browser; open the URL yourself".into());
+        }
+        open_browser(&url)
+    }
+}
+
+impl http_client::Host for HostState {
+    fn fetch(&mut self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.ctx.http.fetch(request)
+    }
+
+    fn fetch_stream(
+        &mut self,
+        request: HttpRequest,
+    ) -> Result<Resource<HttpResponseStream>, HttpError> {
+        let stream = self.ctx.http.fetch_stream(request)?;
+        self.table
+            .push(stream)
+            .map(|entry| Resource::new_own(entry.rep()))
+            .map_err(|e| HttpError::Other(format!("too many open streams: {e}")))
+    }
+}
+
+impl HostHttpResponseStream for HostState {
+    fn ready(&mut self, stream: Resource<HttpResponseStream>) -> bool {
+        // A lost handle has nothing to wait for: `status` answers 0 at once for it.
+        self.table.get(&entry(&stream)).map(|s| s.ready()).unwrap_or(true)
+    }
+
+    fn status(&mut self, stream: Resource<HttpResponseStream>) -> u16 {
+        // A handle the guest holds always maps to a live entry; 0 only if the host lost it
+        // (or the request failed before its headers: the next read says why).
+        self.table.get(&entry(&stream)).map(|s| s.status()).unwrap_or(0)
+    }
+
+    fn headers(&mut self, stream: Resource<HttpResponseStream>) -> Vec<(String, String)> {
+        self.table
+            .get(&entry(&stream))
+            .map(|s| s.headers())
+            .unwrap_or_default()
+    }
+
+    fn next_chunk(
+        &mut self,
+        stream: Resource<HttpResponseStream>,
+    ) -> Result<Option<Vec<u8>>, HttpError> {
+        self.table
+            .get_mut(&entry(&stream))
+            .map_err(lost_stream)?
+            .next_chunk()
+    }
+
+    fn poll_chunk(
+        &mut self,
+        stream: Resource<HttpResponseStream>,
+    ) -> Result<ChunkPoll, HttpError> {
+        self.table
+            .get_mut(&entry(&stream))
+            .map_err(lost_stream)?
+            .poll_chunk()
+    }
+
+    fn drop(&mut self, stream: Resource<HttpResponseStream>) -> wasmtime::Result<()> {
+        // Dropping the stream drops its channel receiver, which stops its reader thread.
+        self.table.delete(entry(&stream))?;
+        Ok(())
+    }
+}
+
+/// The table entry behind a guest's stream handle: the table holds the [`HttpStream`] itself
+/// under the handle's index (the generated resource type is only a marker).
+fn entry(handle: &Resource<HttpResponseStream>) -> Resource<HttpStream> {
+    if handle.owned() {
+        Resource::new_own(handle.rep())
+    } else {
+        Resource::new_borrow(handle.rep())
+    }
+}
+
+fn lost_stream(e: wasmtime::component::ResourceTableError) -> HttpError {
+    HttpError::Other(format!("unknown response stream: {e}"))
+}
+
+fn level_of(level: LogLevel) -> Level {
+    match level {
+        LogLevel::Error => Level::Error,
+        LogLevel::Warn => Level::Warn,
+        LogLevel::Info => Level::Info,
+        LogLevel::Debug => Level::Debug,
+        LogLevel::Trace => Level::Trace,
+    }
+}
+
+/// The real OS and architecture of this process.
+pub(crate) fn platform() -> (Os, Architecture) {
+    let os = match std::env::consts::OS {
+        "linux" => Os::Linux,
+        "macos" => Os::Macos,
+        "windows" => Os::Windows,
+        _ => Os::Other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => Architecture::X8664,
+        "aarch64" => Architecture::Aarch64,
+        _ => Architecture::Other,
+    };
+    (os, arch)
+}
+
+/// Opens an `https://` URL with the desktop's opener, only when a desktop is there.
+fn open_browser(url: &str) -> Result<(), String> {
+    if !url.starts_with("https://") || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("only https:// URLs are opened".into());
+    }
+    let mut command = opener_command(url)
+        .ok_or("no desktop session to open a browser in; open the URL yourself")?;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(|mut child| {
+            // Reap the opener when it exits so it does not linger as a zombie.
+            std::thread::spawn(move || child.wait());
+        })
+        .map_err(|e| format!("cannot start the browser opener: {e}; open the URL yourself"))
+}
+
+fn opener_command(url: &str) -> Option<Command> {
+    if cfg!(target_os = "macos") {
+        let mut c = Command::new("open");
+        c.arg(url);
+        Some(c)
+    } else if cfg!(windows) {
+        // `cmd /c start` would re-parse `&` in the URL; rundll32 takes it verbatim.
+        let mut c = Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler").arg(url);
+        Some(c)
+    } else {
+        let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+        has_display.then(|| {
+            let mut c = Command::new("xdg-open");
+            c.arg(url);
+            c
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! A completion stream driven by non-blocking polls.
+//!
+//! Design decision: each step takes the instance lock only for one `llm-stream-completion-poll`
+//! call. On `pending` the lock is released and the stream waits on the shared readiness signal
+//! that HTTP reader threads raise when bytes arrive (with a short timeout as a safety net, in
+//! case readiness came from somewhere that does not signal). So many streams, and model
+//! calls, interleave on one instance, and a stalled stream blocks nobody but its reader.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::contract::llm_provider::{
+    CompletionEvent, ProviderError, StreamPoll, UpstreamInfo,
+};
+use crate::runtime::instance::Shared;
+
+/// The longest a `pending` stream sleeps without a readiness signal before polling again.
+pub const READINESS_SAFETY_NET: Duration = Duration::from_millis(25);
+
+/// The events of one completion. As an iterator, a host failure (the guest trapped) ends the
+/// stream with `ProviderError::Upstream` carrying status 0; [`CompletionStream::next_event`]
+/// reports it as an `Err` instead.
+pub struct CompletionStream {
+    shared: Arc<Shared>,
+    id: String,
+    finished: bool,
+    host_error: Option<String>,
+}
+
+impl CompletionStream {
+    pub(crate) fn new(shared: Arc<Shared>, id: String) -> CompletionStream {
+        CompletionStream {
+            shared,
+            id,
+            finished: false,
+            host_error: None,
+        }
+    }
+
+    /// The guest's id for this stream.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the stream has ended (finished, failed, or closed).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The host failure that ended the stream, if one did.
+    pub fn host_error(&self) -> Option<&str> {
+        self.host_error.as_deref()
+    }
+
+    /// The next event, `Ok(None)` at the end; `Err` only for host failures (trap, poison).
+    pub fn next_event(&mut self) -> anyhow::Result<Option<Result<CompletionEvent, ProviderError>>> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            // Read the generation before polling, so a chunk that lands between the poll and
+            // the wait still wakes us.
+            let seen = self.shared.readiness.generation();
+            let id = self.id.as_str();
+            let step = self.shared.call("llm-stream-completion-poll", |e, s| {
+                e.call_llm_stream_completion_poll(s, id)
+            });
+            match step {
+                Ok(Ok(StreamPoll::Event(event))) => return Ok(Some(Ok(event))),
+                Ok(Ok(StreamPoll::Pending)) => self
+                    .shared
+                    .readiness
+                    .wait_for_change(seen, READINESS_SAFETY_NET),
+                Ok(Ok(StreamPoll::Finished)) => {
+                    self.finished = true;
+                    return Ok(None);
+                }
+                // The guest frees a stream's state on error: nothing left to close.
+                Ok(Err(error)) => {
+                    self.finished = true;
+                    return Ok(Some(Err(error)));
+                }
+                Err(error) => {
+                    self.finished = true;
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Abandons the stream early (idempotent).
+    pub fn close(mut self) -> anyhow::Result<Result<(), ProviderError>> {
+        self.close_inner()
+    }
+
+    fn close_inner(&mut self) -> anyhow::Result<Result<(), ProviderError>> {
+        if self.finished {
+            return Ok(Ok(()));
+        }
+        self.finished = true;
+        let id = self.id.as_str();
+        self.shared.call("llm-stream-completion-close", |e, s| {
+            e.call_llm_stream_completion_close(s, id)
+        })
+    }
+}
+
+impl Iterator for CompletionStream {
+    type Item = Result<CompletionEvent, ProviderError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_event() {
+            Ok(item) => item,
+            Err(error) => {
+                let message = format!("{error:#}");
+                self.host_error = Some(message.clone());
+                Some(Err(ProviderError::Upstream(UpstreamInfo {
+                    status: 0,
+                    message,
+                    request_id: None,
+                })))
+            }
+        }
+    }
+}
+
+impl Drop for CompletionStream {
+    fn drop(&mut self) {
+        if !self.finished && self.shared.poison_reason().is_none() {
+            // Best effort: a failure here has nowhere to go and must not panic in drop.
+            let _ = self.close_inner();
+        }
+    }
+}
