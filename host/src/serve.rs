@@ -13,6 +13,7 @@
 //!   a handler that drops its stream closes it in the guest.
 
 mod openai;
+mod responses;
 mod wire;
 
 use std::collections::HashMap;
@@ -30,7 +31,8 @@ use crate::bindings::copilot_chat::extension::llm_provider::ModelInfo;
 use crate::runtime::Extension;
 use crate::stream::CompletionStream;
 
-pub use openai::{parse_chat_request, ChatRequest, Translator};
+pub use openai::{parse_chat_request, ChatRequest, RequestOptions, Translator};
+pub use responses::{parse_responses_request, ResponsesRequest, ResponsesTranslator};
 
 /// The path prefix every route lives under (`/v1/models` is also answered as `/models`).
 pub const API_PREFIX: &str = "/v1";
@@ -300,13 +302,14 @@ fn route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
             one_model(shared, &model["/models/".len()..], out)
         }
         ("POST", "/chat/completions") => chat(shared, request, out),
-        (_, "/models" | "/chat/completions") => {
+        ("POST", "/responses") => responses::handle(shared, request, out),
+        (_, "/models" | "/chat/completions" | "/responses") => {
             let body = openai::error_body("method not allowed", "invalid_request_error", None);
             wire::write_json(out, 405, &[], &body)
         }
         _ => {
             let body = openai::error_body(
-                &format!("no route {} {}; this endpoint serves GET /v1/models and POST /v1/chat/completions", request.method, request.path),
+                &format!("no route {} {}; this endpoint serves GET /v1/models, POST /v1/chat/completions and POST /v1/responses", request.method, request.path),
                 "invalid_request_error",
                 None,
             );

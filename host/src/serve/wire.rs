@@ -247,6 +247,13 @@ impl<W: Write> EventStream<W> {
         self.out.flush()
     }
 
+    /// Sends `event: <name>\ndata: <text>\n\n` (protocols whose events are typed by name).
+    pub fn event(&mut self, name: &str, text: &str) -> io::Result<()> {
+        let event = format!("event: {name}\ndata: {text}\n\n");
+        write!(self.out, "{:x}\r\n{event}\r\n", event.len())?;
+        self.out.flush()
+    }
+
     /// Ends the chunked body.
     pub fn finish(mut self) -> io::Result<()> {
         self.out.write_all(b"0\r\n\r\n")?;
