@@ -110,6 +110,10 @@ pub enum Command {
         /// Print one JSON object (url, key, zed_settings) instead of text.
         #[arg(long)]
         json: bool,
+        /// Serve the built-in Copilot simulator instead of Copilot (no account, no network),
+        /// as `demo` does: for trying a client's setup and for the real-client tests.
+        #[arg(long)]
+        simulator: bool,
     },
     /// Install a built extension (its directory or its .wasm) so `--extension <id>` finds it.
     Install {
@@ -146,7 +150,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor(&cli, *json),
         Command::SignIn { json } => crate::signin_cli::sign_in(&load(&cli)?, *json),
         Command::SignOut { json } => sign_out(&load(&cli)?, *json),
-        Command::Serve { port, json } => crate::serve_cli::run(load(&cli)?, *port, *json),
+        Command::Serve {
+            port,
+            json,
+            simulator: true,
+        } => crate::demo::serve(
+            &crate::install_cli::extension_dir(&cli.extension)?,
+            log_sink(),
+            *port,
+            *json,
+        ),
+        Command::Serve { port, json, .. } => crate::serve_cli::run(load(&cli)?, *port, *json),
         Command::Install { source, json } => crate::install_cli::run(source, *json),
     }
 }
