@@ -784,6 +784,62 @@ mod tests {
     }
 
     #[test]
+    fn refuses_fields_that_would_change_the_answer_unseen() {
+        let with = |extra: Value| {
+            let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}]});
+            if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                body.extend(extra);
+            }
+            parse(body)
+        };
+        for (extra, field) in [
+            (json!({"n": 2}), "`n`"),
+            (json!({"functions": [{"name": "f"}]}), "`functions`"),
+            (json!({"function_call": "auto"}), "`function_call`"),
+            (json!({"logprobs": true}), "`logprobs`"),
+            (json!({"logprobs": true, "top_logprobs": 3}), "`top_logprobs`"),
+            (json!({"audio": {"voice": "alloy", "format": "wav"}}), "`audio`"),
+            (json!({"modalities": ["text", "audio"]}), "`modalities`"),
+            (json!({"logit_bias": {"50256": -100}}), "`logit_bias`"),
+            (json!({"web_search_options": {}}), "`web_search_options`"),
+            (json!({"seed": "x"}), "`seed`"),
+            (json!({"response_format": {}}), "`response_format`"),
+        ] {
+            let why = with(extra.clone()).expect_err("a 400");
+            assert!(why.contains(field), "{extra}: {why}");
+        }
+        for fine in [
+            json!({"n": 1, "logprobs": false, "modalities": ["text"], "logit_bias": {}}),
+            json!({"n": null, "functions": null, "audio": null}),
+        ] {
+            assert!(with(fine.clone()).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn options_for_the_contract_change_are_captured() {
+        let chat = parse(json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_object"},
+            "top_p": 0.9, "seed": 42, "presence_penalty": 0.5, "frequency_penalty": -0.5,
+            "parallel_tool_calls": false,
+        }))
+        .unwrap();
+        assert_eq!(
+            chat.passthrough,
+            RequestOptions {
+                response_format: Some(json!({"type": "json_object"})),
+                top_p: Some(0.9),
+                seed: Some(42),
+                presence_penalty: Some(0.5),
+                frequency_penalty: Some(-0.5),
+                parallel_tool_calls: Some(false),
+            }
+        );
+    }
+
+    #[test]
     fn translates_a_stream_into_chunks_and_a_whole_answer() {
         let mut t = Translator::new("chatcmpl-1".into(), 7, "m".into());
         assert_eq!(
