@@ -28,7 +28,11 @@ const TOOL_PROMPT: &str = "What is the weather in Paris?";
 /// line (`{"type":"demo"|"models"|"turn"|"done", ...}`) and every completion event one line
 /// as in `chat --json`.
 pub fn run(extension_dir: &Path, log: LogSink, json: bool) -> anyhow::Result<()> {
-    let Simulated { ext, sim, config: _config } = Simulated::start(extension_dir, log)?;
+    let Simulated {
+        ext,
+        sim,
+        config: _config,
+    } = Simulated::start(extension_dir, log)?;
     if json {
         step(json!({"type": "demo", "simulation": true, "simulator": sim.url()}));
     } else {
@@ -95,9 +99,17 @@ pub fn run(extension_dir: &Path, log: LogSink, json: bool) -> anyhow::Result<()>
 /// `serve --simulator`: the endpoint in front of the built-in simulator, set up as the demo
 /// is (a throwaway config dir, no environment, in-memory credentials), for trying clients
 /// and for the real-client tests without an account.
-pub fn serve(extension_dir: &Path, log: LogSink, port: Option<u16>, json: bool) -> anyhow::Result<()> {
+pub fn serve(
+    extension_dir: &Path,
+    log: LogSink,
+    port: Option<u16>,
+    json: bool,
+) -> anyhow::Result<()> {
     let Simulated { ext, sim, config } = Simulated::start(extension_dir, log)?;
-    eprintln!("SIMULATION: answers come from the built-in Copilot simulator at {}, not from Copilot.", sim.url());
+    eprintln!(
+        "SIMULATION: answers come from the built-in Copilot simulator at {}, not from Copilot.",
+        sim.url()
+    );
     let result = crate::serve_cli::run(ext, port, json);
     drop(sim);
     drop(config);

@@ -77,7 +77,10 @@ impl RequestOptions {
 }
 
 /// An optional number field.
-pub fn number(object: &Map<String, Value>, key: &'static str) -> Result<Option<f64>, (&'static str, String)> {
+pub fn number(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<f64>, (&'static str, String)> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -86,7 +89,10 @@ pub fn number(object: &Map<String, Value>, key: &'static str) -> Result<Option<f
 }
 
 /// An optional boolean field.
-pub fn boolean(object: &Map<String, Value>, key: &'static str) -> Result<Option<bool>, (&'static str, String)> {
+pub fn boolean(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<bool>, (&'static str, String)> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -108,8 +114,16 @@ fn refuse_unsupported(object: &Map<String, Value>) -> Result<(), String> {
             return Err(format!("`{legacy}` (the legacy function-calling API) is not supported; use `tools` and `tool_choice`"));
         }
     }
-    if object.get("logprobs").is_some_and(|v| v.as_bool() == Some(true)) || present("top_logprobs") {
-        let field = if present("top_logprobs") { "top_logprobs" } else { "logprobs" };
+    if object
+        .get("logprobs")
+        .is_some_and(|v| v.as_bool() == Some(true))
+        || present("top_logprobs")
+    {
+        let field = if present("top_logprobs") {
+            "top_logprobs"
+        } else {
+            "logprobs"
+        };
         return Err(format!("`{field}` is not supported: Copilot returns no log probabilities through this endpoint"));
     }
     if present("audio") {
@@ -117,14 +131,22 @@ fn refuse_unsupported(object: &Map<String, Value>) -> Result<(), String> {
     }
     if let Some(modalities) = object.get("modalities").and_then(Value::as_array) {
         if modalities.iter().any(|m| m.as_str() != Some("text")) {
-            return Err("`modalities` other than `text` are not supported: this endpoint answers text only".into());
+            return Err(
+                "`modalities` other than `text` are not supported: this endpoint answers text only"
+                    .into(),
+            );
         }
     }
-    if object.get("logit_bias").is_some_and(|b| b.as_object().is_some_and(|b| !b.is_empty())) {
+    if object
+        .get("logit_bias")
+        .is_some_and(|b| b.as_object().is_some_and(|b| !b.is_empty()))
+    {
         return Err("`logit_bias` is not supported by this endpoint".into());
     }
     if present("web_search_options") {
-        return Err("`web_search_options` is not supported: this endpoint has no web search".into());
+        return Err(
+            "`web_search_options` is not supported: this endpoint has no web search".into(),
+        );
     }
     Ok(())
 }
@@ -797,8 +819,14 @@ mod tests {
             (json!({"functions": [{"name": "f"}]}), "`functions`"),
             (json!({"function_call": "auto"}), "`function_call`"),
             (json!({"logprobs": true}), "`logprobs`"),
-            (json!({"logprobs": true, "top_logprobs": 3}), "`top_logprobs`"),
-            (json!({"audio": {"voice": "alloy", "format": "wav"}}), "`audio`"),
+            (
+                json!({"logprobs": true, "top_logprobs": 3}),
+                "`top_logprobs`",
+            ),
+            (
+                json!({"audio": {"voice": "alloy", "format": "wav"}}),
+                "`audio`",
+            ),
             (json!({"modalities": ["text", "audio"]}), "`modalities`"),
             (json!({"logit_bias": {"50256": -100}}), "`logit_bias`"),
             (json!({"web_search_options": {}}), "`web_search_options`"),

@@ -259,7 +259,12 @@ fn passthrough(object: &Map<String, Value>) -> Result<RequestOptions, BadRequest
         Some(format) => match format.get("type").and_then(Value::as_str) {
             Some("text") => None,
             Some(_) => Some(format.clone()),
-            None => return Err(BadRequest::field("text.format", "`text.format` needs a `type`")),
+            None => {
+                return Err(BadRequest::field(
+                    "text.format",
+                    "`text.format` needs a `type`",
+                ))
+            }
         },
     };
     Ok(RequestOptions {
@@ -318,7 +323,11 @@ fn tools_and_choice(
                 format!("tools of type `{shown}` are not supported; only `function` tools are"),
             ));
         }
-        let Some(name) = tool.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else {
+        let Some(name) = tool
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        else {
             return Err(BadRequest::field(
                 &format!("tools[{index}].name"),
                 "every function tool needs a `name`",
@@ -339,59 +348,60 @@ fn tools_and_choice(
             "`tool_choice` must be auto, required, none, a function or allowed function tools",
         )
     };
-    let choice = match object.get("tool_choice") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(match s.as_str() {
-            "auto" => ToolChoice::Auto,
-            "required" => ToolChoice::Any,
-            "none" => ToolChoice::None,
-            _ => return Err(bad_choice()),
-        }),
-        Some(choice) => match choice.get("type").and_then(Value::as_str) {
-            Some("function") => {
-                let name = choice
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(bad_choice)?;
-                keep_tools(&mut tools, &[name])?;
-                Some(ToolChoice::Any)
-            }
-            Some("allowed_tools") => {
-                let mut names = Vec::new();
-                for allowed in choice
-                    .get("tools")
-                    .and_then(Value::as_array)
-                    .ok_or_else(bad_choice)?
-                {
-                    match (
-                        allowed.get("type").and_then(Value::as_str),
-                        allowed.get("name").and_then(Value::as_str),
-                    ) {
-                        (Some("function"), Some(name)) => names.push(name),
-                        _ => {
-                            return Err(BadRequest::field(
-                                "tool_choice.tools",
-                                "only function tools can be allowed",
-                            ))
+    let choice =
+        match object.get("tool_choice") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(match s.as_str() {
+                "auto" => ToolChoice::Auto,
+                "required" => ToolChoice::Any,
+                "none" => ToolChoice::None,
+                _ => return Err(bad_choice()),
+            }),
+            Some(choice) => match choice.get("type").and_then(Value::as_str) {
+                Some("function") => {
+                    let name = choice
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(bad_choice)?;
+                    keep_tools(&mut tools, &[name])?;
+                    Some(ToolChoice::Any)
+                }
+                Some("allowed_tools") => {
+                    let mut names = Vec::new();
+                    for allowed in choice
+                        .get("tools")
+                        .and_then(Value::as_array)
+                        .ok_or_else(bad_choice)?
+                    {
+                        match (
+                            allowed.get("type").and_then(Value::as_str),
+                            allowed.get("name").and_then(Value::as_str),
+                        ) {
+                            (Some("function"), Some(name)) => names.push(name),
+                            _ => {
+                                return Err(BadRequest::field(
+                                    "tool_choice.tools",
+                                    "only function tools can be allowed",
+                                ))
+                            }
                         }
                     }
+                    keep_tools(&mut tools, &names)?;
+                    match choice.get("mode").and_then(Value::as_str) {
+                        Some("required") => Some(ToolChoice::Any),
+                        Some("auto") | None => Some(ToolChoice::Auto),
+                        Some(_) => return Err(bad_choice()),
+                    }
                 }
-                keep_tools(&mut tools, &names)?;
-                match choice.get("mode").and_then(Value::as_str) {
-                    Some("required") => Some(ToolChoice::Any),
-                    Some("auto") | None => Some(ToolChoice::Auto),
-                    Some(_) => return Err(bad_choice()),
-                }
-            }
-            Some(other) => {
-                return Err(BadRequest::field(
+                Some(other) => return Err(BadRequest::field(
                     "tool_choice",
-                    format!("`tool_choice` of type `{other}` is not supported; only function tools are"),
-                ))
-            }
-            None => return Err(bad_choice()),
-        },
-    };
+                    format!(
+                        "`tool_choice` of type `{other}` is not supported; only function tools are"
+                    ),
+                )),
+                None => return Err(bad_choice()),
+            },
+        };
     Ok((tools, choice))
 }
 
@@ -696,7 +706,11 @@ fn function_call_output(
 fn output_parts(parts: &[Value], at: &str) -> Result<ToolResultContent, BadRequest> {
     let at = format!("{at}.output");
     let kind = |p: &Value| p.get("type").and_then(Value::as_str).map(str::to_string);
-    if let Some(other) = parts.iter().filter_map(kind).find(|k| k != "input_text" && k != "input_image") {
+    if let Some(other) = parts
+        .iter()
+        .filter_map(kind)
+        .find(|k| k != "input_text" && k != "input_image")
+    {
         return Err(BadRequest::field(
             &at,
             format!("output parts of type `{other}` are not supported; only input_text and input_image are"),
@@ -890,7 +904,13 @@ impl ResponsesTranslator {
     /// Opaque reasoning state goes into the open reasoning item's `encrypted_content` (a new
     /// item when there is none, or when the open one already carries some).
     fn reasoning_state(&mut self, state: &str, out: &mut Vec<Value>) {
-        let fits = matches!(self.open, Some(Open::Reasoning { encrypted: None, .. }));
+        let fits = matches!(
+            self.open,
+            Some(Open::Reasoning {
+                encrypted: None,
+                ..
+            })
+        );
         if !fits {
             self.close(out);
             self.open_reasoning(out);
@@ -918,9 +938,7 @@ impl ResponsesTranslator {
         self.close(out);
         let id = self.item_id("fc");
         let index = self.output.len();
-        let item = |arguments: &str, status: &str| {
-            json!({"type": "function_call", "id": id, "call_id": call_id, "name": name, "arguments": arguments, "status": status})
-        };
+        let item = |arguments: &str, status: &str| json!({"type": "function_call", "id": id, "call_id": call_id, "name": name, "arguments": arguments, "status": status});
         out.push(self.emit(
             "response.output_item.added",
             json!({"output_index": index, "item": item("", "in_progress")}),
@@ -947,7 +965,8 @@ impl ResponsesTranslator {
         let item = match self.open.take() {
             None => return,
             Some(Open::Message { id, text }) => {
-                let part = json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
+                let part =
+                    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
                 out.push(self.emit(
                     "response.output_text.done",
                     json!({"item_id": id, "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
@@ -1237,7 +1256,10 @@ mod tests {
         assert!(matches!(r.tool_choice, Some(ToolChoice::Auto)));
         assert_eq!(r.tools[0].name, "shell");
         let schema: Value = serde_json::from_str(&r.tools[0].input_schema).unwrap();
-        assert_eq!(schema, json!({"type": "object", "properties": {"cmd": {"type": "string"}}}));
+        assert_eq!(
+            schema,
+            json!({"type": "object", "properties": {"cmd": {"type": "string"}}})
+        );
         let roles: Vec<&str> = r
             .messages
             .iter()
@@ -1247,8 +1269,13 @@ mod tests {
                 MessageRole::Assistant => "assistant",
             })
             .collect();
-        assert_eq!(roles, ["system", "system", "user", "assistant", "user", "user"]);
-        assert!(matches!(&r.messages[0].content[..], [MessageContent::Text(t)] if t == "You are a coding agent."));
+        assert_eq!(
+            roles,
+            ["system", "system", "user", "assistant", "user", "user"]
+        );
+        assert!(
+            matches!(&r.messages[0].content[..], [MessageContent::Text(t)] if t == "You are a coding agent.")
+        );
         assert!(matches!(r.messages[2].content[1], MessageContent::Image(_)));
         match &r.messages[3].content[..] {
             [MessageContent::Thinking(t), MessageContent::RedactedThinking(state), MessageContent::Text(text), MessageContent::ToolUse(a), MessageContent::ToolUse(b)] =>
@@ -1263,7 +1290,10 @@ mod tests {
         }
         match &r.messages[4].content[..] {
             [MessageContent::ToolResult(a), MessageContent::ToolResult(b)] => {
-                assert_eq!((a.tool_use_id.as_str(), a.tool_name.as_str()), ("c1", "shell"));
+                assert_eq!(
+                    (a.tool_use_id.as_str(), a.tool_name.as_str()),
+                    ("c1", "shell")
+                );
                 assert!(matches!(&a.content, ToolResultContent::Text(t) if t == "a.txt"));
                 assert!(matches!(&b.content, ToolResultContent::Text(t) if t == "/repo"));
             }
@@ -1276,10 +1306,17 @@ mod tests {
 
     #[test]
     fn a_string_input_is_one_user_message_and_effort_none_turns_thinking_off() {
-        let parsed = parse(json!({"model": "m", "input": "hi", "reasoning": {"effort": "none"}})).unwrap();
+        let parsed =
+            parse(json!({"model": "m", "input": "hi", "reasoning": {"effort": "none"}})).unwrap();
         assert!(!parsed.stream);
         assert!(!parsed.request.thinking_allowed);
-        assert!(matches!(&parsed.request.messages[..], [RequestMessage { role: MessageRole::User, .. }]));
+        assert!(matches!(
+            &parsed.request.messages[..],
+            [RequestMessage {
+                role: MessageRole::User,
+                ..
+            }]
+        ));
         assert_eq!(parsed.echo["tools"], json!([]));
     }
 
@@ -1290,19 +1327,29 @@ mod tests {
         assert_eq!(parsed.request.tools.len(), 1);
         assert!(matches!(parsed.request.tool_choice, Some(ToolChoice::Any)));
         let parsed = parse(json!({"model": "m", "input": "x", "tools": tools, "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "a"}, {"type": "function", "name": "c"}]}})).unwrap();
-        let names: Vec<&str> = parsed.request.tools.iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<&str> = parsed
+            .request
+            .tools
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         assert_eq!(names, ["a", "c"]);
         assert!(matches!(parsed.request.tool_choice, Some(ToolChoice::Auto)));
-        let bad = refused(json!({"model": "m", "input": "x", "tools": tools, "tool_choice": {"type": "function", "name": "z"}}));
+        let bad = refused(
+            json!({"model": "m", "input": "x", "tools": tools, "tool_choice": {"type": "function", "name": "z"}}),
+        );
         assert!(bad.message.contains("`z`"), "{bad:?}");
     }
 
     #[test]
     fn function_call_outputs_are_text_or_one_image() {
-        let call = json!({"type": "function_call", "call_id": "c", "name": "shot", "arguments": "{}"});
+        let call =
+            json!({"type": "function_call", "call_id": "c", "name": "shot", "arguments": "{}"});
         let image = json!({"type": "input_image", "image_url": "data:image/png;base64,AAAA"});
         let with = |output: Value| {
-            parse(json!({"model": "m", "input": [call.clone(), {"type": "function_call_output", "call_id": "c", "output": output}]}))
+            parse(
+                json!({"model": "m", "input": [call.clone(), {"type": "function_call_output", "call_id": "c", "output": output}]}),
+            )
         };
         let parsed = with(json!([image.clone()])).unwrap();
         match &parsed.request.messages[1].content[..] {
@@ -1312,8 +1359,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(with(json!([image, {"type": "input_text", "text": "x"}])).unwrap_err().message.contains("single image"));
-        assert_eq!(with(json!([{"type": "input_file", "file_id": "f"}])).unwrap_err().param.as_deref(), Some("input[1].output"));
+        assert!(with(json!([image, {"type": "input_text", "text": "x"}]))
+            .unwrap_err()
+            .message
+            .contains("single image"));
+        assert_eq!(
+            with(json!([{"type": "input_file", "file_id": "f"}]))
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("input[1].output")
+        );
     }
 
     #[test]
@@ -1326,20 +1382,44 @@ mod tests {
             body
         };
         for (extra, param) in [
-            (json!({"previous_response_id": "resp_1"}), "previous_response_id"),
+            (
+                json!({"previous_response_id": "resp_1"}),
+                "previous_response_id",
+            ),
             (json!({"conversation": "conv_1"}), "conversation"),
             (json!({"store": true}), "store"),
             (json!({"background": true}), "background"),
             (json!({"top_logprobs": 2}), "top_logprobs"),
             (json!({"truncation": "auto"}), "truncation"),
-            (json!({"include": ["message.output_text.logprobs"]}), "include"),
+            (
+                json!({"include": ["message.output_text.logprobs"]}),
+                "include",
+            ),
             (json!({"tools": [{"type": "web_search"}]}), "tools[0].type"),
-            (json!({"tool_choice": {"type": "file_search"}}), "tool_choice"),
-            (json!({"input": [{"type": "item_reference", "id": "msg_1"}]}), "input[0]"),
-            (json!({"input": [{"type": "web_search_call", "id": "ws"}]}), "input[0].type"),
-            (json!({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]}), "input[0].content[0].image_url"),
-            (json!({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}), "input[0].content[0].file_id"),
-            (json!({"input": [{"role": "user", "content": [{"type": "input_file", "file_data": "x"}]}]}), "input[0].content[0].type"),
+            (
+                json!({"tool_choice": {"type": "file_search"}}),
+                "tool_choice",
+            ),
+            (
+                json!({"input": [{"type": "item_reference", "id": "msg_1"}]}),
+                "input[0]",
+            ),
+            (
+                json!({"input": [{"type": "web_search_call", "id": "ws"}]}),
+                "input[0].type",
+            ),
+            (
+                json!({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]}),
+                "input[0].content[0].image_url",
+            ),
+            (
+                json!({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}),
+                "input[0].content[0].file_id",
+            ),
+            (
+                json!({"input": [{"role": "user", "content": [{"type": "input_file", "file_data": "x"}]}]}),
+                "input[0].content[0].type",
+            ),
             (json!({"input": []}), "input"),
             (json!({"model": ""}), "model"),
             (json!({"max_output_tokens": -1}), "max_output_tokens"),
@@ -1351,22 +1431,34 @@ mod tests {
         }
         // Explicitly stateless requests and the one meaningful `include` are fine.
         assert!(parse(base(json!({"store": false, "background": false, "previous_response_id": null, "include": ["reasoning.encrypted_content"]}))).is_ok());
-        assert!(parse_responses_request(b"[1]").unwrap_err().message.contains("object"));
-        assert!(parse_responses_request(b"{oops").unwrap_err().message.contains("JSON"));
+        assert!(parse_responses_request(b"[1]")
+            .unwrap_err()
+            .message
+            .contains("object"));
+        assert!(parse_responses_request(b"{oops")
+            .unwrap_err()
+            .message
+            .contains("JSON"));
     }
 
     #[test]
     fn a_json_text_format_is_captured_for_the_contract_change() {
         let format = json!({"type": "json_schema", "name": "x", "schema": {"type": "object"}});
-        let parsed = parse(json!({"model": "m", "input": "x", "text": {"format": format}, "top_p": 0.5})).unwrap();
+        let parsed =
+            parse(json!({"model": "m", "input": "x", "text": {"format": format}, "top_p": 0.5}))
+                .unwrap();
         assert_eq!(parsed.passthrough.response_format, Some(format));
         assert_eq!(parsed.passthrough.top_p, Some(0.5));
-        let plain = parse(json!({"model": "m", "input": "x", "text": {"format": {"type": "text"}}})).unwrap();
+        let plain =
+            parse(json!({"model": "m", "input": "x", "text": {"format": {"type": "text"}}}))
+                .unwrap();
         assert_eq!(plain.passthrough, RequestOptions::default());
     }
 
     fn translator() -> ResponsesTranslator {
-        let echo = parse(json!({"model": "gpt-5", "input": "x", "instructions": "be brief"})).unwrap().echo;
+        let echo = parse(json!({"model": "gpt-5", "input": "x", "instructions": "be brief"}))
+            .unwrap()
+            .echo;
         ResponsesTranslator::new("resp_abc".into(), 7, "gpt-5".into(), echo)
     }
 
@@ -1410,8 +1502,14 @@ mod tests {
             &mut t,
             vec![
                 CompletionEvent::Started,
-                CompletionEvent::Thinking(ThinkingContent { text: "Plan ".into(), signature: None }),
-                CompletionEvent::Thinking(ThinkingContent { text: "it.".into(), signature: None }),
+                CompletionEvent::Thinking(ThinkingContent {
+                    text: "Plan ".into(),
+                    signature: None,
+                }),
+                CompletionEvent::Thinking(ThinkingContent {
+                    text: "it.".into(),
+                    signature: None,
+                }),
                 CompletionEvent::ReasoningDetails(state.into()),
                 CompletionEvent::Text("Run".into()),
                 CompletionEvent::Text("ning.".into()),
@@ -1459,13 +1557,28 @@ mod tests {
         assert_eq!(events[0]["response"]["instructions"], "be brief");
         let reasoning = &events[8]["item"];
         assert_eq!(events[8]["output_index"], 0);
-        assert_eq!(reasoning["summary"], json!([{"type": "summary_text", "text": "Plan it."}]));
-        assert_eq!(reasoning["encrypted_content"], state, "the state goes back verbatim");
+        assert_eq!(
+            reasoning["summary"],
+            json!([{"type": "summary_text", "text": "Plan it."}])
+        );
+        assert_eq!(
+            reasoning["encrypted_content"], state,
+            "the state goes back verbatim"
+        );
         assert_eq!(events[11]["delta"], "Run");
         assert_eq!(events[11]["item_id"], events[9]["item"]["id"]);
-        assert_eq!((events[11]["output_index"].as_u64(), events[11]["content_index"].as_u64()), (Some(1), Some(0)));
+        assert_eq!(
+            (
+                events[11]["output_index"].as_u64(),
+                events[11]["content_index"].as_u64()
+            ),
+            (Some(1), Some(0))
+        );
         assert_eq!(events[13]["text"], "Running.");
-        assert_eq!(events[16]["item"]["arguments"], "", "arguments follow as deltas");
+        assert_eq!(
+            events[16]["item"]["arguments"], "",
+            "arguments follow as deltas"
+        );
         assert_eq!(events[17]["delta"], r#"{"cmd":"ls"}"#);
         assert_eq!(events[18]["name"], "shell");
         assert_eq!(events[19]["item"]["call_id"], "c1");
@@ -1478,8 +1591,15 @@ mod tests {
         assert_eq!(done["id"], "resp_abc");
         assert_eq!(done["output"].as_array().unwrap().len(), 4);
         assert_eq!(done["output"][1]["content"][0]["text"], "Running.");
-        assert_eq!(done["usage"], json!({"input_tokens": 10, "input_tokens_details": {"cached_tokens": 4}, "output_tokens": 5, "total_tokens": 15}));
-        assert_eq!(t.response(), *done, "the whole answer is the completed response");
+        assert_eq!(
+            done["usage"],
+            json!({"input_tokens": 10, "input_tokens_details": {"cached_tokens": 4}, "output_tokens": 5, "total_tokens": 15})
+        );
+        assert_eq!(
+            t.response(),
+            *done,
+            "the whole answer is the completed response"
+        );
     }
 
     #[test]
@@ -1525,10 +1645,17 @@ mod tests {
         let last = events.last().unwrap();
         assert_eq!(last["type"], "response.incomplete");
         assert_eq!(last["response"]["status"], "incomplete");
-        assert_eq!(last["response"]["incomplete_details"]["reason"], "max_output_tokens");
+        assert_eq!(
+            last["response"]["incomplete_details"]["reason"],
+            "max_output_tokens"
+        );
         assert_eq!(last["response"]["output"][0]["arguments"], "{oops");
         assert_eq!(last["response"]["output"][1]["status"], "incomplete");
-        assert_eq!(last["response"]["usage"], Value::Null, "no usage was reported");
+        assert_eq!(
+            last["response"]["usage"],
+            Value::Null,
+            "no usage was reported"
+        );
     }
 
     #[test]
@@ -1546,8 +1673,13 @@ mod tests {
         assert_eq!(failed["sequence_number"], events.len() as u64);
         assert_eq!(failed["response"]["status"], "failed");
         assert_eq!(failed["response"]["error"]["code"], "upstream");
-        assert!(failed["response"]["error"]["message"].as_str().unwrap().contains("boom"));
-        let early = failure_body(&ProviderError::NotSignedIn(NotSignedInInfo { searched: vec![] }));
+        assert!(failed["response"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("boom"));
+        let early = failure_body(&ProviderError::NotSignedIn(NotSignedInInfo {
+            searched: vec![],
+        }));
         assert_eq!(early["error"]["code"], "not_signed_in");
     }
 }

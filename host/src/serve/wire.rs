@@ -328,7 +328,9 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(text.contains("Transfer-Encoding: chunked\r\n"));
         assert!(
-            text.ends_with("\r\n\r\na\r\ndata: {}\n\n\r\n16\r\nevent: ping\ndata: {}\n\n\r\n0\r\n\r\n"),
+            text.ends_with(
+                "\r\n\r\na\r\ndata: {}\n\n\r\n16\r\nevent: ping\ndata: {}\n\n\r\n0\r\n\r\n"
+            ),
             "{text}"
         );
     }
