@@ -28,28 +28,16 @@ const TOOL_PROMPT: &str = "What is the weather in Paris?";
 /// line (`{"type":"demo"|"models"|"turn"|"done", ...}`) and every completion event one line
 /// as in `chat --json`.
 pub fn run(extension_dir: &Path, log: LogSink, json: bool) -> anyhow::Result<()> {
-    let clock = Clock::system();
-    let sim = Sim::start(SimConfig {
-        clock: clock.as_fn(),
-        ..SimConfig::default()
-    })
-    .context("cannot start the Copilot simulator on 127.0.0.1")?;
-    let config_dir = TempConfigDir::create()?;
-
+    let Simulated {
+        ext,
+        sim,
+        config: _config,
+    } = Simulated::start(extension_dir, log)?;
     if json {
         step(json!({"type": "demo", "simulation": true, "simulator": sim.url()}));
     } else {
         banner(&sim.url());
     }
-    let mut opts = HostOptions::new(extension_dir);
-    opts.github_api_url = Some(sim.url());
-    opts.copilot_config_dir = Some(config_dir.0.clone());
-    opts.env = EnvSource::Map(Default::default());
-    opts.credentials = CredentialStore::in_memory();
-    opts.clock = clock;
-    opts.log = log;
-    opts.allow_browser = false;
-    let ext = Extension::load(opts)?;
     let provider = ext.default_provider()?;
 
     let models = ext
@@ -106,6 +94,55 @@ pub fn run(extension_dir: &Path, log: LogSink, json: bool) -> anyhow::Result<()>
         println!("Demo finished: everything above came from the local simulator. Run `copilot-host sign-in` and `copilot-host chat` to use your real Copilot account.");
     }
     Ok(())
+}
+
+/// `serve --simulator`: the endpoint in front of the built-in simulator, set up as the demo
+/// is (a throwaway config dir, no environment, in-memory credentials), for trying clients
+/// and for the real-client tests without an account.
+pub fn serve(
+    extension_dir: &Path,
+    log: LogSink,
+    port: Option<u16>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let Simulated { ext, sim, config } = Simulated::start(extension_dir, log)?;
+    eprintln!(
+        "SIMULATION: answers come from the built-in Copilot simulator at {}, not from Copilot.",
+        sim.url()
+    );
+    let result = crate::serve_cli::run(ext, port, json);
+    drop(sim);
+    drop(config);
+    result
+}
+
+/// The real extension against a fresh simulator; the pieces live as long as this does.
+struct Simulated {
+    ext: Extension,
+    sim: Sim,
+    config: TempConfigDir,
+}
+
+impl Simulated {
+    fn start(extension_dir: &Path, log: LogSink) -> anyhow::Result<Simulated> {
+        let clock = Clock::system();
+        let sim = Sim::start(SimConfig {
+            clock: clock.as_fn(),
+            ..SimConfig::default()
+        })
+        .context("cannot start the Copilot simulator on 127.0.0.1")?;
+        let config = TempConfigDir::create()?;
+        let mut opts = HostOptions::new(extension_dir);
+        opts.github_api_url = Some(sim.url());
+        opts.copilot_config_dir = Some(config.0.clone());
+        opts.env = EnvSource::Map(Default::default());
+        opts.credentials = CredentialStore::in_memory();
+        opts.clock = clock;
+        opts.log = log;
+        opts.allow_browser = false;
+        let ext = Extension::load(opts)?;
+        Ok(Simulated { ext, sim, config })
+    }
 }
 
 /// One `demo --json` step line.

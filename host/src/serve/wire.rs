@@ -247,6 +247,13 @@ impl<W: Write> EventStream<W> {
         self.out.flush()
     }
 
+    /// Sends `event: <name>\ndata: <text>\n\n` (protocols whose events are typed by name).
+    pub fn event(&mut self, name: &str, text: &str) -> io::Result<()> {
+        let event = format!("event: {name}\ndata: {text}\n\n");
+        write!(self.out, "{:x}\r\n{event}\r\n", event.len())?;
+        self.out.flush()
+    }
+
     /// Ends the chunked body.
     pub fn finish(mut self) -> io::Result<()> {
         self.out.write_all(b"0\r\n\r\n")?;
@@ -315,12 +322,15 @@ mod tests {
         let mut out = Vec::new();
         let mut events = EventStream::start(&mut out).unwrap();
         events.data("{}").unwrap();
+        events.event("ping", "{}").unwrap();
         events.finish().unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(text.contains("Transfer-Encoding: chunked\r\n"));
         assert!(
-            text.ends_with("\r\n\r\na\r\ndata: {}\n\n\r\n0\r\n\r\n"),
+            text.ends_with(
+                "\r\n\r\na\r\ndata: {}\n\n\r\n16\r\nevent: ping\ndata: {}\n\n\r\n0\r\n\r\n"
+            ),
             "{text}"
         );
     }

@@ -31,6 +31,124 @@ pub struct ChatRequest {
     pub include_usage: bool,
     /// The request in the contract's shape.
     pub request: CompletionRequest,
+    /// Options that change the answer and that the contract cannot carry yet.
+    // contract: wit bump pending — captured here, not sent until the contract has a slot.
+    pub passthrough: RequestOptions,
+}
+
+/// Request options that change the answer and that travel with the coming contract change;
+/// until then they are captured and checked, not sent.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RequestOptions {
+    /// `response_format` (chat) or `text.format` (Responses), as sent.
+    pub response_format: Option<Value>,
+    pub top_p: Option<f64>,
+    pub seed: Option<i64>,
+    pub presence_penalty: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    pub parallel_tool_calls: Option<bool>,
+}
+
+impl RequestOptions {
+    /// The chat-completions options; `Err` names the field and says what is wrong.
+    pub fn capture(object: &Map<String, Value>) -> Result<RequestOptions, (&'static str, String)> {
+        let response_format = match object.get("response_format") {
+            None | Some(Value::Null) => None,
+            Some(format) if format.get("type").and_then(Value::as_str).is_some() => {
+                Some(format.clone())
+            }
+            Some(_) => return Err(("response_format", "`response_format` needs a `type`".into())),
+        };
+        Ok(RequestOptions {
+            response_format,
+            top_p: number(object, "top_p")?,
+            seed: match object.get("seed") {
+                None | Some(Value::Null) => None,
+                Some(seed) => Some(
+                    seed.as_i64()
+                        .ok_or(("seed", "`seed` must be an integer".to_string()))?,
+                ),
+            },
+            presence_penalty: number(object, "presence_penalty")?,
+            frequency_penalty: number(object, "frequency_penalty")?,
+            parallel_tool_calls: boolean(object, "parallel_tool_calls")?,
+        })
+    }
+}
+
+/// An optional number field.
+pub fn number(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<f64>, (&'static str, String)> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err((key, format!("`{key}` must be a number"))),
+    }
+}
+
+/// An optional boolean field.
+pub fn boolean(
+    object: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<bool>, (&'static str, String)> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err((key, format!("`{key}` must be a boolean"))),
+    }
+}
+
+/// Refuses fields that change the answer and that neither the contract nor the coming
+/// change can carry, each with a sentence naming it.
+fn refuse_unsupported(object: &Map<String, Value>) -> Result<(), String> {
+    let present = |key: &str| object.get(key).is_some_and(|v| !v.is_null());
+    if let Some(n) = object.get("n").filter(|n| !n.is_null()) {
+        if n.as_u64() != Some(1) {
+            return Err(format!("`n` = {n} is not supported: this endpoint answers one choice; send `n: 1` or leave it out"));
+        }
+    }
+    for legacy in ["functions", "function_call"] {
+        if present(legacy) {
+            return Err(format!("`{legacy}` (the legacy function-calling API) is not supported; use `tools` and `tool_choice`"));
+        }
+    }
+    if object
+        .get("logprobs")
+        .is_some_and(|v| v.as_bool() == Some(true))
+        || present("top_logprobs")
+    {
+        let field = if present("top_logprobs") {
+            "top_logprobs"
+        } else {
+            "logprobs"
+        };
+        return Err(format!("`{field}` is not supported: Copilot returns no log probabilities through this endpoint"));
+    }
+    if present("audio") {
+        return Err("`audio` is not supported: this endpoint answers text only".into());
+    }
+    if let Some(modalities) = object.get("modalities").and_then(Value::as_array) {
+        if modalities.iter().any(|m| m.as_str() != Some("text")) {
+            return Err(
+                "`modalities` other than `text` are not supported: this endpoint answers text only"
+                    .into(),
+            );
+        }
+    }
+    if object
+        .get("logit_bias")
+        .is_some_and(|b| b.as_object().is_some_and(|b| !b.is_empty()))
+    {
+        return Err("`logit_bias` is not supported by this endpoint".into());
+    }
+    if present("web_search_options") {
+        return Err(
+            "`web_search_options` is not supported: this endpoint has no web search".into(),
+        );
+    }
+    Ok(())
 }
 
 /// Parses and maps a chat-completions body; `Err` is a sentence for a 400.
@@ -40,6 +158,7 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
     let Some(object) = body.as_object() else {
         return Err("the body must be a JSON object".into());
     };
+    refuse_unsupported(object)?;
     let model = match object.get("model") {
         Some(Value::String(model)) if !model.is_empty() => model.clone(),
         _ => return Err("`model` is required (see GET /v1/models)".into()),
@@ -77,6 +196,7 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
         stream,
         include_usage,
         request,
+        passthrough: RequestOptions::capture(object).map_err(|(_, why)| why)?,
     })
 }
 
@@ -683,6 +803,68 @@ mod tests {
             .contains("data:"));
         assert!(parse(json!({"model": "m", "messages": user, "stop": 3})).is_err());
         assert!(parse_chat_request(b"{oops").unwrap_err().contains("JSON"));
+    }
+
+    #[test]
+    fn refuses_fields_that_would_change_the_answer_unseen() {
+        let with = |extra: Value| {
+            let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}]});
+            if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                body.extend(extra);
+            }
+            parse(body)
+        };
+        for (extra, field) in [
+            (json!({"n": 2}), "`n`"),
+            (json!({"functions": [{"name": "f"}]}), "`functions`"),
+            (json!({"function_call": "auto"}), "`function_call`"),
+            (json!({"logprobs": true}), "`logprobs`"),
+            (
+                json!({"logprobs": true, "top_logprobs": 3}),
+                "`top_logprobs`",
+            ),
+            (
+                json!({"audio": {"voice": "alloy", "format": "wav"}}),
+                "`audio`",
+            ),
+            (json!({"modalities": ["text", "audio"]}), "`modalities`"),
+            (json!({"logit_bias": {"50256": -100}}), "`logit_bias`"),
+            (json!({"web_search_options": {}}), "`web_search_options`"),
+            (json!({"seed": "x"}), "`seed`"),
+            (json!({"response_format": {}}), "`response_format`"),
+        ] {
+            let why = with(extra.clone()).expect_err("a 400");
+            assert!(why.contains(field), "{extra}: {why}");
+        }
+        for fine in [
+            json!({"n": 1, "logprobs": false, "modalities": ["text"], "logit_bias": {}}),
+            json!({"n": null, "functions": null, "audio": null}),
+        ] {
+            assert!(with(fine.clone()).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn options_for_the_contract_change_are_captured() {
+        let chat = parse(json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_object"},
+            "top_p": 0.9, "seed": 42, "presence_penalty": 0.5, "frequency_penalty": -0.5,
+            "parallel_tool_calls": false,
+        }))
+        .unwrap();
+        assert_eq!(
+            chat.passthrough,
+            RequestOptions {
+                response_format: Some(json!({"type": "json_object"})),
+                top_p: Some(0.9),
+                seed: Some(42),
+                presence_penalty: Some(0.5),
+                frequency_penalty: Some(-0.5),
+                parallel_tool_calls: Some(false),
+            }
+        );
     }
 
     #[test]
