@@ -1,5 +1,7 @@
 //! `serve`: the loaded provider as an OpenAI-compatible API on 127.0.0.1, for any editor's
-//! generic OpenAI provider (Zed's `openai_compatible`, Continue, ...).
+//! generic OpenAI provider (Zed's `openai_compatible`, Continue, ...), and in the same
+//! server as Anthropic Messages (`/v1/messages`, see `anthropic.rs`) and the Ollama API
+//! (`/api/...`, see `ollama.rs`).
 //!
 //! Design decisions:
 //! * Loopback only, and a random bearer key (from the OS's randomness) is required on every
@@ -12,7 +14,10 @@
 //! * Shutdown stops accepting, cuts open sockets and waits (bounded) for handlers to finish;
 //!   a handler that drops its stream closes it in the guest.
 
+mod anthropic;
+mod ollama;
 mod openai;
+mod upstream;
 mod wire;
 
 use std::collections::HashMap;
@@ -30,6 +35,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::ModelInfo;
 use crate::runtime::Extension;
 use crate::stream::CompletionStream;
 
+pub use anthropic::{resolve_model, MODEL_MAP_SETTING};
 pub use openai::{parse_chat_request, ChatRequest, Translator};
 
 /// The path prefix every route lives under (`/v1/models` is also answered as `/models`).
@@ -49,6 +55,14 @@ const KEY_PREFIX: &str = "cph-";
 /// The OpenAI provider name used in the Zed settings snippet.
 pub const ZED_PROVIDER_NAME: &str = "copilot-host";
 
+/// How the endpoint behaves beyond its defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServeOptions {
+    /// Let requests without the key use the Ollama routes (`/api/...`) only, refusing those
+    /// with an `Origin` header or a non-loopback `Host` (`serve --ollama-keyless`).
+    pub ollama_keyless: bool,
+}
+
 /// A running endpoint. Dropping it shuts it down.
 pub struct Server {
     addr: SocketAddr,
@@ -60,6 +74,7 @@ struct Shared {
     ext: Arc<Extension>,
     provider: String,
     key: String,
+    options: ServeOptions,
     stopping: AtomicBool,
     next_id: AtomicU64,
     /// Open sockets by connection id, so shutdown can cut them.
@@ -76,6 +91,16 @@ impl Server {
         provider: impl Into<String>,
         port: Option<u16>,
     ) -> anyhow::Result<Server> {
+        Server::start_with(ext, provider, port, ServeOptions::default())
+    }
+
+    /// [`Server::start`] with options.
+    pub fn start_with(
+        ext: Arc<Extension>,
+        provider: impl Into<String>,
+        port: Option<u16>,
+        options: ServeOptions,
+    ) -> anyhow::Result<Server> {
         let port = port.unwrap_or(0);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).with_context(|| {
             format!("cannot listen on 127.0.0.1:{port}; pick another port with --port or stop the other server")
@@ -87,6 +112,7 @@ impl Server {
             ext,
             provider: provider.into(),
             key: new_key()?,
+            options,
             stopping: AtomicBool::new(false),
             next_id: AtomicU64::new(0),
             sockets: Mutex::new(HashMap::new()),
@@ -108,6 +134,17 @@ impl Server {
     /// The OpenAI base URL, e.g. `http://127.0.0.1:4141/v1`.
     pub fn url(&self) -> String {
         format!("http://{}{API_PREFIX}", self.addr)
+    }
+
+    /// The server's root URL, e.g. `http://127.0.0.1:4141`: the Anthropic base URL (clients
+    /// add `/v1/messages`) and the Ollama API URL (clients add `/api/...`).
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Whether the Ollama routes accept requests without the key.
+    pub fn ollama_keyless(&self) -> bool {
+        self.shared.options.ollama_keyless
     }
 
     /// The bound address.
@@ -259,7 +296,18 @@ fn handle_connection(shared: &Shared, id: u64, stream: TcpStream) {
                 &openai::error_body(why, "invalid_request_error", None),
             );
         }
-        Err(wire::WireError::TooLarge { head }) => {
+        Err(wire::WireError::TooLarge {
+            head: false,
+            path: Some(path),
+        }) if protocol_of(&path) != Protocol::OpenAi => {
+            let why = "the request body is too large";
+            let body = match protocol_of(&path) {
+                Protocol::Anthropic => anthropic::error_body("request_too_large", why),
+                _ => ollama::error_body(why),
+            };
+            let _ = wire::write_json(&mut out, 413, &[], &body);
+        }
+        Err(wire::WireError::TooLarge { head, .. }) => {
             let (status, what) = if head {
                 (431, "request head")
             } else {
@@ -279,7 +327,44 @@ fn handle_connection(shared: &Shared, id: u64, stream: TcpStream) {
     let _ = out.shutdown(Shutdown::Both);
 }
 
+/// The wire protocol a path belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    OpenAi,
+    Anthropic,
+    Ollama,
+}
+
+fn protocol_of(path: &str) -> Protocol {
+    let under_v1 = path.strip_prefix(API_PREFIX).unwrap_or(path);
+    if under_v1 == "/messages" || under_v1.starts_with("/messages/") {
+        Protocol::Anthropic
+    } else if path == "/api" || path.starts_with("/api/") {
+        Protocol::Ollama
+    } else {
+        Protocol::OpenAi
+    }
+}
+
 fn route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
+    // Each protocol checks the key its own clients send and answers in its own error shape.
+    let trimmed = request.path.trim_end_matches('/');
+    let result = match protocol_of(trimmed) {
+        Protocol::Anthropic => {
+            let path = trimmed.strip_prefix(API_PREFIX).unwrap_or(trimmed);
+            anthropic::route(shared, request, path, out)
+        }
+        Protocol::Ollama => ollama::route(shared, request, trimmed, out),
+        Protocol::OpenAi => {
+            openai_route(shared, request, out);
+            Ok(())
+        }
+    };
+    // A write error means the client went away; nothing is left to tell it.
+    drop(result);
+}
+
+fn openai_route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
     if !authorized(shared, request) {
         let body = openai::error_body(
             "missing or wrong API key: send `Authorization: Bearer <key>` with the key `copilot-host serve` printed",
@@ -306,7 +391,7 @@ fn route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
         }
         _ => {
             let body = openai::error_body(
-                &format!("no route {} {}; this endpoint serves GET /v1/models and POST /v1/chat/completions", request.method, request.path),
+                &format!("no route {} {}; this endpoint serves GET /v1/models and POST /v1/chat/completions (OpenAI), POST /v1/messages (Anthropic) and /api/chat, /api/tags, /api/show, /api/version (Ollama)", request.method, request.path),
                 "invalid_request_error",
                 None,
             );
