@@ -102,7 +102,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the provider as an OpenAI-compatible API on 127.0.0.1 (for Zed, Continue, ...).
+    /// Serve the provider on 127.0.0.1 as OpenAI-compatible, Anthropic Messages and Ollama APIs
+    /// (for Zed, Claude Code, Continue, ...).
     Serve {
         /// The port (default: any free port).
         #[arg(long, value_name = "N")]
@@ -110,6 +111,11 @@ pub enum Command {
         /// Print one JSON object (url, key, zed_settings) instead of text.
         #[arg(long)]
         json: bool,
+        /// Let the Ollama routes (/api/...) take requests without the key, for Ollama clients
+        /// that cannot send one; requests from web pages (an Origin header) or for a
+        /// non-loopback Host are still refused. The other routes keep requiring the key.
+        #[arg(long)]
+        ollama_keyless: bool,
     },
     /// Install a built extension (its directory or its .wasm) so `--extension <id>` finds it.
     Install {
@@ -146,7 +152,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor(&cli, *json),
         Command::SignIn { json } => crate::signin_cli::sign_in(&load(&cli)?, *json),
         Command::SignOut { json } => sign_out(&load(&cli)?, *json),
-        Command::Serve { port, json } => crate::serve_cli::run(load(&cli)?, *port, *json),
+        Command::Serve {
+            port,
+            json,
+            ollama_keyless,
+        } => crate::serve_cli::run(
+            load(&cli)?,
+            *port,
+            *json,
+            copilot_host::serve::ServeOptions {
+                ollama_keyless: *ollama_keyless,
+            },
+        ),
         Command::Install { source, json } => crate::install_cli::run(source, *json),
     }
 }
