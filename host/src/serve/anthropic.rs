@@ -25,7 +25,8 @@
 //!   counts come in `message_delta`, as Anthropic's newer streams do.
 //! * Model ids: see [`resolve_model`].
 //! * Statuses: a client's mistake is 4xx; Copilot unreachable or failing is 503
-//!   `overloaded_error` (clients retry it); a host failure is 500 `api_error`.
+//!   `overloaded_error` (clients retry it); a host failure, or model output a block cannot
+//!   carry (tool input that is not JSON), is 500 `api_error`.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -1010,7 +1011,7 @@ fn messages(shared: &Shared, request: &wire::Request, out: &mut TcpStream) -> st
                 Some(Err(failure)) => return write_failure(out, &failure),
             };
             if let Err(why) = translator.event(&event) {
-                return wire::write_json(out, 502, &[], &error_body("api_error", &why));
+                return wire::write_json(out, 500, &[], &error_body("api_error", &why));
             }
         }
         translator.end();
