@@ -327,3 +327,25 @@ fn no_token_appears_on_stdout_or_stderr() {
         }
     }
 }
+
+#[test]
+fn serve_json_carries_the_settings_of_every_protocol() {
+    let sim = Sim::start(SimConfig::default()).expect("sim");
+    let config = ConfigDir::new("serve-json", true);
+    // Piped stdin that closes at once: serve prints its line, then stops.
+    let out = run(&sim, &config, &["serve", "--json", "--ollama-keyless"], Some(""));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let line: Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON object");
+    let url = line["url"].as_str().expect("url");
+    let key = line["key"].as_str().expect("key");
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/v1"), "{line}");
+    assert!(line["zed_settings"]["language_models"]["openai_compatible"].is_object());
+    let root = url.trim_end_matches("/v1");
+    assert_eq!(line["anthropic_base_url"], root);
+    assert_eq!(line["claude_code_env"]["ANTHROPIC_BASE_URL"], root);
+    assert_eq!(line["claude_code_env"]["ANTHROPIC_AUTH_TOKEN"], key);
+    assert_eq!(line["ollama_url"], root);
+    assert_eq!(line["ollama_keyless"], true);
+    assert_eq!(line["zed_ollama_settings"]["language_models"]["ollama"]["api_url"], root);
+    assert_eq!(line["zed_ollama_key_env"], "OLLAMA_API_KEY");
+}

@@ -90,7 +90,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the provider as an OpenAI-compatible API on 127.0.0.1 (for Zed, Continue, ...).
+    /// Serve the provider on 127.0.0.1 as OpenAI-compatible, Anthropic Messages and Ollama APIs
+    /// (for Zed, Claude Code, Continue, ...).
     Serve {
         /// The port (default: any free port).
         #[arg(long, value_name = "N")]
@@ -98,6 +99,15 @@ pub enum Command {
         /// Print one JSON object (url, key, zed_settings) instead of text.
         #[arg(long)]
         json: bool,
+        /// Serve the built-in Copilot simulator instead of Copilot (no account, no network),
+        /// as `demo` does: for trying a client's setup and for the real-client tests.
+        #[arg(long)]
+        simulator: bool,
+        /// Let the Ollama routes (/api/...) take requests without the key, for Ollama clients
+        /// that cannot send one; requests from web pages (an Origin header) or for a
+        /// non-loopback Host are still refused. The other routes keep requiring the key.
+        #[arg(long)]
+        ollama_keyless: bool,
     },
     /// Install a built extension (its directory or its .wasm) so `--extension <id>` finds it.
     Install {

@@ -104,13 +104,14 @@ pub fn serve(
     log: LogSink,
     port: Option<u16>,
     json: bool,
+    options: copilot_host::serve::ServeOptions,
 ) -> anyhow::Result<()> {
     let Simulated { ext, sim, config } = Simulated::start(extension_dir, log)?;
     eprintln!(
         "SIMULATION: answers come from the built-in Copilot simulator at {}, not from Copilot.",
         sim.url()
     );
-    let result = crate::serve_cli::run(ext, port, json);
+    let result = crate::cli::serve::run(ext, port, json, options);
     drop(sim);
     drop(config);
     result

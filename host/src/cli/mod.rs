@@ -61,7 +61,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor { json } => crate::cli::doctor::run(&load(&cli)?, *json),
         Command::SignIn { json } => crate::cli::signin::sign_in(&load(&cli)?, *json),
         Command::SignOut { json } => crate::cli::signin::sign_out(&load(&cli)?, *json),
-        Command::Serve { port, json } => crate::cli::serve::run(load(&cli)?, *port, *json),
+        Command::Serve {
+            port,
+            json,
+            simulator,
+            ollama_keyless,
+        } => {
+            let options = copilot_host::serve::ServeOptions {
+                ollama_keyless: *ollama_keyless,
+            };
+            if *simulator {
+                crate::cli::demo::serve(&cli.extension, log_sink(), *port, *json, options)
+            } else {
+                crate::cli::serve::run(load(&cli)?, *port, *json, options)
+            }
+        }
         Command::Install { source, json } => crate::cli::install::run(source, *json),
     }
 }

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use copilot_host::serve::{zed_key_env, zed_settings, Server};
+use copilot_host::serve::{
+    claude_code_env, zed_key_env, zed_ollama_settings, zed_settings, ServeOptions, Server,
+    MODEL_MAP_SETTING, ZED_OLLAMA_KEY_ENV,
+};
 use copilot_host::Extension;
 
 /// How often the main thread checks for a stop request.
@@ -21,7 +24,12 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs `serve` until SIGINT, SIGTERM or (piped) stdin EOF.
-pub fn run(ext: Extension, port: Option<u16>, json: bool) -> anyhow::Result<()> {
+pub fn run(
+    ext: Extension,
+    port: Option<u16>,
+    json: bool,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
     let ext = Arc::new(ext);
     let provider = ext.default_provider()?;
     let models = match ext.models(&provider)? {
@@ -34,10 +42,22 @@ pub fn run(ext: Extension, port: Option<u16>, json: bool) -> anyhow::Result<()> 
             Vec::new()
         }
     };
-    let server = Server::start(ext, provider.clone(), port)?;
+    let server = Server::start_with(ext, provider.clone(), port, options)?;
     let settings = zed_settings(&server.url(), &models);
     if json {
-        let line = json!({"url": server.url(), "key": server.key(), "provider": provider, "zed_settings": settings});
+        let root = server.root_url();
+        let line = json!({
+            "url": server.url(),
+            "key": server.key(),
+            "provider": provider,
+            "zed_settings": settings,
+            "anthropic_base_url": root,
+            "claude_code_env": claude_code_env(&root, server.key()),
+            "ollama_url": root,
+            "ollama_keyless": server.ollama_keyless(),
+            "zed_ollama_settings": zed_ollama_settings(&root),
+            "zed_ollama_key_env": ZED_OLLAMA_KEY_ENV,
+        });
         println!("{line}");
     } else {
         print_banner(&server, &provider, &settings);
@@ -53,7 +73,7 @@ pub fn run(ext: Extension, port: Option<u16>, json: bool) -> anyhow::Result<()> 
 
 fn print_banner(server: &Server, provider: &str, settings: &serde_json::Value) {
     let pretty = serde_json::to_string_pretty(settings).unwrap_or_default();
-    println!("Serving {provider} as an OpenAI-compatible API (loopback only).");
+    println!("Serving {provider} as OpenAI-compatible, Anthropic Messages and Ollama APIs (loopback only).");
     println!();
     println!("  base URL  {}", server.url());
     println!("  API key   {}", server.key());
@@ -65,7 +85,31 @@ fn print_banner(server: &Server, provider: &str, settings: &serde_json::Value) {
         zed_key_env()
     );
     println!();
+    print_other_protocols(server);
+    println!();
     println!("Press Ctrl-C to stop.");
+}
+
+/// The Ollama and Anthropic settings, after the OpenAI ones.
+fn print_other_protocols(server: &Server) {
+    let root = server.root_url();
+    let ollama = serde_json::to_string_pretty(&zed_ollama_settings(&root)).unwrap_or_default();
+    println!("Zed's Ollama provider (lists the models by itself): add this to settings.json");
+    println!("{ollama}");
+    if server.ollama_keyless() {
+        println!("(keyless mode: the Ollama routes take requests without the key, but none from a web page)");
+    } else {
+        println!("then paste the API key as the Ollama provider's API key in Zed, or start Zed with {ZED_OLLAMA_KEY_ENV}=<key>.");
+    }
+    println!();
+    println!("Claude Code and other Anthropic clients:");
+    let env = claude_code_env(&root, server.key());
+    if let Some(env) = env.as_object() {
+        for (name, value) in env {
+            println!("  export {name}={}", value.as_str().unwrap_or_default());
+        }
+    }
+    println!("  (ANTHROPIC_API_KEY=<key> works too; Claude model ids map to Copilot's, override with `{MODEL_MAP_SETTING}` in --settings)");
 }
 
 fn watch_for_stop() {

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _};
 
 use crate::runtime::Extension;
-use crate::serve::context::Context;
+use crate::serve::context::{Context, ServeOptions};
 use crate::serve::openai::{self, API_PREFIX};
+use crate::serve::{anthropic, ollama};
 use crate::serve::wire;
 /// Concurrent connections served; more get a 503 at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -49,7 +50,6 @@ pub struct Server {
 struct Shared {
     /// What the protocol handlers see.
     context: Context,
-    key: String,
     /// Open sockets by connection id, so shutdown can cut them.
     sockets: Mutex<HashMap<u64, TcpStream>>,
     /// Running handlers, and a signal when one ends.
@@ -64,6 +64,16 @@ impl Server {
         provider: impl Into<String>,
         port: Option<u16>,
     ) -> anyhow::Result<Server> {
+        Server::start_with(ext, provider, port, ServeOptions::default())
+    }
+
+    /// [`Server::start`] with options.
+    pub fn start_with(
+        ext: Arc<Extension>,
+        provider: impl Into<String>,
+        port: Option<u16>,
+        options: ServeOptions,
+    ) -> anyhow::Result<Server> {
         let port = port.unwrap_or(0);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).with_context(|| {
             format!("cannot listen on 127.0.0.1:{port}; pick another port with --port or stop the other server")
@@ -72,8 +82,7 @@ impl Server {
             .local_addr()
             .context("the listening socket has no address")?;
         let shared = Arc::new(Shared {
-            context: Context::new(ext, provider.into()),
-            key: new_key()?,
+            context: Context::new(ext, provider.into(), new_key()?, options),
             sockets: Mutex::new(HashMap::new()),
             active: Mutex::new(0),
             ended: Condvar::new(),
@@ -95,6 +104,17 @@ impl Server {
         format!("http://{}{API_PREFIX}", self.addr)
     }
 
+    /// The server's root URL, e.g. `http://127.0.0.1:4141`: the Anthropic base URL (clients
+    /// add `/v1/messages`) and the Ollama API URL (clients add `/api/...`).
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Whether the Ollama routes accept requests without the key.
+    pub fn ollama_keyless(&self) -> bool {
+        self.shared.context.options.ollama_keyless
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -102,7 +122,7 @@ impl Server {
 
     /// The bearer key every request must carry (`Authorization: Bearer <key>`).
     pub fn key(&self) -> &str {
-        &self.shared.key
+        self.shared.context.key()
     }
 
     /// Stops accepting, cuts open connections, and waits (at most a few seconds) for their
@@ -155,16 +175,6 @@ fn new_key() -> anyhow::Result<String> {
         .map_err(|e| anyhow!("cannot read /dev/urandom to make an API key: {e}"))?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("{KEY_PREFIX}{hex}"))
-}
-
-/// Compares without an early exit, so timing does not reveal how much of a guess matched.
-fn same_key(given: &str, key: &str) -> bool {
-    let (given, key) = (given.as_bytes(), key.as_bytes());
-    let mut diff = given.len() ^ key.len();
-    for (i, k) in key.iter().enumerate() {
-        diff |= usize::from(given.get(i).copied().unwrap_or(0) ^ k);
-    }
-    diff == 0
 }
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -244,7 +254,18 @@ fn handle_connection(shared: &Shared, id: u64, stream: TcpStream) {
                 &openai::error_body(why, "invalid_request_error", None),
             );
         }
-        Err(wire::WireError::TooLarge { head }) => {
+        Err(wire::WireError::TooLarge {
+            head: false,
+            path: Some(path),
+        }) if protocol_of(&path) != Protocol::OpenAi => {
+            let why = "the request body is too large";
+            let body = match protocol_of(&path) {
+                Protocol::Anthropic => anthropic::error_body("request_too_large", why),
+                _ => ollama::error_body(why),
+            };
+            let _ = wire::write_json(&mut out, 413, &[], &body);
+        }
+        Err(wire::WireError::TooLarge { head, .. }) => {
             let (status, what) = if head {
                 (431, "request head")
             } else {
@@ -264,8 +285,46 @@ fn handle_connection(shared: &Shared, id: u64, stream: TcpStream) {
     let _ = out.shutdown(Shutdown::Both);
 }
 
+/// The wire protocol a path belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    OpenAi,
+    Anthropic,
+    Ollama,
+}
+
+fn protocol_of(path: &str) -> Protocol {
+    let under_v1 = path.strip_prefix(API_PREFIX).unwrap_or(path);
+    if under_v1 == "/messages" || under_v1.starts_with("/messages/") {
+        Protocol::Anthropic
+    } else if path == "/api" || path.starts_with("/api/") {
+        Protocol::Ollama
+    } else {
+        Protocol::OpenAi
+    }
+}
+
 fn route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
-    if !authorized(shared, request) {
+    // Each protocol checks the key its own clients send and answers in its own error shape.
+    let trimmed = request.path.trim_end_matches('/');
+    let ctx = &shared.context;
+    let result = match protocol_of(trimmed) {
+        Protocol::Anthropic => {
+            let path = trimmed.strip_prefix(API_PREFIX).unwrap_or(trimmed);
+            anthropic::route(ctx, request, path, out)
+        }
+        Protocol::Ollama => ollama::route(ctx, request, trimmed, out),
+        Protocol::OpenAi => {
+            openai_route(shared, request, out);
+            Ok(())
+        }
+    };
+    // A write error means the client went away; nothing is left to tell it.
+    drop(result);
+}
+
+fn openai_route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
+    if !shared.context.bearer_ok(request) {
         let body = openai::error_body(
             "missing or wrong API key: send `Authorization: Bearer <key>` with the key `copilot-host serve` printed",
             "invalid_request_error",
@@ -277,19 +336,11 @@ fn route(shared: &Shared, request: &wire::Request, out: &mut TcpStream) {
     openai::route(&shared.context, request, out);
 }
 
-fn authorized(shared: &Shared, request: &wire::Request) -> bool {
-    let Some(value) = request.header("authorization") else {
-        return false;
-    };
-    let Some((scheme, given)) = value.split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer") && same_key(given.trim(), &shared.key)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::context::same_key;
 
     #[test]
     fn keys_are_random_and_compared_exactly() {

@@ -24,6 +24,9 @@ pub enum WireError {
     TooLarge {
         /// Whether the head, not the body, was too large.
         head: bool,
+        /// The request's path when the head was read (so the answer can take the route's
+        /// error shape).
+        path: Option<String>,
     },
     /// The socket failed, timed out or closed mid-request (just close).
     Io,
@@ -93,7 +96,15 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request, WireError> {
         headers,
         body: Vec::new(),
     };
-    request.body = read_body(reader, &request)?;
+    request.body = match read_body(reader, &request) {
+        Err(WireError::TooLarge { head, .. }) => {
+            return Err(WireError::TooLarge {
+                head,
+                path: Some(request.path),
+            })
+        }
+        other => other?,
+    };
     Ok(request)
 }
 
@@ -104,14 +115,14 @@ fn read_line(reader: &mut io::Take<&mut impl BufRead>, head: bool) -> Result<Str
     let n = reader.read_until(b'\n', &mut line)?;
     if n == 0 {
         return Err(if reader.limit() == 0 {
-            WireError::TooLarge { head }
+            WireError::TooLarge { head, path: None }
         } else {
             WireError::Io
         });
     }
     if line.last() != Some(&b'\n') {
         return Err(if reader.limit() == 0 {
-            WireError::TooLarge { head }
+            WireError::TooLarge { head, path: None }
         } else {
             WireError::Io
         });
@@ -137,7 +148,10 @@ fn read_body(reader: &mut impl BufRead, request: &Request) -> Result<Vec<u8>, Wi
         .parse()
         .map_err(|_| WireError::Malformed("Content-Length is not a number"))?;
     if length > MAX_BODY_BYTES {
-        return Err(WireError::TooLarge { head: false });
+        return Err(WireError::TooLarge {
+                head: false,
+                path: None,
+            });
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
@@ -161,7 +175,10 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, WireError> {
             }
         }
         if body.len().saturating_add(size) > MAX_BODY_BYTES {
-            return Err(WireError::TooLarge { head: false });
+            return Err(WireError::TooLarge {
+                head: false,
+                path: None,
+            });
         }
         let start = body.len();
         body.resize(start + size, 0);
@@ -189,6 +206,7 @@ fn reason(status: u16) -> &'static str {
         501 => "Not Implemented",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        529 => "Overloaded",
         _ => "Status",
     }
 }
@@ -242,16 +260,50 @@ impl<W: Write> EventStream<W> {
 
     /// Sends `data: <text>\n\n`.
     pub fn data(&mut self, text: &str) -> io::Result<()> {
-        let event = format!("data: {text}\n\n");
-        write!(self.out, "{:x}\r\n{event}\r\n", event.len())?;
-        self.out.flush()
+        write_chunk(&mut self.out, &format!("data: {text}\n\n"))
     }
 
-    /// Sends `event: <name>\ndata: <text>\n\n` (protocols whose events are typed by name).
-    pub fn event(&mut self, name: &str, text: &str) -> io::Result<()> {
-        let event = format!("event: {name}\ndata: {text}\n\n");
-        write!(self.out, "{:x}\r\n{event}\r\n", event.len())?;
+    /// Sends `event: <name>\ndata: <text>\n\n` (a named event, as Anthropic's stream has).
+    pub fn named(&mut self, name: &str, text: &str) -> io::Result<()> {
+        write_chunk(&mut self.out, &format!("event: {name}\ndata: {text}\n\n"))
+    }
+
+    /// Ends the chunked body.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.write_all(b"0\r\n\r\n")?;
         self.out.flush()
+    }
+}
+
+/// One chunk of a chunked body, flushed at once.
+fn write_chunk(out: &mut impl Write, text: &str) -> io::Result<()> {
+    write!(out, "{:x}\r\n{text}\r\n", text.len())?;
+    out.flush()
+}
+
+/// An `application/x-ndjson` response body (Ollama's stream): one JSON value per line, each
+/// line its own chunk, flushed at once.
+pub struct LineStream<W: Write> {
+    out: W,
+}
+
+impl<W: Write> LineStream<W> {
+    /// Sends the 200 head of a JSON-lines response.
+    pub fn start(mut out: W) -> io::Result<LineStream<W>> {
+        write_head(
+            &mut out,
+            200,
+            &[
+                ("Content-Type", "application/x-ndjson".to_string()),
+                ("Transfer-Encoding", "chunked".to_string()),
+            ],
+        )?;
+        Ok(LineStream { out })
+    }
+
+    /// Sends one value and a newline.
+    pub fn line(&mut self, value: &serde_json::Value) -> io::Result<()> {
+        write_chunk(&mut self.out, &format!("{value}\n"))
     }
 
     /// Ends the chunked body.
@@ -301,7 +353,7 @@ mod tests {
         );
         assert!(matches!(
             parse(big.as_bytes()),
-            Err(WireError::TooLarge { head: false })
+            Err(WireError::TooLarge { head: false, .. })
         ));
         let huge_head = format!(
             "GET / HTTP/1.1\r\nX: {}\r\n\r\n",
@@ -309,7 +361,7 @@ mod tests {
         );
         assert!(matches!(
             parse(huge_head.as_bytes()),
-            Err(WireError::TooLarge { head: true })
+            Err(WireError::TooLarge { head: true, .. })
         ));
         assert!(matches!(
             parse(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"),
@@ -322,7 +374,7 @@ mod tests {
         let mut out = Vec::new();
         let mut events = EventStream::start(&mut out).unwrap();
         events.data("{}").unwrap();
-        events.event("ping", "{}").unwrap();
+        events.named("ping", "{}").unwrap();
         events.finish().unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
@@ -333,5 +385,39 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn named_events_and_json_lines_are_one_chunk_each() {
+        let mut out = Vec::new();
+        let mut events = EventStream::start(&mut out).unwrap();
+        events.named("ping", r#"{"type":"ping"}"#).unwrap();
+        events.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with("\r\n\r\n23\r\nevent: ping\ndata: {\"type\":\"ping\"}\n\n\r\n0\r\n\r\n"),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        let mut lines = LineStream::start(&mut out).unwrap();
+        lines.line(&serde_json::json!({"done": true})).unwrap();
+        lines.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Content-Type: application/x-ndjson\r\n"));
+        assert!(text.ends_with("\r\n\r\ne\r\n{\"done\":true}\n\r\n0\r\n\r\n"), "{text}");
+    }
+
+    #[test]
+    fn an_oversized_body_names_its_path() {
+        let big = format!(
+            "POST /v1/messages HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        );
+        match parse(big.as_bytes()) {
+            Err(WireError::TooLarge { head: false, path }) => {
+                assert_eq!(path.as_deref(), Some("/v1/messages"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,13 +1,17 @@
-//! The OpenAI wire protocol: `GET /v1/models`, `GET /v1/models/{id}` and
-//! `POST /v1/chat/completions` (streamed as server-sent events or whole).
+//! The OpenAI wire protocols: `GET /v1/models`, `GET /v1/models/{id}`,
+//! `POST /v1/chat/completions` and `POST /v1/responses` (streamed as server-sent events or
+//! whole).
 //!
 //! * this module: the routes, driving a completion stream into the wire writers;
-//! * `translate`: the pure JSON ⇄ WIT translation (requests, chunks, errors);
+//! * `translate`: the pure JSON ⇄ WIT translation of Chat Completions (requests, chunks,
+//!   errors), whose error shape and request options the Responses API shares;
+//! * `responses`: the Responses API (requests, output items and events);
 //! * `zed`: the settings snippet for Zed's `openai_compatible` provider.
 //!
 //! It may import `super::context`, `super::wire` and the library's lower layers; never
 //! `super::server` (the core calls in here, not the other way round) or another protocol.
 
+mod responses;
 mod translate;
 pub mod zed;
 
@@ -19,8 +23,10 @@ use crate::runtime::CompletionStream;
 use crate::serve::context::{unix_now, Context};
 use crate::serve::wire;
 
+pub use responses::{parse_responses_request, ResponsesRequest, ResponsesTranslator};
 pub use translate::{
-    error_body, models_json, parse_chat_request, provider_error, ChatRequest, Translator,
+    error_body, models_json, parse_chat_request, provider_error, ChatRequest, RequestOptions,
+    Translator,
 };
 
 /// The path prefix every route lives under (`/v1/models` is also answered as `/models`).
@@ -39,13 +45,14 @@ pub(crate) fn route(ctx: &Context, request: &wire::Request, out: &mut TcpStream)
             one_model(ctx, &model["/models/".len()..], out)
         }
         ("POST", "/chat/completions") => chat(ctx, request, out),
-        (_, "/models" | "/chat/completions") => {
+        ("POST", "/responses") => responses::handle(ctx, request, out),
+        (_, "/models" | "/chat/completions" | "/responses") => {
             let body = error_body("method not allowed", "invalid_request_error", None);
             wire::write_json(out, 405, &[], &body)
         }
         _ => {
             let body = error_body(
-                &format!("no route {} {}; this endpoint serves GET /v1/models and POST /v1/chat/completions", request.method, request.path),
+                &format!("no route {} {}; this endpoint serves GET /v1/models, POST /v1/chat/completions and POST /v1/responses (OpenAI), POST /v1/messages (Anthropic) and /api/chat, /api/tags, /api/show, /api/version (Ollama)", request.method, request.path),
                 "invalid_request_error",
                 None,
             );

@@ -20,18 +20,18 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::sync::atomic::Ordering;
 
 use serde_json::{json, Map, Value};
 
-use super::openai::{self, RequestOptions};
-use super::{wire, Shared};
-use crate::bindings::copilot_chat::extension::llm_provider::{
+use super::translate::{self as openai, RequestOptions};
+use crate::serve::context::{unix_now, Context};
+use crate::serve::wire;
+use crate::contract::llm_provider::{
     CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, ProviderError,
     RequestMessage, StopReason, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition,
     ToolResult, ToolResultContent, ToolUse,
 };
-use crate::stream::CompletionStream;
+use crate::runtime::CompletionStream;
 
 /// The schema sent for a function tool that declares no parameters.
 const EMPTY_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
@@ -1100,7 +1100,7 @@ fn usage_json(usage: &TokenUsage) -> Value {
 
 /// `POST /v1/responses`.
 pub(super) fn handle(
-    shared: &Shared,
+    ctx: &Context,
     request: &wire::Request,
     out: &mut TcpStream,
 ) -> io::Result<()> {
@@ -1109,9 +1109,9 @@ pub(super) fn handle(
         Err(bad) => return wire::write_json(out, 400, &[], &bad.body()),
     };
     // contract: wit bump pending — `parsed.passthrough` is not sent yet.
-    let mut stream = match shared
+    let mut stream = match ctx
         .ext
-        .stream(&shared.provider, &parsed.model, parsed.request)
+        .stream(&ctx.provider, &parsed.model, parsed.request)
     {
         Ok(Ok(stream)) => stream,
         Ok(Err(error)) => return super::provider_failure(out, &error),
@@ -1124,19 +1124,19 @@ pub(super) fn handle(
         Ok(Some(Err(error))) => return super::provider_failure(out, &error),
         Err(error) => return super::host_failure(out, &error),
     };
-    let n = shared.next_id.fetch_add(1, Ordering::SeqCst);
-    let now = super::unix_now();
+    let n = ctx.next_id();
+    let now = unix_now();
     let id = format!("resp_{now:x}{n:04x}");
     let mut translator = ResponsesTranslator::new(id, now, parsed.model, parsed.echo);
     if parsed.stream {
-        stream_answer(shared, &mut stream, &mut translator, first, out)
+        stream_answer(ctx, &mut stream, &mut translator, first, out)
     } else {
         whole_answer(&mut stream, &mut translator, first, out)
     }
 }
 
 fn stream_answer(
-    shared: &Shared,
+    ctx: &Context,
     stream: &mut CompletionStream,
     translator: &mut ResponsesTranslator,
     first: Option<CompletionEvent>,
@@ -1146,7 +1146,7 @@ fn stream_answer(
     let send = |events: &mut wire::EventStream<&mut TcpStream>, list: Vec<Value>| {
         list.iter().try_for_each(|e| {
             let kind = e["type"].as_str().unwrap_or_default();
-            events.event(kind, &e.to_string())
+            events.named(kind, &e.to_string())
         })
     };
     send(&mut events, translator.start())?;
@@ -1168,7 +1168,7 @@ fn stream_answer(
                 return events.finish();
             }
         }
-        if shared.stopping.load(Ordering::SeqCst) {
+        if ctx.is_stopping() {
             return Ok(());
         }
     }
@@ -1206,7 +1206,7 @@ fn whole_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::copilot_chat::extension::llm_provider::{
+    use crate::contract::llm_provider::{
         NotSignedInInfo, ToolUseJsonParseError, UpstreamInfo,
     };
 

@@ -61,3 +61,19 @@ mod tests {
         );
     }
 }
+
+/// The environment variable Zed's Ollama provider reads its API key from.
+pub const ZED_OLLAMA_KEY_ENV: &str = "OLLAMA_API_KEY";
+
+/// A `language_models.ollama` block for Zed's settings.json: Zed then lists the models itself
+/// (from `/api/tags` and `/api/show`). The key is not in it (see [`ZED_OLLAMA_KEY_ENV`]).
+pub fn zed_ollama_settings(root_url: &str) -> Value {
+    json!({"language_models": {"ollama": {"api_url": root_url}}})
+}
+
+/// The environment that points Claude Code (or any Anthropic SDK client) at this server.
+/// `ANTHROPIC_AUTH_TOKEN` is sent as `Authorization: Bearer`; `ANTHROPIC_API_KEY` (sent as
+/// `x-api-key`) works too.
+pub fn claude_code_env(root_url: &str, key: &str) -> Value {
+    json!({"ANTHROPIC_BASE_URL": root_url, "ANTHROPIC_AUTH_TOKEN": key})
+}
