@@ -1,5 +1,6 @@
-//! Installed extensions: `copilot-host install <dir or .wasm>` copies a built extension into
-//! the host's extensions directory, and `--extension <id>` finds it there.
+//! Installed extensions: `copilot-host install <dir, .wasm or .tar.gz>` copies a built
+//! extension into the host's extensions directory, and `--extension <id>` finds it there.
+//! Registry archives are checked and unpacked by [`crate::archive`].
 //!
 //! Design decisions:
 //! * Only what a host needs at run time is copied (`extension.toml`, `extension.wasm`, the
@@ -25,10 +26,6 @@ pub const DATA_DIR_ENV: &str = "COPILOT_HOST_DATA_DIR";
 const DATA_DIR_NAME: &str = "copilot-host";
 /// The extensions directory's name inside the data directory.
 const EXTENSIONS_DIR_NAME: &str = "extensions";
-/// The directory of icons copied along.
-const ICONS_DIR: &str = "icons";
-/// Deepest directory level copied under `icons/`.
-const MAX_COPY_DEPTH: usize = 4;
 
 /// One installed extension.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,9 +98,12 @@ pub fn list_installed(extensions_dir: &Path) -> Vec<String> {
     ids
 }
 
-/// Installs `source` (an extension directory, built first if needed, or its `.wasm` file,
-/// whose directory holds `extension.toml`) into `extensions_dir`.
+/// Installs `source` (an extension directory, built first if needed, its `.wasm` file, whose
+/// directory holds `extension.toml`, or a registry archive `.tar.gz`) into `extensions_dir`.
 pub fn install_into(source: &Path, extensions_dir: &Path) -> anyhow::Result<Installed> {
+    if crate::archive::is_archive(source) && source.is_file() {
+        return crate::archive::install_archive(source, extensions_dir);
+    }
     let (dir, wasm) = locate(source)?;
     let manifest = Manifest::load(&dir).map_err(|e| anyhow!("{e}"))?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
@@ -152,7 +152,7 @@ fn locate(source: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let is_wasm = source.extension().is_some_and(|e| e == "wasm");
     if !is_wasm || !source.is_file() {
         bail!(
-            "{} is neither an extension directory nor a .wasm file",
+            "{} is neither an extension directory, an extension.wasm nor a .tar.gz archive",
             source.display()
         );
     }
@@ -176,22 +176,18 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Copies the payload (the set `package` archives, see [`crate::package::payload_files`]).
 fn stage_files(dir: &Path, wasm: &[u8], stage: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(stage).with_context(|| format!("cannot create {}", stage.display()))?;
-    copy_file(&dir.join(MANIFEST_FILE), &stage.join(MANIFEST_FILE))?;
     std::fs::write(stage.join(COMPONENT_FILE), wasm)
         .with_context(|| format!("cannot write {}", stage.join(COMPONENT_FILE).display()))?;
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().to_ascii_uppercase();
-        let is_license = name.starts_with("LICENSE") || name.starts_with("LICENCE");
-        if is_license && entry.file_type()?.is_file() {
-            copy_file(&entry.path(), &stage.join(entry.file_name()))?;
+    for rel in crate::package::payload_files(dir)? {
+        let to = stage.join(&rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-    }
-    let icons = dir.join(ICONS_DIR);
-    if icons.is_dir() {
-        copy_tree(&icons, &stage.join(ICONS_DIR), MAX_COPY_DEPTH)?;
+        copy_file(&dir.join(&rel), &to)?;
     }
     Ok(())
 }
@@ -202,27 +198,8 @@ fn copy_file(from: &Path, to: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
 }
 
-/// Copies regular files and directories; symlinks are skipped so nothing outside the
-/// extension is pulled in.
-fn copy_tree(from: &Path, to: &Path, depth: usize) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    for entry in
-        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
-    {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_file() {
-            copy_file(&entry.path(), &target)?;
-        } else if kind.is_dir() && depth > 0 {
-            copy_tree(&entry.path(), &target, depth - 1)?;
-        }
-    }
-    Ok(())
-}
-
 /// Replaces `target` with `stage`; the old copy is removed only after the new one is in place.
-fn swap_into_place(stage: &Path, target: &Path) -> anyhow::Result<()> {
+pub(crate) fn swap_into_place(stage: &Path, target: &Path) -> anyhow::Result<()> {
     let old = target.with_file_name(format!(
         ".{}.old-{}",
         target

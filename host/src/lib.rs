@@ -8,6 +8,7 @@
 //! CLI over it.
 
 pub mod api_version;
+pub mod archive;
 mod bindings;
 pub mod capabilities;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod log;
 pub mod manifest;
 mod options;
 pub mod output;
+pub mod package;
 pub mod progress;
 mod runtime;
 pub mod serve;
