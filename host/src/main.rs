@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod exit;
 mod install_cli;
+mod package_cli;
 mod serve_cli;
 mod signin_cli;
 mod signin_json;
