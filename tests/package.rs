@@ -15,7 +15,7 @@ use copilot_chat_tests::*;
 use copilot_host::api_version::{HOST_CONTRACT, SECTION_NAME};
 use copilot_host::archive::{install_archive_with, ArchiveLimits};
 use copilot_host::install::{install_into, list_installed};
-use copilot_host::package::{manifest_json, package, ARCHIVE_FILE, MANIFEST_JSON};
+use copilot_host::package::{is_debug_build, manifest_json, package, ARCHIVE_FILE, MANIFEST_JSON};
 use copilot_host::{CredentialStore, EnvSource, Extension, HostOptions, LogSink};
 use copilot_sim::{Sim, SimConfig};
 use tar::EntryType;
@@ -90,9 +90,20 @@ fn packaging_twice_gives_the_same_bytes() {
     assert_eq!(manifest["language_model_providers"]["copilot-chat"]["name"], "GitHub Copilot Chat");
 
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive.as_slice()));
-    let names: Vec<String> =
-        tar.entries().expect("entries").map(|e| e.expect("entry").path().expect("path").display().to_string()).collect();
+    let mut names = Vec::new();
+    for entry in tar.entries().expect("entries") {
+        let mut entry = entry.expect("entry");
+        let name = entry.path().expect("path").display().to_string();
+        if name == "extension.wasm" {
+            let mut wasm = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut wasm).expect("read the component");
+            assert!(!is_debug_build(&wasm), "the package must hold the release build");
+        }
+        names.push(name);
+    }
     assert_eq!(names, ["LICENSE", "extension.toml", "extension.wasm", "icons/", "icons/copilot.svg"]);
+    // The dev-extension build is the debug one (what `serve` warns about).
+    assert!(is_debug_build(&std::fs::read(component()).expect("read the dev build")));
 }
 
 #[test]
@@ -122,6 +133,14 @@ fn the_archive_installs_and_runs() {
     assert_eq!(ext.component_path(), installed.dir.join("extension.wasm"));
     let models = ext.models(PROVIDER).expect("no trap").expect("models");
     assert!(models.iter().any(|m| m.is_default), "{models:?}");
+}
+
+#[test]
+fn installing_a_source_directory_installs_the_release_build() {
+    let data = TempDir::new("data");
+    let installed = install_into(&extension_dir(), &data.path().join("extensions")).expect("install the source dir");
+    let wasm = std::fs::read(installed.dir.join("extension.wasm")).expect("read the installed component");
+    assert!(!is_debug_build(&wasm), "install must build the registry (release) profile");
 }
 
 // ---- hostile archives, built by hand -------------------------------------------------------

@@ -138,15 +138,38 @@ pub fn install_into(source: &Path, extensions_dir: &Path) -> anyhow::Result<Inst
     })
 }
 
+/// Compiles the installed component into the host's compiled-component cache, so the first
+/// command after `install` loads it instead of compiling it. A cache problem only costs that
+/// first command its compile, so it is a warning, not a failed install.
+pub fn warm_cache(installed: &Installed, log: &crate::log::Logger) {
+    let wasm = installed.dir.join(COMPONENT_FILE);
+    let warmed = std::fs::read(&wasm)
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| crate::component::compile(&crate::component::engine()?, &bytes, log));
+    if let Err(error) = warmed {
+        log.log(
+            crate::log::Level::Warn,
+            "host",
+            &format!("cannot precompile {}: {error:#}", wasm.display()),
+        );
+    }
+}
+
 /// Installs into the extensions directory of the process environment.
 pub fn install(source: &Path) -> anyhow::Result<Installed> {
     install_into(source, &extensions_dir(&EnvSource::Process)?)
 }
 
-/// The extension directory and its component (built when `source` is a source directory).
+/// The extension directory and its component. A source directory (with a `Cargo.toml`) is
+/// built in release, the registry's profile (issue 14: the debug build is several times slower
+/// per request); a directory without one installs the `extension.wasm` it holds.
 fn locate(source: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     if source.is_dir() {
-        let wasm = crate::devbuild::ensure_component(source)?;
+        let wasm = if source.join("Cargo.toml").is_file() {
+            crate::devbuild::build(source, crate::devbuild::Profile::Release)?
+        } else {
+            crate::devbuild::ensure_component(source)?
+        };
         return Ok((source.to_path_buf(), wasm));
     }
     let is_wasm = source.extension().is_some_and(|e| e == "wasm");

@@ -43,6 +43,9 @@ pub fn extension_dir(value: &Path) -> anyhow::Result<PathBuf> {
 pub fn run(source: &Path, json: bool) -> anyhow::Result<()> {
     let mut spinner = copilot_host::progress::Spinner::quiet("installing");
     let installed = install_source(source);
+    let installed = installed.inspect(|installed| {
+        copilot_host::install::warm_cache(installed, &copilot_host::Logger::new(crate::cli::log_sink()))
+    });
     spinner.stop();
     let installed = installed?;
     if json {

@@ -422,6 +422,14 @@ fn license_violations(dir: &Path) -> Vec<String> {
     }
 }
 
+/// Whether `wasm` is a debug build: it carries DWARF (`.debug_*` custom sections), which the
+/// release profile strips. Unreadable bytes count as not debug (loading reports them).
+pub fn is_debug_build(wasm: &[u8]) -> bool {
+    wasmparser::Parser::new(0).parse_all(wasm).any(|payload| {
+        matches!(payload, Ok(wasmparser::Payload::CustomSection(section)) if section.name().starts_with(".debug_"))
+    })
+}
+
 /// Which accepted license `text` is, if any.
 pub fn accepted_license(text: &str) -> Option<&'static str> {
     ACCEPTED_LICENSES

@@ -22,6 +22,7 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs `serve` until SIGINT, SIGTERM or (piped) stdin EOF.
 pub fn run(ext: Extension, port: Option<u16>, json: bool) -> anyhow::Result<()> {
+    warn_if_debug(&ext);
     let ext = Arc::new(ext);
     let provider = ext.default_provider()?;
     let models = match ext.models(&provider)? {
@@ -49,6 +50,20 @@ pub fn run(ext: Extension, port: Option<u16>, json: bool) -> anyhow::Result<()> 
     eprintln!("stopping…");
     server.shutdown();
     Ok(())
+}
+
+/// A debug component (the dev-extension build) answers several times slower (issue 14).
+fn warn_if_debug(ext: &Extension) {
+    let path = ext.component_path();
+    let debug = std::fs::read(path).is_ok_and(|wasm| copilot_host::package::is_debug_build(&wasm));
+    if debug {
+        eprintln!(
+            "warning: {} is a debug build (the dev-extension build), several times slower per request; \
+             for serving, run `copilot-host install <source dir>` (builds in release) and serve with `--extension {}`",
+            path.display(),
+            ext.manifest().id
+        );
+    }
 }
 
 fn print_banner(server: &Server, provider: &str, settings: &serde_json::Value) {
