@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 
 use copilot_chat_tests::*;
 use copilot_host::api_version::{HOST_CONTRACT, SECTION_NAME};
-use copilot_host::archive::{install_archive_with, ArchiveLimits};
-use copilot_host::install::{install_into, list_installed};
+use copilot_host::archive::ArchiveLimits;
+use copilot_host::install::{install_archive, install_into, list_installed};
 use copilot_host::package::{is_debug_build, manifest_json, package, ARCHIVE_FILE, MANIFEST_JSON};
 use copilot_host::{CredentialStore, EnvSource, Extension, HostOptions, LogSink};
 use copilot_sim::{Sim, SimConfig};
@@ -288,7 +288,7 @@ fn hostile_archives_are_refused_and_leave_the_installed_copy_alone() {
 
     for (case, bytes, manifest, limits, expected) in cases {
         let dir = download(&bytes, manifest.as_deref());
-        let error = install_archive_with(&dir.path().join(ARCHIVE_FILE), &extensions, &limits)
+        let error = install_archive(&dir.path().join(ARCHIVE_FILE), &extensions, &limits)
             .err()
             .unwrap_or_else(|| panic!("{case}: the archive was accepted"));
         let message = format!("{error:#}");

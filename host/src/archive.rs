@@ -15,6 +15,8 @@
 //!   reach outside it. The staged copy is verified like a directory install (manifest valid,
 //!   `extension.wasm` present, contract version accepted) and, when a `manifest.json` lies
 //!   next to the archive, checked against it; only then is it renamed into place.
+//! * Placing the staged copy is `install`'s job ([`crate::install::install_archive`]), the
+//!   same rename as a directory install.
 //! * `manifest.json` is optional and read from the archive's directory (a registry publishes it
 //!   beside the archive); every field it states must equal what the archive holds.
 
@@ -31,7 +33,6 @@ use serde_json::Value;
 
 use crate::api_version::ApiVersionError;
 use crate::devbuild::COMPONENT_FILE;
-use crate::install::Installed;
 use crate::manifest::{Manifest, ManifestError, MANIFEST_FILE};
 use crate::package::{is_payload_path, manifest_json, MANIFEST_JSON};
 
@@ -192,19 +193,19 @@ pub fn is_archive(path: &Path) -> bool {
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
-/// Installs the archive at `archive` into `extensions_dir` under the default limits.
-pub fn install_archive(archive: &Path, extensions_dir: &Path) -> anyhow::Result<Installed> {
-    install_archive_with(archive, extensions_dir, &ArchiveLimits::default())
+/// An archive unpacked and verified in a staging directory beside the extensions; the caller
+/// renames it into place (or removes it).
+#[derive(Debug)]
+pub struct Staged {
+    /// The staged extension's manifest.
+    pub manifest: Manifest,
+    /// The staging directory (inside the extensions directory, so a rename moves it).
+    pub dir: PathBuf,
 }
 
-/// Installs the archive at `archive` into `extensions_dir` under `limits`: extracted into a
-/// staging directory beside the target, verified, then renamed into place; on any error the
-/// installed copy (if any) is untouched and the staging directory removed.
-pub fn install_archive_with(
-    archive: &Path,
-    extensions_dir: &Path,
-    limits: &ArchiveLimits,
-) -> anyhow::Result<Installed> {
+/// Unpacks `archive` under `limits` into a fresh staging directory inside `extensions_dir` and
+/// verifies it; on any error nothing is left behind.
+pub fn unpack(archive: &Path, extensions_dir: &Path, limits: &ArchiveLimits) -> anyhow::Result<Staged> {
     let refused = |e: ArchiveError| anyhow::anyhow!("cannot install {}: {e}", archive.display());
     let size = std::fs::metadata(archive)
         .with_context(|| format!("cannot read {}", archive.display()))?
@@ -220,22 +221,14 @@ pub fn install_archive_with(
     let stage = staging_dir(extensions_dir);
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir(&stage).with_context(|| format!("cannot create {}", stage.display()))?;
-    let checked = extract(&bytes, &stage, limits)
-        .and_then(|()| verify(&stage, archive, &bytes))
-        .map_err(refused);
-    let installed = checked.and_then(|manifest| {
-        let target = extensions_dir.join(&manifest.id);
-        crate::install::swap_into_place(&stage, &target)?;
-        Ok(Installed {
-            id: manifest.id,
-            version: manifest.version,
-            dir: target,
-        })
-    });
-    if installed.is_err() {
-        let _ = std::fs::remove_dir_all(&stage);
+    let checked = extract(&bytes, &stage, limits).and_then(|()| verify(&stage, archive, &bytes));
+    match checked {
+        Ok(manifest) => Ok(Staged { manifest, dir: stage }),
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&stage);
+            Err(refused(error))
+        }
     }
-    installed
 }
 
 fn staging_dir(extensions_dir: &Path) -> PathBuf {

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::archive::ArchiveLimits;
 use crate::capabilities::EnvSource;
 use crate::devbuild::COMPONENT_FILE;
 use crate::manifest::{Manifest, MANIFEST_FILE};
@@ -102,7 +103,7 @@ pub fn list_installed(extensions_dir: &Path) -> Vec<String> {
 /// directory holds `extension.toml`, or a registry archive `.tar.gz`) into `extensions_dir`.
 pub fn install_into(source: &Path, extensions_dir: &Path) -> anyhow::Result<Installed> {
     if crate::archive::is_archive(source) && source.is_file() {
-        return crate::archive::install_archive(source, extensions_dir);
+        return install_archive(source, extensions_dir, &ArchiveLimits::default());
     }
     let (dir, wasm) = locate(source)?;
     let manifest = Manifest::load(&dir).map_err(|e| anyhow!("{e}"))?;
@@ -153,6 +154,27 @@ pub fn warm_cache(installed: &Installed, log: &crate::log::Logger) {
             &format!("cannot precompile {}: {error:#}", wasm.display()),
         );
     }
+}
+
+/// Installs a registry archive (see [`crate::archive`]) under `limits`: unpacked and verified
+/// in a staging directory, then renamed into place; a refused archive leaves the installed
+/// copy untouched.
+pub fn install_archive(
+    archive: &Path,
+    extensions_dir: &Path,
+    limits: &ArchiveLimits,
+) -> anyhow::Result<Installed> {
+    let staged = crate::archive::unpack(archive, extensions_dir, limits)?;
+    let target = extensions_dir.join(&staged.manifest.id);
+    if let Err(error) = swap_into_place(&staged.dir, &target) {
+        let _ = std::fs::remove_dir_all(&staged.dir);
+        return Err(error);
+    }
+    Ok(Installed {
+        id: staged.manifest.id,
+        version: staged.manifest.version,
+        dir: target,
+    })
 }
 
 /// Installs into the extensions directory of the process environment.
@@ -222,7 +244,7 @@ fn copy_file(from: &Path, to: &Path) -> anyhow::Result<()> {
 }
 
 /// Replaces `target` with `stage`; the old copy is removed only after the new one is in place.
-pub(crate) fn swap_into_place(stage: &Path, target: &Path) -> anyhow::Result<()> {
+fn swap_into_place(stage: &Path, target: &Path) -> anyhow::Result<()> {
     let old = target.with_file_name(format!(
         ".{}.old-{}",
         target
