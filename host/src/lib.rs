@@ -12,13 +12,15 @@
 //! * `contract`: the bindgen types of `wit/` and the contract version section;
 //! * `output`: how results look (error sentences, event JSON, tables, the spinner);
 //! * `sandbox`: manifest, capabilities, host patterns, the HTTP client, the secret store;
-//! * `install`: installed extensions and the dev build;
+//! * `digest`: content hashes;
+//! * `install`: installed extensions, the dev and registry builds, registry archives;
 //! * `runtime`: wasmtime: options, component cache, limits, clock, imports, instance, streams;
 //! * `serve`: the local HTTP API (shared core, one module per wire protocol).
 //!
 //! This file only wires them together and names the public API.
 
 mod contract;
+mod digest;
 pub mod install;
 pub mod log;
 pub mod output;
@@ -46,7 +48,9 @@ pub use contract::llm_provider::{
 pub use log::{Level, LogSink, Logger};
 pub use output::display_error;
 pub use runtime::clock::Clock;
-pub use runtime::{limits, CompletionStream, Extension, HostOptions, DEFAULT_HTTP_TIMEOUT};
+pub use runtime::{
+    limits, precompile, CompletionStream, Extension, HostOptions, DEFAULT_HTTP_TIMEOUT,
+};
 pub use sandbox::capabilities::EnvSource;
 pub use sandbox::credentials::CredentialStore;
 pub use sandbox::manifest::Manifest;

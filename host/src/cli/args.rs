@@ -109,15 +109,54 @@ pub enum Command {
         #[arg(long)]
         ollama_keyless: bool,
     },
-    /// Install a built extension (its directory or its .wasm) so `--extension <id>` finds it.
+    /// Install an extension (its directory, its .wasm or a registry .tar.gz) so `--extension <id>` finds it.
+    #[command(after_help = install_help())]
     Install {
-        /// The extension directory (built if needed) or its extension.wasm.
-        #[arg(value_name = "DIR|WASM")]
+        /// The extension directory (built if needed), its extension.wasm, or an archive.tar.gz
+        /// written by `package` (checked, with the manifest.json beside it if there is one).
+        #[arg(value_name = "DIR|WASM|ARCHIVE")]
         source: PathBuf,
         /// Print a JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
+    /// Build the extension as a registry does and write archive.tar.gz and manifest.json.
+    #[command(after_help = PACKAGE_HELP)]
+    Package {
+        /// The extension's source directory.
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Where to write archive.tar.gz and manifest.json (default: DIR/target/package).
+        #[arg(long, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Print one JSON object (id, version, api_version, archive, manifest) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+const PACKAGE_HELP: &str = "\
+`package` runs `cargo build --target wasm32-wasip2 --release` (into DIR/target/registry), checks
+the extension registry's rules (id, name, schema_version, version = the crate's, provider name and
+SVG icon, an accepted LICENSE) and the component's contract version, then writes:
+  archive.tar.gz  extension.toml, extension.wasm, LICENSE*, icons/ (what an installed extension
+                  needs); reproducible: the same tree always gives the same bytes
+  manifest.json   id, name, version, schema_version, description, repository, authors,
+                  language_model_providers, api_version, and the archive's bytes and sha256
+Install the result with `copilot-host install DIR/target/package/archive.tar.gz`.";
+
+/// `install --help`'s epilogue, from the limits the archive reader enforces.
+fn install_help() -> String {
+    use copilot_host::install::archive::{MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_TOTAL_BYTES};
+    const MIB: u64 = 1024 * 1024;
+    format!(
+        "An archive (.tar.gz or .tgz) may hold only regular files and directories with relative names
+(no links, devices, `..` or absolute paths), at most {MAX_ENTRIES} entries, {} MiB per entry and
+{} MiB in all. When a manifest.json lies next to the archive, every field it states must match
+the archive. The previous version is replaced only once the new one is unpacked and checked.",
+        MAX_ENTRY_BYTES / MIB,
+        MAX_TOTAL_BYTES / MIB
+    )
 }
 
 #[cfg(test)]
@@ -169,6 +208,15 @@ mod tests {
             assert!(Cli::try_parse_from(["copilot-host", cmd, "--json"]).is_ok(), "{cmd}");
         }
         assert!(Cli::try_parse_from(["copilot-host", "install", "x", "--json"]).is_ok());
+        let cli = Cli::try_parse_from(["copilot-host", "package", "--output", "out", "--json"]).unwrap();
+        match cli.command {
+            Command::Package { dir, output, json } => {
+                assert_eq!(dir, PathBuf::from("."));
+                assert_eq!(output, Some(PathBuf::from("out")));
+                assert!(json);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

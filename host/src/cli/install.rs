@@ -43,6 +43,12 @@ pub fn extension_dir(value: &Path) -> anyhow::Result<PathBuf> {
 pub fn run(source: &Path, json: bool) -> anyhow::Result<()> {
     let mut spinner = copilot_host::output::progress::Spinner::quiet("installing");
     let installed = install_source(source);
+    let installed = installed.inspect(|installed| {
+        copilot_host::precompile(
+            &installed.dir.join(copilot_host::install::devbuild::COMPONENT_FILE),
+            &copilot_host::Logger::new(crate::cli::log_sink()),
+        )
+    });
     spinner.stop();
     let installed = installed?;
     if json {

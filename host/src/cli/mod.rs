@@ -22,6 +22,7 @@ mod doctor;
 mod exit;
 mod install;
 mod models;
+mod package;
 mod serve;
 mod signin;
 mod signin_json;
@@ -77,6 +78,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Install { source, json } => crate::cli::install::run(source, *json),
+        Command::Package { dir, output, json } => {
+            crate::cli::package::run(dir, output.as_deref(), *json)
+        }
     }
 }
 

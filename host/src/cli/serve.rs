@@ -30,6 +30,7 @@ pub fn run(
     json: bool,
     options: ServeOptions,
 ) -> anyhow::Result<()> {
+    warn_if_debug(&ext);
     let ext = Arc::new(ext);
     let provider = ext.default_provider()?;
     let models = match ext.models(&provider)? {
@@ -69,6 +70,20 @@ pub fn run(
     eprintln!("stopping…");
     server.shutdown();
     Ok(())
+}
+
+/// A debug component (the dev-extension build) answers several times slower (issue 14).
+fn warn_if_debug(ext: &Extension) {
+    let path = ext.component_path();
+    let debug = std::fs::read(path).is_ok_and(|wasm| copilot_host::install::package::is_debug_build(&wasm));
+    if debug {
+        eprintln!(
+            "warning: {} is a debug build (the dev-extension build), several times slower per request; \
+             for serving, run `copilot-host install <source dir>` (builds in release) and serve with `--extension {}`",
+            path.display(),
+            ext.manifest().id
+        );
+    }
 }
 
 fn print_banner(server: &Server, provider: &str, settings: &serde_json::Value) {

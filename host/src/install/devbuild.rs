@@ -20,6 +20,8 @@ pub const COMPONENT_FILE: &str = "extension.wasm";
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 /// The nested build's target dir, relative to the extension dir.
 const DEV_TARGET_DIR: &str = "target/dev-extension";
+/// The registry (release) build's target dir, relative to the extension dir.
+const REGISTRY_TARGET_DIR: &str = "target/registry";
 /// Inputs whose modification makes the component stale (dirs are walked recursively).
 const SOURCE_INPUTS: [&str; 4] = ["src", "wit", "Cargo.toml", "Cargo.lock"];
 /// Environment a parent cargo sets that must not leak into the nested build.
@@ -38,6 +40,31 @@ const CLEARED_ENV: [&str; 11] = [
 ];
 /// Lines of cargo's stderr quoted in a build error.
 const STDERR_TAIL_LINES: usize = 30;
+
+/// Which cargo profile a nested build uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// `cargo build` (debug): quick to build, what a dev extension runs.
+    Dev,
+    /// `cargo build --release`: what a registry builds and ships (size-tuned in Cargo.toml).
+    Release,
+}
+
+impl Profile {
+    fn target_dir(self) -> &'static str {
+        match self {
+            Profile::Dev => DEV_TARGET_DIR,
+            Profile::Release => REGISTRY_TARGET_DIR,
+        }
+    }
+
+    fn out_dir(self) -> &'static str {
+        match self {
+            Profile::Dev => "debug",
+            Profile::Release => "release",
+        }
+    }
+}
 
 /// Serialises builds within this process (cargo's own lock covers other processes).
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
@@ -59,14 +86,31 @@ pub fn ensure_component(extension_dir: &Path) -> anyhow::Result<PathBuf> {
             extension_dir.display()
         );
     }
-    let package = package_name(&manifest)?;
-    ensure_target_installed();
-    let mut spinner = crate::output::progress::Spinner::start("building extension (first build takes ~1 min)");
-    let built = cargo_build(extension_dir, &manifest, &package);
-    spinner.stop();
-    let built = built?;
+    let built = build(extension_dir, Profile::Dev)?;
     install(&built, &wasm)?;
     Ok(wasm)
+}
+
+/// Builds the component of the extension in `extension_dir` with `profile`, always (cargo
+/// itself skips what is up to date), into the profile's own target dir; returns the built file.
+pub fn build(extension_dir: &Path, profile: Profile) -> anyhow::Result<PathBuf> {
+    let manifest = extension_dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        bail!(
+            "there is no Cargo.toml in {} to build the extension from",
+            extension_dir.display()
+        );
+    }
+    let package = package_name(&manifest)?;
+    ensure_target_installed();
+    let message = match profile {
+        Profile::Dev => "building extension (debug; first build takes ~1 min)",
+        Profile::Release => "building extension in release, as a registry does (first build takes ~1 min)",
+    };
+    let mut spinner = crate::output::progress::Spinner::start(message);
+    let built = cargo_build(extension_dir, &manifest, &package, profile);
+    spinner.stop();
+    built
 }
 
 /// Whether `wasm` exists and is newer than every source input.
@@ -133,8 +177,13 @@ fn ensure_target_installed() {
         .status();
 }
 
-fn cargo_build(extension_dir: &Path, manifest: &Path, package: &str) -> anyhow::Result<PathBuf> {
-    let target_dir = extension_dir.join(DEV_TARGET_DIR);
+fn cargo_build(
+    extension_dir: &Path,
+    manifest: &Path,
+    package: &str,
+    profile: Profile,
+) -> anyhow::Result<PathBuf> {
+    let target_dir = extension_dir.join(profile.target_dir());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -145,6 +194,9 @@ fn cargo_build(extension_dir: &Path, manifest: &Path, package: &str) -> anyhow::
         .args(["-p", package])
         .arg("--target-dir")
         .arg(&target_dir);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
     for var in CLEARED_ENV {
         command.env_remove(var);
     }
@@ -158,7 +210,7 @@ fn cargo_build(extension_dir: &Path, manifest: &Path, package: &str) -> anyhow::
         bail!("building the extension failed; fix the errors below and try again:\n{tail}");
     }
     let file = format!("{}.wasm", package.replace('-', "_"));
-    Ok(target_dir.join(WASM_TARGET).join("debug").join(file))
+    Ok(target_dir.join(WASM_TARGET).join(profile.out_dir()).join(file))
 }
 
 /// Copies the built component into place through a temp file, so readers never see half.

@@ -1,10 +1,13 @@
-//! Getting a component to load: the dev build of an extension source tree (`devbuild`), and
-//! installed extensions (this module): `copilot-host install <dir or .wasm>` copies a built
-//! extension into the host's extensions directory, and `--extension <id>` finds it there.
+//! Getting a component to load: the dev build of an extension source tree (`devbuild`),
+//! registry packages (`package`: build as a registry does, reproducible archive and manifest;
+//! `archive`: verify and unpack an untrusted archive), and installed extensions (this module):
+//! `copilot-host install <dir, .wasm or .tar.gz>` copies a built extension into the host's
+//! extensions directory, and `--extension <id>` finds it there.
 //!
 //! It may import `crate::contract` (the contract version check), `crate::sandbox` (the
-//! manifest, the environment), `crate::output` (the build spinner) and `crate::log`; never the
-//! runtime, `serve` or the CLI (the runtime uses the dev build, not the other way round).
+//! manifest, the environment), `crate::output` (the build spinner), `crate::digest` and
+//! `crate::log`; never the runtime, `serve` or the CLI (the runtime uses the dev build, not
+//! the other way round; precompiling an installed component is the runtime's job).
 //!
 //! Design decisions:
 //! * Only what a host needs at run time is copied (`extension.toml`, `extension.wasm`, the
@@ -16,12 +19,15 @@
 //! * The directory is `$COPILOT_HOST_DATA_DIR/extensions`, else
 //!   `$XDG_DATA_HOME/copilot-host/extensions`, else `~/.local/share/copilot-host/extensions`.
 
+pub mod archive;
 pub mod devbuild;
+pub mod package;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::install::archive::ArchiveLimits;
 use crate::install::devbuild::COMPONENT_FILE;
 use crate::sandbox::capabilities::EnvSource;
 use crate::sandbox::manifest::{Manifest, MANIFEST_FILE};
@@ -32,10 +38,6 @@ pub const DATA_DIR_ENV: &str = "COPILOT_HOST_DATA_DIR";
 const DATA_DIR_NAME: &str = "copilot-host";
 /// The extensions directory's name inside the data directory.
 const EXTENSIONS_DIR_NAME: &str = "extensions";
-/// The directory of icons copied along.
-const ICONS_DIR: &str = "icons";
-/// Deepest directory level copied under `icons/`.
-const MAX_COPY_DEPTH: usize = 4;
 
 /// One installed extension.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,9 +110,12 @@ pub fn list_installed(extensions_dir: &Path) -> Vec<String> {
     ids
 }
 
-/// Installs `source` (an extension directory, built first if needed, or its `.wasm` file,
-/// whose directory holds `extension.toml`) into `extensions_dir`.
+/// Installs `source` (an extension directory, built first if needed, its `.wasm` file, whose
+/// directory holds `extension.toml`, or a registry archive `.tar.gz`) into `extensions_dir`.
 pub fn install_into(source: &Path, extensions_dir: &Path) -> anyhow::Result<Installed> {
+    if crate::install::archive::is_archive(source) && source.is_file() {
+        return install_archive(source, extensions_dir, &ArchiveLimits::default());
+    }
     let (dir, wasm) = locate(source)?;
     let manifest = Manifest::load(&dir).map_err(|e| anyhow!("{e}"))?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
@@ -145,21 +150,48 @@ pub fn install_into(source: &Path, extensions_dir: &Path) -> anyhow::Result<Inst
     })
 }
 
+/// Installs a registry archive (see [`crate::install::archive`]) under `limits`: unpacked and verified
+/// in a staging directory, then renamed into place; a refused archive leaves the installed
+/// copy untouched.
+pub fn install_archive(
+    archive: &Path,
+    extensions_dir: &Path,
+    limits: &ArchiveLimits,
+) -> anyhow::Result<Installed> {
+    let staged = crate::install::archive::unpack(archive, extensions_dir, limits)?;
+    let target = extensions_dir.join(&staged.manifest.id);
+    if let Err(error) = swap_into_place(&staged.dir, &target) {
+        let _ = std::fs::remove_dir_all(&staged.dir);
+        return Err(error);
+    }
+    Ok(Installed {
+        id: staged.manifest.id,
+        version: staged.manifest.version,
+        dir: target,
+    })
+}
+
 /// Installs into the extensions directory of the process environment.
 pub fn install(source: &Path) -> anyhow::Result<Installed> {
     install_into(source, &extensions_dir(&EnvSource::Process)?)
 }
 
-/// The extension directory and its component (built when `source` is a source directory).
+/// The extension directory and its component. A source directory (with a `Cargo.toml`) is
+/// built in release, the registry's profile (issue 14: the debug build is several times slower
+/// per request); a directory without one installs the `extension.wasm` it holds.
 fn locate(source: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     if source.is_dir() {
-        let wasm = crate::install::devbuild::ensure_component(source)?;
+        let wasm = if source.join("Cargo.toml").is_file() {
+            crate::install::devbuild::build(source, crate::install::devbuild::Profile::Release)?
+        } else {
+            crate::install::devbuild::ensure_component(source)?
+        };
         return Ok((source.to_path_buf(), wasm));
     }
     let is_wasm = source.extension().is_some_and(|e| e == "wasm");
     if !is_wasm || !source.is_file() {
         bail!(
-            "{} is neither an extension directory nor a .wasm file",
+            "{} is neither an extension directory, an extension.wasm nor a .tar.gz archive",
             source.display()
         );
     }
@@ -183,22 +215,18 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Copies the payload (the set `package` archives, see [`crate::install::package::payload_files`]).
 fn stage_files(dir: &Path, wasm: &[u8], stage: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(stage).with_context(|| format!("cannot create {}", stage.display()))?;
-    copy_file(&dir.join(MANIFEST_FILE), &stage.join(MANIFEST_FILE))?;
     std::fs::write(stage.join(COMPONENT_FILE), wasm)
         .with_context(|| format!("cannot write {}", stage.join(COMPONENT_FILE).display()))?;
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().to_ascii_uppercase();
-        let is_license = name.starts_with("LICENSE") || name.starts_with("LICENCE");
-        if is_license && entry.file_type()?.is_file() {
-            copy_file(&entry.path(), &stage.join(entry.file_name()))?;
+    for rel in crate::install::package::payload_files(dir)? {
+        let to = stage.join(&rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-    }
-    let icons = dir.join(ICONS_DIR);
-    if icons.is_dir() {
-        copy_tree(&icons, &stage.join(ICONS_DIR), MAX_COPY_DEPTH)?;
+        copy_file(&dir.join(&rel), &to)?;
     }
     Ok(())
 }
@@ -207,25 +235,6 @@ fn copy_file(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::copy(from, to)
         .map(drop)
         .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
-}
-
-/// Copies regular files and directories; symlinks are skipped so nothing outside the
-/// extension is pulled in.
-fn copy_tree(from: &Path, to: &Path, depth: usize) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    for entry in
-        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
-    {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_file() {
-            copy_file(&entry.path(), &target)?;
-        } else if kind.is_dir() && depth > 0 {
-            copy_tree(&entry.path(), &target, depth - 1)?;
-        }
-    }
-    Ok(())
 }
 
 /// Replaces `target` with `stage`; the old copy is removed only after the new one is in place.

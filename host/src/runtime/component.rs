@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex, OnceLock};
 
 use anyhow::{anyhow, Context};
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
@@ -40,13 +39,7 @@ pub fn engine() -> anyhow::Result<Engine> {
         .map_err(|e| anyhow!("cannot create the WebAssembly engine: {e}"))
 }
 
-/// The SHA-256 of `bytes`, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use crate::digest::sha256_hex;
 
 /// The compiled form of `wasm`: from memory, else the disk cache, else compiled now.
 pub fn compile(engine: &Engine, wasm: &[u8], log: &Logger) -> anyhow::Result<Component> {
@@ -138,4 +131,20 @@ fn cache_file(engine: &Engine, sha: &str) -> Option<PathBuf> {
         base.join(CACHE_DIR_NAME)
             .join(format!("{sha}-{WASMTIME_VERSION}-{engine_hash:016x}.cwasm")),
     )
+}
+
+/// Compiles the component at `wasm` (an installed extension's) into the on-disk cache, so the
+/// first command after `install` loads it instead of compiling it. A cache problem only costs
+/// that first command its compile, so it is a warning, not a failure.
+pub fn precompile(wasm: &std::path::Path, log: &Logger) {
+    let warmed = std::fs::read(wasm)
+        .map_err(anyhow::Error::from)
+        .and_then(|bytes| compile(&engine()?, &bytes, log));
+    if let Err(error) = warmed {
+        log.log(
+            crate::log::Level::Warn,
+            "host",
+            &format!("cannot precompile {}: {error:#}", wasm.display()),
+        );
+    }
 }

@@ -21,6 +21,7 @@ pub mod limits;
 mod options;
 mod stream;
 
+pub use component::precompile;
 pub use extension::Extension;
 pub use options::{HostOptions, DEFAULT_HTTP_TIMEOUT};
 pub use stream::CompletionStream;
