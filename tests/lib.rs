@@ -96,6 +96,12 @@ pub struct Setup {
     pub signed_in: bool,
     /// More HTTP hosts to grant (e.g. a second simulator's `127.0.0.1:PORT`).
     pub extra_http_hosts: Vec<String>,
+    /// Grant the manifest's hosts (`api.github.com`, `*.githubcopilot.com`). Replays of real
+    /// answers name the real hosts: with this off, a request there is refused by the sandbox
+    /// and never leaves the machine.
+    pub declared_http_hosts: bool,
+    /// Where the frozen clock starts (unix seconds); `None` is the real time at the start.
+    pub start_at: Option<u64>,
 }
 
 impl Default for Setup {
@@ -106,6 +112,8 @@ impl Default for Setup {
             env: HashMap::new(),
             signed_in: true,
             extra_http_hosts: Vec::new(),
+            declared_http_hosts: true,
+            start_at: None,
         }
     }
 }
@@ -118,7 +126,7 @@ impl Harness {
     pub fn with(setup: Setup) -> Harness {
         // Frozen: a scenario asserting "not yet at the refresh point" must not fail because a
         // slow machine let real seconds pass; only `clock.advance` moves time here.
-        let clock = Clock::frozen();
+        let clock = setup.start_at.map_or_else(Clock::frozen, Clock::frozen_at);
         let mut sim_config = setup.sim;
         sim_config.clock = clock.as_fn();
         let sim = Sim::start(sim_config).expect("start simulator");
@@ -132,6 +140,7 @@ impl Harness {
         opts.github_api_url = Some(sim.url());
         opts.settings = setup.settings;
         opts.extra_http_hosts = setup.extra_http_hosts;
+        opts.declared_http_hosts = setup.declared_http_hosts;
         opts.env = EnvSource::Map(setup.env);
         opts.clock = clock.clone();
         opts.credentials = CredentialStore::in_memory();

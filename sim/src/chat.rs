@@ -8,12 +8,19 @@
 //! tool calls whose argument deltas interleave, a finish chunk, a usage-only chunk with empty
 //! `choices`, then `[DONE]`. Reasoning deltas (`reasoning_text`, `reasoning_opaque`) come first
 //! when the request asks for thinking and the model supports it.
+//!
+//! Vendors differ where real captures (`tests/captures/chat/`) show they do: Claude models
+//! stream parallel tool calls one after the other, every one at `tool_calls[].index` 0 and
+//! told apart only by a new `id`; Gemini models put an all-zero `usage` on every chunk and the
+//! real one on the finish chunk, with `reasoning_tokens` at the top level of `usage` and not
+//! counted in `completion_tokens`.
 
 use serde_json::{json, Value};
 
 use crate::answer::{self, Answer, Ask};
 use crate::catalog::{self, CHAT_ENDPOINT};
 use crate::http::{Body, Response, Streamed};
+use crate::replay::Replay;
 use crate::reply;
 use crate::server::Shared;
 use crate::session;
@@ -111,25 +118,13 @@ impl ChatScript {
 
     /// The response that plays this script (a missing `content-type` is inferred).
     fn into_response(self) -> Response {
-        let content_type = reply::inferred_content_type(self.status, &self.body);
-        let pieces = if self.chunk_size == 0 {
-            vec![self.body]
-        } else {
-            self.body
-                .chunks(self.chunk_size)
-                .map(<[u8]>::to_vec)
-                .collect()
-        };
-        Response {
+        let replay = Replay {
             status: self.status,
             headers: self.headers,
-            body: Body::Streamed(Streamed {
-                pieces,
-                stall_after: self.stall_after,
-                cut_after: self.cut_after,
-            }),
-        }
-        .with_default_header("content-type", content_type)
+            body: self.body,
+            chunk_size: self.chunk_size,
+        };
+        replay.into_response_cut(self.stall_after, self.cut_after)
     }
 }
 
@@ -175,6 +170,7 @@ pub(crate) fn handle(shared: &Shared, rec: &Recorded) -> Response {
         model: model["version"].as_str().unwrap_or("unknown").to_string(),
         call_prefix: format!("call_{}", shared.ids.suffix()),
         opaque: format!("sim-opaque-{}", shared.ids.suffix()),
+        flavor: Flavor::of(model["id"].as_str().unwrap_or_default()),
     };
     let response = if body["stream"].as_bool().unwrap_or(false) {
         let mut pieces: Vec<Vec<u8>> = stream_events(&frame, &answer)
@@ -239,6 +235,30 @@ fn first_tool(body: &Value) -> Option<(String, Value)> {
     Some((name, function["parameters"].clone()))
 }
 
+/// How a vendor shapes its stream (as the captures show).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    /// OpenAI / Azure: interleaved parallel calls by index, a trailing usage-only chunk.
+    OpenAi,
+    /// Anthropic: parallel calls one after the other, all at index 0, each with a new id.
+    Claude,
+    /// Google: zero usage on every chunk, the real one (with top-level `reasoning_tokens`)
+    /// on the finish chunk.
+    Gemini,
+}
+
+impl Flavor {
+    fn of(model_id: &str) -> Flavor {
+        if model_id.starts_with("claude") {
+            Flavor::Claude
+        } else if model_id.starts_with("gemini") {
+            Flavor::Gemini
+        } else {
+            Flavor::OpenAi
+        }
+    }
+}
+
 /// Identity shared by the chunks of one completion.
 struct Frame {
     id: String,
@@ -246,6 +266,7 @@ struct Frame {
     model: String,
     call_prefix: String,
     opaque: String,
+    flavor: Flavor,
 }
 
 impl Frame {
@@ -255,14 +276,22 @@ impl Frame {
 
     /// A chunk with one choice carrying `delta` (and a finish reason).
     fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
+        let mut chunk = json!({
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
             "created": self.created,
             "id": self.id,
             "model": self.model,
             "object": "chat.completion.chunk",
             "system_fingerprint": FINGERPRINT,
-        })
+        });
+        if self.flavor == Flavor::Gemini {
+            chunk["usage"] = json!({
+                "completion_tokens": 0, "prompt_tokens": 0,
+                "prompt_tokens_details": {"cached_tokens": 0},
+                "total_tokens": 0, "reasoning_tokens": 0,
+            });
+        }
+        chunk
     }
 }
 
@@ -279,6 +308,19 @@ fn usage(answer: &Answer) -> Value {
         "total_tokens": answer.prompt_tokens + answer.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": answer.reasoning_tokens},
+    })
+}
+
+/// Gemini's usage: `completion_tokens` counts the visible output only, `reasoning_tokens`
+/// sits beside it at the top level.
+fn gemini_usage(answer: &Answer) -> Value {
+    let visible = answer.completion_tokens - answer.reasoning_tokens;
+    json!({
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": visible,
+        "reasoning_tokens": answer.reasoning_tokens,
+        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0},
     })
 }
 
@@ -317,8 +359,17 @@ fn stream_events(frame: &Frame, answer: &Answer) -> Vec<Value> {
             .iter()
             .map(|t| frame.chunk(json!({"content": t}), None)),
     );
-    events.extend(tool_call_events(frame, answer));
-    events.push(frame.chunk(json!({"content": null}), Some(finish_reason(answer))));
+    match frame.flavor {
+        Flavor::Claude => events.extend(sequential_tool_call_events(frame, answer)),
+        _ => events.extend(tool_call_events(frame, answer)),
+    }
+    let mut finish = frame.chunk(json!({"content": null}), Some(finish_reason(answer)));
+    if frame.flavor == Flavor::Gemini {
+        finish["usage"] = gemini_usage(answer);
+        events.push(finish);
+        return events;
+    }
+    events.push(finish);
     events.push(json!({
         "choices": [],
         "created": frame.created,
@@ -326,6 +377,28 @@ fn stream_events(frame: &Frame, answer: &Answer) -> Vec<Value> {
         "model": frame.model,
         "usage": usage(answer),
     }));
+    events
+}
+
+/// Claude's tool calls: one after the other, each opened by a chunk with its new `id` and
+/// name (no `arguments`), then an empty `arguments`, then the pieces, every one at index 0.
+fn sequential_tool_call_events(frame: &Frame, answer: &Answer) -> Vec<Value> {
+    let delta = |calls: Value| json!({"content": null, "tool_calls": calls});
+    let mut events = Vec::new();
+    for (i, call) in answer.tool_calls.iter().enumerate() {
+        events.push(frame.chunk(
+            delta(json!([{"function": {"name": call.name}, "id": frame.call_id(i),
+                           "index": 0, "type": "function"}])),
+            None,
+        ));
+        events.push(frame.chunk(delta(json!([{"function": {"arguments": ""}, "index": 0}])), None));
+        for piece in answer::argument_pieces(&call.arguments) {
+            events.push(frame.chunk(
+                delta(json!([{"function": {"arguments": piece}, "index": 0}])),
+                None,
+            ));
+        }
+    }
     events
 }
 
@@ -407,17 +480,26 @@ mod tests {
     use super::*;
 
     fn frame() -> Frame {
+        flavored(Flavor::OpenAi)
+    }
+
+    fn flavored(flavor: Flavor) -> Frame {
         Frame {
             id: "chatcmpl-x".into(),
             created: 7,
             model: "gpt-4.1-2025-04-14".into(),
             call_prefix: "call_x".into(),
             opaque: "op".into(),
+            flavor,
         }
     }
 
     fn tool_answer() -> Answer {
-        answer::compose(&Ask {
+        answer::compose(&tool_answer_ask())
+    }
+
+    fn tool_answer_ask() -> Ask {
+        Ask {
             model: "gpt-4.1".into(),
             last_user_text: Some("hi".into()),
             user_turn: true,
@@ -427,7 +509,7 @@ mod tests {
             )),
             reasoning: false,
             prompt_chars: 2,
-        })
+        }
     }
 
     #[test]
@@ -469,6 +551,39 @@ mod tests {
         assert_eq!(first, json!({"path": "path 1"}));
         let finish = &events[events.len() - 2];
         assert_eq!(finish["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn claude_calls_share_index_zero_and_differ_by_id() {
+        let events = stream_events(&flavored(Flavor::Claude), &tool_answer());
+        let calls: Vec<&Value> = events
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["tool_calls"].get(0))
+            .collect();
+        assert!(calls.iter().all(|c| c["index"] == 0));
+        let ids: Vec<&str> = calls.iter().filter_map(|c| c["id"].as_str()).collect();
+        assert_eq!(ids, ["call_x_0", "call_x_1"]);
+        let opening = calls.iter().find(|c| c["id"].is_string()).unwrap();
+        assert!(opening["function"].get("arguments").is_none());
+    }
+
+    #[test]
+    fn gemini_puts_zero_usage_on_every_chunk_and_reasoning_beside_completion() {
+        let mut ask = tool_answer_ask();
+        ask.tool = None;
+        ask.reasoning = true;
+        let answer = answer::compose(&ask);
+        let events = stream_events(&flavored(Flavor::Gemini), &answer);
+        let (last, interim) = events[1..].split_last().unwrap();
+        assert!(interim.iter().all(|e| e["usage"]["total_tokens"] == 0));
+        let usage = &last["usage"];
+        assert_eq!(last["choices"][0]["finish_reason"], "stop");
+        assert_eq!(usage["reasoning_tokens"], answer.reasoning_tokens);
+        assert_eq!(
+            usage["completion_tokens"].as_u64().unwrap() + answer.reasoning_tokens,
+            answer.completion_tokens
+        );
+        assert!(usage.get("completion_tokens_details").is_none());
     }
 
     #[test]

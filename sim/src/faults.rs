@@ -8,6 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use crate::replay::Replay;
 use crate::Route;
 
 /// Body of a GitHub REST 401.
@@ -38,6 +39,8 @@ pub enum Fault {
     /// Answer 200 `text/event-stream` whose body repeats this piece until the client hangs
     /// up or the simulator stops (an endless stream, e.g. one line that never ends).
     Endless(Vec<u8>),
+    /// Serve this recorded answer byte for byte (see [`crate::Sim::replay`]).
+    Replay(Replay),
 }
 
 impl Fault {

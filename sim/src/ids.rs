@@ -78,6 +78,24 @@ impl Ids {
         )
     }
 
+    /// An opaque id as Copilot's `/responses` stream gives every event: `len` characters of
+    /// base64, never the same twice.
+    pub fn opaque(&self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(len);
+        while out.len() < len {
+            let mut word = self.fresh();
+            for _ in 0..10 {
+                if out.len() == len {
+                    break;
+                }
+                out.push(char::from(ALPHABET[(word & 63) as usize]));
+                word >>= 6;
+            }
+        }
+        out
+    }
+
     /// A short alphanumeric suffix for ids such as `chatcmpl-…`, `call_…`, `resp_…`.
     pub fn suffix(&self) -> String {
         format!("{:016x}", self.fresh())
@@ -99,6 +117,9 @@ mod tests {
         let g = ids.github_request_id();
         assert_eq!(g.split(':').count(), 5);
         assert_ne!(ids.suffix(), ids.suffix());
+        let opaque = ids.opaque(408);
+        assert_eq!(opaque.len(), 408);
+        assert_ne!(opaque, ids.opaque(408));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! `session` (token exchange and Copilot API auth), `catalog` (model fixtures), `answer`
 //! (what the simulated model says), `chat` (`/chat/completions`), `responses`
 //! (`/responses`), `user` (`/copilot_internal/user`), `faults` (fault queues), `reply`
-//! (response envelopes), `ids` (request ids and MACs).
+//! (response envelopes), `ids` (request ids and MACs), `replay` (recorded answers served byte
+//! for byte, for the conformance corpus).
 //!
 //! `device` simulates the device-flow sign-in (`/login/device/code`,
 //! `/login/oauth/access_token`) and `GET /user`. Not simulated: `/v1/messages`; requests there
@@ -25,6 +26,7 @@ mod device;
 mod faults;
 mod http;
 mod ids;
+mod replay;
 mod reply;
 mod responses;
 mod server;
@@ -38,6 +40,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use chat::ChatScript;
 pub use device::{DeviceStep, DEVICE_EXPIRES_IN_SECS, DEVICE_INTERVAL_SECS, DEVICE_LOGIN};
 pub use faults::Fault;
+pub use replay::Replay;
 
 /// The OAuth token the default configuration accepts (fake; safe to print).
 pub const DEMO_OAUTH_TOKEN: &str = "ghu_simDemoToken000000000000000000000";
@@ -147,7 +150,14 @@ impl Sim {
         self.shared.faults().push(route, fault, times);
     }
 
-    /// Removes every queued fault.
+    /// Serves `replay` byte for byte on every request to `route` (until
+    /// [`Sim::clear_faults`]), in place of the route's handler and before authentication: a
+    /// recorded answer (a real token exchange, catalog or stream) as the service sent it.
+    pub fn replay(&self, route: Route, replay: Replay) {
+        self.fault(route, Fault::Replay(replay), None);
+    }
+
+    /// Removes every queued fault and replay.
     pub fn clear_faults(&self) {
         self.shared.faults().clear();
     }

@@ -7,6 +7,12 @@
 //! `output_text.delta` events or function-call items streamed through
 //! `function_call_arguments.delta`, and finally `response.completed` with usage. Models whose
 //! `supported_endpoints` lack `/responses` get 400 `model_not_supported`.
+//!
+//! As the captures in `tests/captures/responses/` show, Copilot gives every event its own
+//! opaque `item_id` (and every item and `response` object its own `id`): the deltas of one
+//! message, its `output_item.done` and its copy in `response.completed` never share an id;
+//! only `output_index` ties them. The simulator does the same ([`opaque_ids`]); `call_id`
+//! stays stable.
 
 use serde_json::{json, Value};
 
@@ -50,7 +56,9 @@ pub(crate) fn handle(shared: &Shared, rec: &Recorded) -> Response {
         call_ids: (0..answer.tool_calls.len()).map(|_| ids()).collect(),
     };
     let response = if body["stream"].as_bool().unwrap_or(false) {
-        let pieces = events(&run, &answer)
+        let mut events = events(&run, &answer);
+        opaque_ids(&mut events, || shared.ids.opaque(OPAQUE_ID_LEN));
+        let pieces = events
             .iter()
             .map(|e| {
                 let kind = e["type"].as_str().unwrap_or("message");
@@ -72,6 +80,30 @@ pub(crate) fn handle(shared: &Shared, rec: &Recorded) -> Response {
         )
     };
     with_quota_headers(response)
+}
+
+/// Length of the opaque ids (Copilot's are 408 to 416 base64 characters).
+const OPAQUE_ID_LEN: usize = 408;
+
+/// Gives every event's `item_id`, every item's `id` and every `response.id` a fresh opaque
+/// value, as Copilot does.
+fn opaque_ids(events: &mut [Value], mut fresh: impl FnMut() -> String) {
+    for event in events {
+        if event.get("item_id").is_some() {
+            event["item_id"] = json!(fresh());
+        }
+        if event.get("item").is_some() {
+            event["item"]["id"] = json!(fresh());
+        }
+        if let Some(response) = event.get_mut("response") {
+            response["id"] = json!(fresh());
+            if let Some(Value::Array(items)) = response.get_mut("output") {
+                for item in items {
+                    item["id"] = json!(fresh());
+                }
+            }
+        }
+    }
 }
 
 /// `input` as a list of items (a bare string is one user message).
@@ -360,6 +392,39 @@ mod tests {
         let args: Value =
             serde_json::from_str(done[1]["item"]["arguments"].as_str().unwrap()).unwrap();
         assert_eq!(args, json!({"q": "q 2"}));
+    }
+
+    #[test]
+    fn every_event_gets_its_own_opaque_id_and_positions_tie_them() {
+        let answer = compose(false, true);
+        let mut events = events(&run(0), &answer);
+        let mut n = 0;
+        opaque_ids(&mut events, || {
+            n += 1;
+            format!("opaque{n}")
+        });
+        let ids: Vec<&str> = events
+            .iter()
+            .flat_map(|e| {
+                let mut ids = vec![e["item_id"].as_str(), e["item"]["id"].as_str()];
+                ids.push(e["response"]["id"].as_str());
+                ids.extend(
+                    e["response"]["output"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|i| i["id"].as_str()),
+                );
+                ids
+            })
+            .flatten()
+            .collect();
+        let distinct: std::collections::HashSet<&&str> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+        assert!(events
+            .iter()
+            .filter(|e| e["type"] == "response.output_text.delta")
+            .all(|e| e["output_index"] == 1));
     }
 
     #[test]

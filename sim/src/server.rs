@@ -394,6 +394,7 @@ fn apply_fault(shared: &Shared, fault: Fault) -> FaultOutcome {
             headers: Vec::new(),
             body: Body::Raw(bytes),
         }),
+        Fault::Replay(replay) => FaultOutcome::Answer(replay.into_response()),
         Fault::Endless(piece) => FaultOutcome::Answer(Response {
             status: 200,
             headers: vec![("content-type".into(), reply::SSE.into())],

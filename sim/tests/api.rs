@@ -403,7 +403,8 @@ fn default_chat_stream_has_the_real_world_shape() {
 #[test]
 fn tools_on_a_user_turn_give_two_interleaved_parallel_calls() {
     let (sim, token) = signed_in();
-    let mut body = chat_body("claude-sonnet-4", true);
+    // OpenAI-style interleaving by index (Claude streams its calls one after another).
+    let mut body = chat_body("gpt-4.1", true);
     body["tools"] = json!([{"type": "function", "function": {
         "name": "get_weather",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},

@@ -60,7 +60,8 @@ pub struct Model {
     pub supports_tools: bool,
     pub supports_parallel_tools: bool,
     pub supports_vision: bool,
-    /// `supports.thinking`, `supports.adaptive_thinking`, or any `reasoning_effort` level.
+    /// `supports.thinking`, `supports.adaptive_thinking`, any `reasoning_effort` level, or a
+    /// `max_thinking_budget`.
     pub supports_thinking: bool,
     /// `supports.reasoning_effort`, in server order (`low`, `medium`, `high`, ...).
     pub reasoning_efforts: Vec<String>,

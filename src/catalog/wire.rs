@@ -291,9 +291,12 @@ impl Model {
             supports_tools: supports.tool_calls.unwrap_or(false),
             supports_parallel_tools: supports.parallel_tool_calls.unwrap_or(false),
             supports_vision: supports.vision.unwrap_or(false),
+            // A thinking budget is how Claude Sonnet 4/4.5, Haiku 4.5 and Gemini 2.5/3 say they
+            // think: real catalogs give them no `thinking` flag and no effort levels.
             supports_thinking: supports.thinking == Some(true)
                 || supports.adaptive_thinking == Some(true)
-                || !reasoning_efforts.is_empty(),
+                || !reasoning_efforts.is_empty()
+                || supports.max_thinking_budget.is_some(),
             reasoning_efforts,
             min_thinking_budget: supports.min_thinking_budget,
             max_thinking_budget: supports.max_thinking_budget,

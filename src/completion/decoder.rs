@@ -225,25 +225,34 @@ pub struct UsageFields {
     pub output: &'static str,
     /// The object holding `cached_tokens`.
     pub input_details: &'static str,
+    /// A top-level count of reasoning tokens that `output` leaves out (Gemini through
+    /// `/chat/completions` reports `reasoning_tokens` beside `completion_tokens`, which then
+    /// counts only the visible text). A count under `*_tokens_details` is already part of
+    /// `output` and is never added.
+    pub reasoning_outside_output: Option<&'static str>,
 }
 
-/// Usage from `usage`, or `None` when it carries neither count.
-pub fn usage(usage: &Value, fields: &UsageFields) -> Option<CompletionEvent> {
-    let input = usage.get(fields.input).and_then(Value::as_u64);
-    let output = usage.get(fields.output).and_then(Value::as_u64);
-    if input.is_none() && output.is_none() {
-        return None;
-    }
+/// Usage from `usage`, or `None` when it carries no count at all or only zeros (Gemini sends
+/// an all-zero `usage` on every chunk before the real one: that is no usage event). Output
+/// tokens include reasoning however the vendor reports it.
+pub fn usage(usage: &Value, fields: &UsageFields) -> Option<TokenUsage> {
+    let count = |key: &str| usage.get(key).and_then(Value::as_u64);
+    let input = count(fields.input).unwrap_or(0);
+    let reasoning = fields.reasoning_outside_output.and_then(count).unwrap_or(0);
+    let output = count(fields.output).unwrap_or(0).saturating_add(reasoning);
     let cached = usage
         .get(fields.input_details)
         .and_then(|d| d.get("cached_tokens"))
         .and_then(Value::as_u64);
-    Some(CompletionEvent::Usage(TokenUsage {
-        input_tokens: input.unwrap_or(0),
-        output_tokens: output.unwrap_or(0),
+    if input == 0 && output == 0 && cached.unwrap_or(0) == 0 {
+        return None;
+    }
+    Some(TokenUsage {
+        input_tokens: input,
+        output_tokens: output,
         cache_creation_input_tokens: None,
         cache_read_input_tokens: cached,
-    }))
+    })
 }
 
 /// A string field that is present and not empty.

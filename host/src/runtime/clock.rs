@@ -29,6 +29,12 @@ impl Clock {
         Clock { offset_secs: Arc::default(), frozen_at: Some(real_now()) }
     }
 
+    /// A clock stopped at `unix_secs`; only [`Clock::advance`] moves it. Replaying a recorded
+    /// token exchange at the moment it was recorded keeps its `expires_at` in the future.
+    pub fn frozen_at(unix_secs: u64) -> Clock {
+        Clock { offset_secs: Arc::default(), frozen_at: Some(Duration::from_secs(unix_secs)) }
+    }
+
     /// Moves this clock (and every clone of it) forward by `secs` seconds.
     pub fn advance(&self, secs: u64) {
         self.offset_secs.fetch_add(secs, Ordering::SeqCst);

@@ -46,8 +46,12 @@ impl Extension {
     pub fn load(opts: HostOptions) -> anyhow::Result<Extension> {
         let manifest = Manifest::load(&opts.extension_dir)?;
         let settings = opts.merged_settings()?;
+        let mut declared = manifest.capabilities.clone();
+        if !opts.declared_http_hosts {
+            declared.http_hosts.clear();
+        }
         let grants = Grants::build(
-            &manifest.capabilities,
+            &declared,
             &opts.env,
             &settings,
             &opts.extra_http_hosts,

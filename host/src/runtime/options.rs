@@ -36,6 +36,10 @@ pub struct HostOptions {
     pub env: EnvSource,
     /// More HTTP hosts to grant (`host`, `host:port`, `*.domain`).
     pub extra_http_hosts: Vec<String>,
+    /// Grant the manifest's `http_hosts` (on by default). Tests that replay recorded answers
+    /// naming the real Copilot hosts turn it off, so a request there is refused by the
+    /// sandbox instead of leaving the machine.
+    pub declared_http_hosts: bool,
     /// The guest's wall clock.
     pub clock: Clock,
     /// The guest's secret store.
@@ -60,6 +64,7 @@ impl std::fmt::Debug for HostOptions {
             .field("settings", &crate::output::redact_settings(&self.settings))
             .field("env", &self.env)
             .field("extra_http_hosts", &self.extra_http_hosts)
+            .field("declared_http_hosts", &self.declared_http_hosts)
             .field("clock", &self.clock)
             .field("credentials", &self.credentials)
             .field("http_timeout", &self.http_timeout)
@@ -83,6 +88,7 @@ impl HostOptions {
             credentials: CredentialStore::default_for(&env),
             env,
             extra_http_hosts: Vec::new(),
+            declared_http_hosts: true,
             clock: Clock::system(),
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             log: LogSink::default(),

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, StopReason};
+use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, StopReason, TokenUsage};
 use crate::completion::chat::fast;
 use crate::completion::decoder::{
     self, check_arguments, non_empty_str, thinking, Decoding, EventStream, StreamDecoder, UsageFields,
@@ -68,9 +68,11 @@ struct PendingCall {
 /// The decoding state of one chat-completions answer: chunks (SSE `data` payloads) in,
 /// [`CompletionEvent`]s out.
 ///
-/// Emits `Started` once before anything else; `Usage` whenever a chunk carries `usage`
-/// (also after `Stop`); tool calls whole, in (choice, index) order, right before the single
-/// `Stop`.
+/// Emits `Started` once before anything else; tool calls whole, in (choice, index) order,
+/// right before the single `Stop`; `Usage` once, at `[DONE]` or the end of the body: the last
+/// `usage` that counts anything (vendors differ in where the real figures ride: on the finish
+/// chunk, on a trailing empty-`choices` chunk, or on the last of many chunks that each carry
+/// an all-zero `usage`).
 #[derive(Debug, Default)]
 pub struct ChatState {
     started: bool,
@@ -88,6 +90,8 @@ pub struct ChatState {
     slots: BTreeMap<(u64, u64), usize>,
     /// Some tool call was seen in this answer (turns a plain `stop` into a tool-use stop).
     saw_tool_calls: bool,
+    /// The latest usage that counts anything, emitted once when the answer ends.
+    usage: Option<TokenUsage>,
 }
 
 /// Decodes chat-completions chunks into [`CompletionEvent`]s under the shared rules (see
@@ -118,6 +122,7 @@ impl ChatState {
             decoder::start(&mut self.started, events);
             self.done = true;
             self.complete(events);
+            self.flush_usage(events);
             return Ok(());
         }
         // Text deltas and finish reasons, the bulk of every answer, skip the `Value` tree.
@@ -146,9 +151,9 @@ impl ChatState {
             return Err(Error::from_stream_error(error));
         }
         decoder::start(&mut self.started, events);
-        // Usage first: it may ride on a chunk whose `choices` is empty (§4.3).
-        if let Some(usage) = chunk.get("usage").and_then(usage_event) {
-            events.push(usage);
+        // Usage may ride on a chunk whose `choices` is empty (§4.3); it is kept for the end.
+        if let Some(usage) = chunk.get("usage").and_then(usage_of) {
+            self.usage = Some(usage);
         }
         if let Some(Value::Array(choices)) = chunk.get("choices") {
             for (position, choice) in choices.iter().enumerate() {
@@ -276,6 +281,13 @@ impl ChatState {
         }
     }
 
+    /// Emits the usage kept so far, once.
+    fn flush_usage(&mut self, events: &mut Vec<CompletionEvent>) {
+        if let Some(usage) = self.usage.take() {
+            events.push(CompletionEvent::Usage(usage));
+        }
+    }
+
     fn stop_reason(&self) -> StopReason {
         match self.finish {
             Some(Finish::ContentFilter) => StopReason::Refusal,
@@ -304,14 +316,16 @@ fn tool_event(call: PendingCall) -> CompletionEvent {
     decoder::tool_use(id, call.name, call.arguments, call.thought_signature)
 }
 
-/// Chat completions name usage `prompt_tokens` / `completion_tokens`.
+/// Chat completions name usage `prompt_tokens` / `completion_tokens`; Gemini adds its
+/// reasoning as a top-level `reasoning_tokens` outside `completion_tokens`.
 const USAGE_FIELDS: UsageFields = UsageFields {
     input: "prompt_tokens",
     output: "completion_tokens",
     input_details: "prompt_tokens_details",
+    reasoning_outside_output: Some("reasoning_tokens"),
 };
 
-fn usage_event(usage: &Value) -> Option<CompletionEvent> {
+fn usage_of(usage: &Value) -> Option<TokenUsage> {
     decoder::usage(usage, &USAGE_FIELDS)
 }
 
@@ -332,6 +346,7 @@ impl StreamDecoder for ChatState {
     fn end(&mut self, out: &mut Vec<CompletionEvent>) -> Result<(), Error> {
         if self.done || self.stopped || self.finish.is_some() {
             self.complete(out);
+            self.flush_usage(out);
             return Ok(());
         }
         Err(decoder::cut_off("no finish_reason and no [DONE]"))
@@ -436,11 +451,12 @@ pub(super) mod tests {
             show(&[
                 started(),
                 text_ev("Let me look."),
-                usage(5, 9, None),
                 tool_ev("t0", "a", r#"{"n":0}"#),
                 tool_ev("t1", "b", r#"{"n":1}"#),
                 tool_ev("t2", "c", r#"{"n":2}"#),
                 stop(StopReason::ToolUse),
+                // Usage is kept for the end of the answer (it may still be replaced).
+                usage(5, 9, None),
             ])
         );
     }
@@ -722,5 +738,56 @@ pub(super) mod tests {
         let body = format!("{}data: [DONE]", sse(&[r#"{"choices":[{"index":0,"delta":{"content":"hi"}}]}"#]));
         let events = stream_chunks(&[body.as_bytes()]).unwrap();
         assert_eq!(show(&events), show(&[started(), text_ev("hi"), stop(StopReason::EndTurn)]));
+    }
+
+    // ----- real captures (tests/captures/chat, issue 11) --------------------------------------
+
+    const GEMINI: &[u8] = include_bytes!("../../../tests/captures/chat/gemini-3-pro-reasoning-tool.sse");
+    const CLAUDE_TWO_CALLS: &[u8] =
+        include_bytes!("../../../tests/captures/chat/claude-3.5-sonnet-two-tool-calls-index0.sse");
+
+    #[test]
+    fn gemini_usage_counts_reasoning_once_and_zero_usage_is_no_event() {
+        // Every chunk has `usage`; three are all zeros. The last has `reasoning_tokens` 92
+        // beside `completion_tokens` 31: output tokens are 123, and there is one usage event.
+        let events = stream_chunks(&[GEMINI]).unwrap();
+        let usages: Vec<&CompletionEvent> = events.iter().filter(|e| matches!(e, CompletionEvent::Usage(_))).collect();
+        assert_eq!(show(&usages.into_iter().cloned().collect::<Vec<_>>()), show(&[usage(6009, 123, Some(0))]));
+        assert!(matches!(events.last(), Some(CompletionEvent::Usage(_))), "usage comes when the body ends");
+    }
+
+    #[test]
+    fn reasoning_inside_completion_tokens_is_not_counted_twice() {
+        let events = decode_all(&[
+            r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":40,"completion_tokens_details":{"reasoning_tokens":30}}}"#,
+        ])
+        .unwrap();
+        assert_eq!(show(&events), show(&[started(), text_ev("x"), stop(StopReason::EndTurn), usage(5, 40, None)]));
+        // The last usage that counts anything wins; zeros in between are ignored.
+        let events = decode_all(&[
+            r#"{"choices":[{"index":0,"delta":{"content":"x"}}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2}}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}}"#,
+            "[DONE]",
+        ])
+        .unwrap();
+        assert_eq!(show(&events), show(&[started(), text_ev("x"), stop(StopReason::EndTurn), usage(5, 2, None)]));
+    }
+
+    #[test]
+    fn claude_calls_reusing_index_zero_stay_separate() {
+        let events = stream_chunks(&[CLAUDE_TWO_CALLS]).unwrap();
+        let calls: Vec<(&str, &str)> = events
+            .iter()
+            .filter_map(|e| match e {
+                CompletionEvent::ToolUseJsonParseError(e) => Some((e.id.as_str(), e.tool_name.as_str())),
+                CompletionEvent::ToolUse(t) => Some((t.id.as_str(), t.name.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [("tooluse_448k6WHnTpS28K0Bd1bhgA", "edit_file"), ("tooluse_2SRF2HShTXOoLdGrjWuGiw", "edit_file")]
+        );
     }
 }

@@ -5,7 +5,13 @@
 //! arguments are then complete JSON); calls still open at `response.completed` are flushed in
 //! output order. Text and reasoning summaries that were never streamed as deltas (Copilot
 //! sends some summaries only in `output_item.done`) are taken from the finished item, so
-//! nothing is shown twice. [`ResponsesStream`] = `SseParser` + [`ResponsesDecoder`]: raw body
+//! nothing is shown twice.
+//!
+//! Events are tied together by position (`output_index`), never by `item_id`: Copilot gives
+//! every event its own opaque, encrypted `item_id` (the deltas, the `output_item.done` and the
+//! items of `response.completed` of one message never share one), so anything keyed by id
+//! printed an answer three times (issue 11). An event without an `output_index` belongs to
+//! the item the stream is at (the last index seen). [`ResponsesStream`] = `SseParser` + [`ResponsesDecoder`]: raw body
 //! bytes in, events out.
 
 use std::collections::BTreeSet;
@@ -30,8 +36,7 @@ const TEXT_PART_SEPARATOR: &str = "\n\n";
 /// A function call being assembled from its events.
 #[derive(Debug)]
 struct PendingCall {
-    output_index: Option<u64>,
-    item_id: Option<String>,
+    output_index: u64,
     call_id: String,
     name: String,
     arguments: String,
@@ -51,15 +56,17 @@ pub struct ResponsesState {
     stopped: bool,
     calls: Vec<PendingCall>,
     emitted_calls: bool,
-    /// Items already handled at their `output_item.done` (so `completed` does not repeat them).
-    done_items: BTreeSet<String>,
-    /// Items whose text / summary arrived as deltas (their `done` must not repeat it).
-    streamed_text: BTreeSet<String>,
-    streamed_summary: BTreeSet<String>,
+    /// The `output_index` of the item the stream is at: events without one belong to it.
+    current: u64,
+    /// Items (by `output_index`) already handled at their `output_item.done`, so the output
+    /// of `response.completed` does not repeat them.
+    done_items: BTreeSet<u64>,
+    /// Items (by `output_index`) whose text / summary arrived as deltas: their `done` and
+    /// `response.completed` must not repeat it.
+    streamed_text: BTreeSet<u64>,
+    streamed_summary: BTreeSet<u64>,
     /// The (item, summary index) of the last summary delta, to separate summary parts.
-    last_summary: Option<(String, u64)>,
-    /// Anything was shown (text, thinking, a call).
-    emitted_content: bool,
+    last_summary: Option<(u64, u64)>,
 }
 
 /// Decodes Responses stream events into [`CompletionEvent`]s under the shared rules (see
@@ -129,12 +136,9 @@ impl ResponsesState {
             "response.function_call_arguments.delta" => self.on_arguments(&value, false)?,
             "response.function_call_arguments.done" => self.on_arguments(&value, true)?,
             "response.output_item.done" => {
+                let output_index = self.position(&value);
                 if let Some(item) = value.get("item") {
-                    self.on_item_done(
-                        item,
-                        value.get("output_index").and_then(Value::as_u64),
-                        events,
-                    )?;
+                    self.on_item_done(item, output_index, events)?;
                 }
             }
             "response.completed" => self.on_completed(&value, events)?,
@@ -144,52 +148,57 @@ impl ResponsesState {
         Ok(())
     }
 
+    /// The `output_index` an event refers to; without one, the item the stream is at.
+    fn position(&mut self, value: &Value) -> u64 {
+        if let Some(index) = value.get("output_index").and_then(Value::as_u64) {
+            self.current = index;
+        }
+        self.current
+    }
+
     fn on_text_delta(&mut self, value: &Value, events: &mut Vec<CompletionEvent>) {
+        let index = self.position(value);
         if let Some(delta) = non_empty_str(value, "delta") {
-            self.streamed_text.insert(item_key(value));
-            self.emitted_content = true;
+            self.streamed_text.insert(index);
             events.push(CompletionEvent::Text(delta.to_string()));
         }
     }
 
     fn on_summary_delta(&mut self, value: &Value, events: &mut Vec<CompletionEvent>) {
+        let key = self.position(value);
         let Some(delta) = non_empty_str(value, "delta") else {
             return;
         };
-        let key = item_key(value);
         let part = value
             .get("summary_index")
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let mut text = String::new();
-        if let Some((last_item, last_part)) = &self.last_summary {
-            if *last_item == key && *last_part != part {
+        if let Some((last_item, last_part)) = self.last_summary {
+            if last_item == key && last_part != part {
                 text.push_str(TEXT_PART_SEPARATOR);
             }
         }
         text.push_str(delta);
-        self.last_summary = Some((key.clone(), part));
+        self.last_summary = Some((key, part));
         self.streamed_summary.insert(key);
-        self.emitted_content = true;
         events.push(thinking(text));
     }
 
     fn on_item_added(&mut self, value: &Value) {
+        let output_index = self.position(value);
         let Some(item) = value
             .get("item")
             .filter(|i| item_type(i) == Some(FUNCTION_CALL_ITEM))
         else {
             return;
         };
-        let output_index = value.get("output_index").and_then(Value::as_u64);
-        let item_id = non_empty_str(item, "id").map(str::to_string);
         let arguments = item
             .get("arguments")
             .and_then(Value::as_str)
             .unwrap_or_default();
         self.calls.push(PendingCall {
             output_index,
-            item_id,
             call_id: non_empty_str(item, "call_id")
                 .unwrap_or_default()
                 .to_string(),
@@ -198,29 +207,15 @@ impl ResponsesState {
         });
     }
 
-    /// The open call an event refers to: by item id when both have one, else by output index.
-    fn call_position(&self, item_id: Option<&str>, output_index: Option<u64>) -> Option<usize> {
-        if let Some(id) = item_id {
-            if let Some(pos) = self
-                .calls
-                .iter()
-                .position(|c| c.item_id.as_deref() == Some(id))
-            {
-                return Some(pos);
-            }
-        }
-        output_index.and_then(|index| {
-            self.calls
-                .iter()
-                .position(|c| c.output_index == Some(index))
-        })
+    /// The open call at `output_index`, if any.
+    fn call_position(&self, output_index: u64) -> Option<usize> {
+        self.calls.iter().position(|c| c.output_index == output_index)
     }
 
     /// An argument delta appends; `arguments.done` carries the whole text and replaces it.
     fn on_arguments(&mut self, value: &Value, whole: bool) -> Result<(), Error> {
-        let item_id = non_empty_str(value, "item_id");
-        let output_index = value.get("output_index").and_then(Value::as_u64);
-        let Some(pos) = self.call_position(item_id, output_index) else {
+        let output_index = self.position(value);
+        let Some(pos) = self.call_position(output_index) else {
             return Ok(());
         };
         let Some(call) = self.calls.get_mut(pos) else {
@@ -238,27 +233,22 @@ impl ResponsesState {
         Ok(())
     }
 
+    /// The item at `output_index` is finished: whatever of it was not shown yet is shown.
     fn on_item_done(
         &mut self,
         item: &Value,
-        output_index: Option<u64>,
+        output_index: u64,
         events: &mut Vec<CompletionEvent>,
     ) -> Result<(), Error> {
-        let id = non_empty_str(item, "id").map(str::to_string);
-        if let Some(id) = &id {
-            if !self.done_items.insert(id.clone()) {
-                return Ok(());
-            }
+        if !self.done_items.insert(output_index) {
+            return Ok(());
         }
-        let key = id.clone().unwrap_or_default();
         match item_type(item) {
             Some(FUNCTION_CALL_ITEM) => {
-                let pos = self.call_position(id.as_deref(), output_index);
-                let mut call = match pos {
+                let mut call = match self.call_position(output_index) {
                     Some(pos) => self.calls.remove(pos),
                     None => PendingCall {
                         output_index,
-                        item_id: id,
                         call_id: String::new(),
                         name: String::new(),
                         arguments: String::new(),
@@ -278,18 +268,17 @@ impl ResponsesState {
                 self.emit_call(call, events);
             }
             Some(REASONING_ITEM) => {
-                if !self.streamed_summary.contains(&key) {
+                if !self.streamed_summary.contains(&output_index) {
                     let summary = summary_text(item);
                     if !summary.is_empty() {
-                        self.emitted_content = true;
                         events.push(thinking(summary));
                     }
                 }
                 if let Some(encrypted) = non_empty_str(item, "encrypted_content") {
                     let mut details = Map::new();
                     details.insert("type".into(), json!(REASONING_ITEM));
-                    if !key.is_empty() {
-                        details.insert("id".into(), json!(key));
+                    if let Some(id) = non_empty_str(item, "id") {
+                        details.insert("id".into(), json!(id));
                     }
                     details.insert("encrypted_content".into(), json!(encrypted));
                     events.push(CompletionEvent::ReasoningDetails(
@@ -297,10 +286,9 @@ impl ResponsesState {
                     ));
                 }
             }
-            Some(MESSAGE_ITEM) if !self.streamed_text.contains(&key) => {
+            Some(MESSAGE_ITEM) if !self.streamed_text.contains(&output_index) => {
                 let text = message_text(item);
                 if !text.is_empty() {
-                    self.emitted_content = true;
                     events.push(CompletionEvent::Text(text));
                 }
             }
@@ -311,12 +299,12 @@ impl ResponsesState {
 
     fn emit_call(&mut self, call: PendingCall, events: &mut Vec<CompletionEvent>) {
         self.emitted_calls = true;
-        self.emitted_content = true;
         events.push(tool_event(call));
     }
 
-    /// Items the stream never finished (or never streamed) are taken from the final output,
-    /// then the open calls are flushed in output order.
+    /// Items the stream never finished (or never streamed) are taken from the final output
+    /// (whose position in `output` is the item's `output_index`), then the open calls are
+    /// flushed in output order.
     fn finish_items(
         &mut self,
         response: Option<&Value>,
@@ -324,18 +312,11 @@ impl ResponsesState {
     ) -> Result<(), Error> {
         if let Some(Value::Array(output)) = response.and_then(|r| r.get("output")) {
             for (index, item) in output.iter().enumerate() {
-                let unseen = match non_empty_str(item, "id") {
-                    Some(id) => !self.done_items.contains(id),
-                    // Without an id an item can only be told apart when nothing was shown.
-                    None => !self.emitted_content,
-                };
-                if unseen {
-                    self.on_item_done(item, Some(index as u64), events)?;
-                }
+                self.on_item_done(item, index as u64, events)?;
             }
         }
         let mut open = std::mem::take(&mut self.calls);
-        open.sort_by_key(|c| c.output_index.unwrap_or(u64::MAX));
+        open.sort_by_key(|c| c.output_index);
         for call in open {
             self.emit_call(call, events);
         }
@@ -368,7 +349,7 @@ impl ResponsesState {
         // Open calls are cut off: emitting them shows the consumer what was lost (as parse
         // errors when their JSON is incomplete).
         let mut open = std::mem::take(&mut self.calls);
-        open.sort_by_key(|c| c.output_index.unwrap_or(u64::MAX));
+        open.sort_by_key(|c| c.output_index);
         for call in open {
             self.emit_call(call, events);
         }
@@ -390,13 +371,6 @@ impl ResponsesState {
         self.stopped = true;
         events.push(CompletionEvent::Stop(reason));
     }
-}
-
-/// The item an event belongs to (`item_id`), or "" when the server does not say.
-fn item_key(value: &Value) -> String {
-    non_empty_str(value, "item_id")
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn item_type(item: &Value) -> Option<&str> {
@@ -433,11 +407,12 @@ fn message_text(item: &Value) -> String {
 }
 
 fn tool_event(call: PendingCall) -> CompletionEvent {
-    // Without a call id the editor could not send the result back; make a stable one.
-    let id = match (call.call_id.is_empty(), &call.item_id) {
-        (false, _) => call.call_id,
-        (true, Some(item_id)) => item_id.clone(),
-        (true, None) => format!("call_{}", call.output_index.unwrap_or(0)),
+    // Without a call id the editor could not send the result back; make a stable one (not
+    // the item id: Copilot's are opaque, encrypted and hundreds of bytes long).
+    let id = if call.call_id.is_empty() {
+        format!("call_{}", call.output_index)
+    } else {
+        call.call_id
     };
     decoder::tool_use(id, call.name, call.arguments, None)
 }
@@ -447,11 +422,13 @@ const USAGE_FIELDS: UsageFields = UsageFields {
     input: "input_tokens",
     output: "output_tokens",
     input_details: "input_tokens_details",
+    // Reasoning is counted inside `output_tokens` (`output_tokens_details.reasoning_tokens`).
+    reasoning_outside_output: None,
 };
 
 /// `usage` of a finished response.
 fn usage_event(usage: &Value) -> Option<CompletionEvent> {
-    decoder::usage(usage, &USAGE_FIELDS)
+    decoder::usage(usage, &USAGE_FIELDS).map(CompletionEvent::Usage)
 }
 
 /// `response.failed`: the error is in `response.error`.
@@ -659,8 +636,8 @@ mod tests {
             ])
         );
         let events = decode_all(&[
-            r#"{"type":"response.output_text.delta","item_id":"msg_1","delta":"Whole answer"}"#,
-            r#"{"type":"response.output_item.done","item":{"id":"fc_1","type":"function_call","call_id":"c1","name":"f","arguments":"{}"}}"#,
+            r#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"delta":"Whole answer"}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"id":"fc_1","type":"function_call","call_id":"c1","name":"f","arguments":"{}"}}"#,
             completed,
         ])
         .unwrap();
@@ -909,5 +886,72 @@ mod tests {
             stream_chunks(&[cut.as_bytes()]),
             Err(Error::Network(_))
         ));
+    }
+
+    // ----- real captures (tests/captures/responses, issue 11) ---------------------------------
+
+    const REASONING_TEXT: &[u8] =
+        include_bytes!("../../../tests/captures/responses/gpt-5-reasoning-text-2026-02.sse");
+    const FUNCTION_CALL: &[u8] =
+        include_bytes!("../../../tests/captures/responses/gpt-5-reasoning-function-call-2026-02.sse");
+
+    #[test]
+    fn opaque_per_event_item_ids_do_not_repeat_the_answer() {
+        // Copilot gives the deltas, `output_item.done` and `response.completed` of one message
+        // different opaque ids: keyed by id the answer came out three times.
+        let events = stream_chunks(&[REASONING_TEXT]).unwrap();
+        let text: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                CompletionEvent::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text.concat(), "7 multiplied by 8 equals 56.");
+        let thinking: String = events
+            .iter()
+            .filter_map(|e| match e {
+                CompletionEvent::Thinking(t) => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(thinking.starts_with("**Calculating multiplication**"), "{thinking}");
+        assert_eq!(thinking.matches("**Calculating multiplication**").count(), 1);
+        assert_eq!(events.last().map(|e| format!("{e:?}")), Some(format!("{:?}", stop(StopReason::EndTurn))));
+    }
+
+    #[test]
+    fn a_function_call_is_emitted_once_across_opaque_ids() {
+        let events = stream_chunks(&[FUNCTION_CALL]).unwrap();
+        assert_eq!(
+            show(&events),
+            show(&[
+                CompletionEvent::Started,
+                tool_ev(
+                    "call_V51pK4uGw2A3HcqtS0gFjwFS",
+                    "read_file",
+                    r#"{"path":"/var/folders/b5/mwkw4_410fjc67g81rsp2wxc0000gn/T/opal_live_test_99.txt"}"#
+                ),
+                usage(180, 307, Some(0)),
+                stop(StopReason::ToolUse),
+            ])
+        );
+    }
+
+    #[test]
+    fn arguments_done_and_completed_output_do_not_repeat_a_call_with_other_ids() {
+        let events = decode_all(&[
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"id":"A","type":"function_call","call_id":"c","name":"f","arguments":""}}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"B","output_index":0,"delta":"{\"a\":"}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"C","output_index":0,"delta":"1}"}"#,
+            r#"{"type":"response.function_call_arguments.done","item_id":"D","output_index":0,"arguments":"{\"a\":1}"}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"E","type":"function_call","call_id":"c","name":"f","arguments":"{\"a\":1}"}}"#,
+            r#"{"type":"response.completed","response":{"id":"F","output":[{"id":"G","type":"function_call","call_id":"c","name":"f","arguments":"{\"a\":1}"}]}}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            show(&events),
+            show(&[CompletionEvent::Started, tool_ev("c", "f", r#"{"a":1}"#), stop(StopReason::ToolUse)])
+        );
     }
 }
