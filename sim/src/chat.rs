@@ -110,7 +110,7 @@ impl ChatScript {
     }
 
     /// The response that plays this script (a missing `content-type` is inferred).
-    fn into_response(self) -> Response {
+    pub(crate) fn into_response(self) -> Response {
         let content_type = reply::inferred_content_type(self.status, &self.body);
         let pieces = if self.chunk_size == 0 {
             vec![self.body]
