@@ -69,7 +69,7 @@ pub(crate) fn handle(shared: &Shared, rec: &Recorded) -> Response {
         Ok(model) => model,
         Err(response) => return response,
     };
-    if !body["max_tokens"].as_u64().is_some_and(|n| n > 0) {
+    if body["max_tokens"].as_u64().is_none_or(|n| n == 0) {
         return invalid(shared, "max_tokens: Field required");
     }
     let Some(messages) = body["messages"].as_array().filter(|m| !m.is_empty()) else {
