@@ -103,7 +103,8 @@ fn classify(status: u16, headers: &[(String, String)], body: &[u8], now: Option<
     let request_id = header(headers, "x-request-id")
         .or_else(|| header(headers, "x-github-request-id"))
         .map(|s| clip(&redact(s.trim())))
-        .filter(|s| !s.is_empty());
+        .filter(|s| !s.is_empty())
+        .or_else(|| parsed.request_id.clone());
     let message = parsed
         .message
         .clone()
@@ -130,6 +131,10 @@ fn classify(status: u16, headers: &[(String, String)], body: &[u8], now: Option<
         403 if message.starts_with("API rate limit exceeded") => {
             Error::RateLimited { message: with_request_id(message, &request_id), code, retry_after_secs }
         }
+        // An Anthropic-shaped 403 (`permission_error`, `/v1/messages`) comes from the model
+        // provider behind Copilot, which accepted the session token: a new token would not
+        // help, so it is not a refused credential.
+        403 if parsed.anthropic => Error::Upstream(upstream),
         403 => Error::Unauthorized(upstream),
         429 => {
             // The code may come only as a header (`x-ratelimit-exceeded: <code>`).
@@ -185,7 +190,9 @@ pub fn rate_limit_guidance(code: Option<&str>) -> &'static str {
         Some("user_model_rate_limited") => "this model is rate limited for your account: wait or pick another model",
         Some("user_global_rate_limited") => "your account is rate limited across all models: wait before retrying",
         Some("integration_rate_limited") => "this editor integration is rate limited: wait and retry",
-        Some("model_overloaded") => "the model is overloaded: pick another model or retry shortly",
+        Some("model_overloaded") | Some("overloaded_error") => {
+            "the model is overloaded: pick another model or retry shortly"
+        }
         Some("agent_mode_limit_exceeded") => "the agent-mode request limit is reached: wait, or continue without tools",
         Some("extension_blocked") => "Copilot blocked requests from this client for now: wait before retrying",
         _ => "wait and retry",
@@ -298,6 +305,11 @@ struct ErrorBody {
     details_message: Option<String>,
     notification_id: Option<String>,
     url: Option<String>,
+    /// The Anthropic envelope (`/v1/messages`): `{"type": "error", "error": {"type",
+    /// "message"}, "request_id"}`.
+    anthropic: bool,
+    /// The Anthropic envelope's `request_id` (used when no request-id header came).
+    request_id: Option<String>,
 }
 
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -319,6 +331,9 @@ impl ErrorBody {
         let mut out = ErrorBody {
             message: str_at(inner, "message").or_else(|| value.get("error").and_then(|e| e.as_str()).map(|s| clip(&redact(s)))),
             code: str_at(inner, "code").or_else(|| str_at(inner, "type")),
+            anthropic: value.get("type").and_then(|t| t.as_str()) == Some("error")
+                && value.get("error").is_some_and(|e| e.is_object()),
+            request_id: str_at(&value, "request_id").filter(|r| !r.trim().is_empty()),
             ..ErrorBody::default()
         };
         if let Some(details) = value.get("error_details").filter(|d| d.is_object()) {
@@ -359,7 +374,8 @@ impl Error {
         };
         let lower = code.as_deref().unwrap_or_default().to_ascii_lowercase();
         let upstream = |message: String| Upstream { status: MID_STREAM_ERROR_STATUS, message, request_id: None };
-        if lower.contains("rate_limit") || lower.contains("ratelimit") || lower == "model_overloaded" || lower == "429" {
+        let overloaded = lower == "model_overloaded" || lower == "overloaded_error";
+        if lower.contains("rate_limit") || lower.contains("ratelimit") || overloaded || lower == "429" {
             let message = format!("{message}; {}", rate_limit_guidance(code.as_deref()));
             Error::RateLimited { message, code, retry_after_secs: None }
         } else if lower.contains("quota") || lower == "overage_limit_reached" || lower == "402" {
@@ -758,5 +774,56 @@ mod tests {
         assert_eq!(redact("xghu_notatoken"), "xghu_notatoken");
         let e = Error::from_response(401, &[], br#"{"message":"Bad credentials for ghu_secret123456"}"#);
         assert!(!format!("{e} {e:?}").contains("ghu_secret"));
+    }
+
+    /// The Anthropic envelope of `/v1/messages` errors (captures/errors/messages-400-*.json).
+    #[test]
+    fn anthropic_error_bodies_are_classified() {
+        let orphan = br#"{
+  "type": "error",
+  "error": {
+    "type": "invalid_request_error",
+    "message": "messages.2: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each `tool_use` block must have a corresponding `tool_result` block in the next message."
+  },
+  "request_id": "req_011CeEJ2uemj8utFA8w7BRJP"
+}"#;
+        match Error::from_response(400, &[], orphan) {
+            Error::Upstream(u) => {
+                assert_eq!(u.status, 400);
+                assert!(u.message.starts_with("messages.2: `tool_use` ids"), "{}", u.message);
+                assert_eq!(u.request_id.as_deref(), Some("req_011CeEJ2uemj8utFA8w7BRJP"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let header = vec![("x-request-id".to_string(), "hdr-1".to_string())];
+        assert!(matches!(Error::from_response(400, &header, orphan), Error::Upstream(u) if u.request_id.as_deref() == Some("hdr-1")));
+
+        let too_long = br#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 212000 tokens > 200000 maximum"}}"#;
+        assert_eq!(
+            Error::from_response(400, &[], too_long),
+            Error::ContextTooLong {
+                message: "prompt is too long: 212000 tokens > 200000 maximum".into(),
+                limit: Some(200000),
+                actual: Some(212000)
+            }
+        );
+
+        let permission = br#"{"type":"error","error":{"type":"permission_error","message":"not allowed"}}"#;
+        assert!(matches!(Error::from_response(403, &[], permission), Error::Upstream(u) if u.status == 403));
+        // A bare 403 is still a refused token (exchanged again by the provider).
+        assert!(matches!(Error::from_response(403, &[], b"forbidden"), Error::Unauthorized(_)));
+
+        let limited = br#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
+        let retry = vec![("retry-after".to_string(), "3".to_string())];
+        assert!(matches!(
+            Error::from_response(429, &retry, limited),
+            Error::RateLimited { code: Some(c), retry_after_secs: Some(3), .. } if c == "rate_limit_error"
+        ));
+
+        let overloaded = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let e = Error::from_response(529, &[], overloaded);
+        assert!(e.retry_now(), "an overloaded answer is retried once like a 5xx: {e:?}");
+        let mid = Error::from_stream_error(&serde_json::json!({"type": "overloaded_error", "message": "Overloaded"}));
+        assert!(matches!(&mid, Error::RateLimited { message, .. } if message.contains("overloaded")), "{mid:?}");
     }
 }

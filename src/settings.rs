@@ -27,6 +27,13 @@ pub const MAX_REQUEST_TIMEOUT_SECS: u64 = 3600;
 pub const GITHUB_HOST: &str = "github.com";
 /// The public GitHub REST API.
 pub const GITHUB_API_BASE: &str = "https://api.github.com";
+/// `endpoint_preference` value (and the default) meaning "follow the routing rule".
+pub const ENDPOINT_AUTO: &str = "auto";
+/// The `endpoint_preference` object key that applies to every model not named in it.
+pub const ENDPOINT_ANY_MODEL: &str = "*";
+/// The endpoints a preference may name: the `supported_endpoints` paths the provider speaks
+/// (`catalog::model::Endpoint::path`; spelled here because settings sit below the catalog).
+pub const PREFERABLE_ENDPOINTS: [&str; 3] = ["/chat/completions", "/responses", "/v1/messages"];
 
 /// The provider's settings. Every field has a working default; see [`Settings::parse`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +69,34 @@ pub struct Settings {
     /// `POST {api}/models/{id}/policy`, once, as VS Code used to do. Default false: such
     /// models are listed as needing enablement in GitHub's settings.
     pub enable_model_policies: bool,
+    /// `endpoint_preference`: which API a model is called through when its catalog entry
+    /// lists several. Default: the routing rule for every model (see
+    /// `catalog::model::Model::route`).
+    pub endpoint_preference: EndpointPreference,
+}
+
+/// The `endpoint_preference` setting: a `supported_endpoints` path (or `auto`) for every
+/// model, or an object mapping model ids to one, with `"*"` for the models it does not name:
+/// `"/chat/completions"`, or `{"claude-sonnet-4.5": "/chat/completions", "*": "auto"}`.
+///
+/// A preference only chooses among the endpoints a model lists; for a model that does not
+/// list the preferred one the routing rule applies. `auto` (and no setting) is the rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointPreference {
+    /// The endpoint for models not named in `per_model`; `None` = the rule.
+    pub any_model: Option<String>,
+    /// `(model id, endpoint)`, in the order written; `None` endpoint = the rule (`auto`).
+    pub per_model: Vec<(String, Option<String>)>,
+}
+
+impl EndpointPreference {
+    /// The preferred endpoint path for `model_id`, if the user named one.
+    pub fn for_model(&self, model_id: &str) -> Option<&str> {
+        match self.per_model.iter().find(|(id, _)| id == model_id) {
+            Some((_, endpoint)) => endpoint.as_deref(),
+            None => self.any_model.as_deref(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -77,6 +112,7 @@ impl Default for Settings {
             api_version: DEFAULT_API_VERSION.to_string(),
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             enable_model_policies: false,
+            endpoint_preference: EndpointPreference::default(),
         }
     }
 }
@@ -120,6 +156,7 @@ impl Settings {
         reader.header_value("api_version", &mut settings.api_version);
         reader.timeout("request_timeout_secs", &mut settings.request_timeout_secs);
         reader.flag("enable_model_policies", &mut settings.enable_model_policies);
+        settings.endpoint_preference = reader.endpoint_preference("endpoint_preference");
         (settings, warnings)
     }
 
@@ -222,10 +259,67 @@ impl Reader<'_> {
         }
     }
 
+    /// `endpoint_preference`: a string for every model, or an object per model id (`"*"`
+    /// for the rest). A value that names no endpoint this provider speaks is ignored with a
+    /// warning (its model follows the rule); the rest of the object still applies.
+    fn endpoint_preference(&mut self, key: &str) -> EndpointPreference {
+        let mut preference = EndpointPreference::default();
+        match self.object.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => match endpoint_choice(s) {
+                Ok(choice) => preference.any_model = choice,
+                Err(why) => self.warn(key, why),
+            },
+            Some(Value::Object(map)) => {
+                for (model, value) in map {
+                    let entry = format!("{key}.{}", quoted_key(model));
+                    let choice = match value.as_str() {
+                        Some(s) => endpoint_choice(s),
+                        None => Err(ENDPOINT_CHOICES),
+                    };
+                    match choice {
+                        Err(why) => self.warn(&entry, why),
+                        Ok(choice) if model.trim() == ENDPOINT_ANY_MODEL => preference.any_model = choice,
+                        Ok(_) if model.trim().is_empty() => self.warn(&entry, "expected a model id"),
+                        Ok(choice) => preference.per_model.push((model.trim().to_string(), choice)),
+                    }
+                }
+            }
+            Some(_) => self.warn(
+                key,
+                "expected an endpoint such as \"/v1/messages\", or an object of model ids to endpoints",
+            ),
+        }
+        preference
+    }
+
     fn warn(&mut self, key: &str, why: &str) {
         self.warnings
             .push(format!("settings: `{key}` ignored: {why}"));
     }
+}
+
+/// What an `endpoint_preference` value may be.
+const ENDPOINT_CHOICES: &str =
+    "expected \"auto\", \"/chat/completions\", \"/responses\" or \"/v1/messages\"";
+
+/// An `endpoint_preference` value: `Ok(None)` for `auto`, `Ok(Some(path))` for an endpoint.
+fn endpoint_choice(value: &str) -> Result<Option<String>, &'static str> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case(ENDPOINT_AUTO) {
+        return Ok(None);
+    }
+    PREFERABLE_ENDPOINTS
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(value))
+        .map(|p| Some((*p).to_string()))
+        .ok_or(ENDPOINT_CHOICES)
+}
+
+/// A model id from the settings, fit to quote in a warning (short, visible characters).
+fn quoted_key(key: &str) -> String {
+    let shown: String = key.chars().filter(|c| !c.is_control()).take(60).collect();
+    format!("{shown:?}")
 }
 
 fn valid_enterprise_uri(uri: &str) -> Result<String, &'static str> {
@@ -417,5 +511,43 @@ mod tests {
         };
         assert_eq!(s.github_api_base(), "http://127.0.0.1:9");
         assert_eq!(s.github_host(), "acme.ghe.com");
+    }
+
+    #[test]
+    fn endpoint_preference_global_or_per_model() {
+        let (s, w) = Settings::parse("{}");
+        assert!(w.is_empty());
+        assert_eq!(s.endpoint_preference.for_model("claude-sonnet-4"), None);
+
+        let (s, w) = Settings::parse(r#"{"endpoint_preference":" /chat/completions "}"#);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.endpoint_preference.for_model("any"), Some("/chat/completions"));
+
+        let (s, w) = Settings::parse(
+            r#"{"endpoint_preference":{"claude-sonnet-4":"/chat/completions","claude-opus-4":"auto","*":"/v1/messages"}}"#,
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let p = &s.endpoint_preference;
+        assert_eq!(p.for_model("claude-sonnet-4"), Some("/chat/completions"));
+        assert_eq!(p.for_model("claude-opus-4"), None, "auto: the rule, not the `*` value");
+        assert_eq!(p.for_model("other"), Some("/v1/messages"));
+        assert_eq!(Settings::parse(r#"{"endpoint_preference":"AUTO"}"#).0.endpoint_preference, EndpointPreference::default());
+    }
+
+    #[test]
+    fn bad_endpoint_preferences_warn_and_keep_the_rest() {
+        let (s, w) = Settings::parse(r#"{"endpoint_preference":"/v2/chat"}"#);
+        assert_eq!(s.endpoint_preference, EndpointPreference::default());
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("`endpoint_preference`") && w[0].contains("/v1/messages"), "{w:?}");
+
+        let (s, w) = Settings::parse(r#"{"endpoint_preference":{"a":"/responses","b":3,"c":"ws:/responses","":"auto"}}"#);
+        assert_eq!(s.endpoint_preference.for_model("a"), Some("/responses"));
+        assert_eq!(s.endpoint_preference.for_model("b"), None);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w.iter().any(|w| w.contains("endpoint_preference.\"b\"")), "{w:?}");
+
+        let (_, w) = Settings::parse(r#"{"endpoint_preference":true}"#);
+        assert_eq!(w.len(), 1);
     }
 }

@@ -164,7 +164,11 @@ fn an_unknown_stream_id_is_an_error_and_close_is_idempotent() {
 
 #[test]
 fn thinking_on_a_budget_model_sends_a_budget_and_streams_thinking() {
-    let h = Harness::new();
+    // Claude goes to /v1/messages by default; this is the chat-completions dialect.
+    let h = Harness::with(Setup {
+        settings: serde_json::json!({"endpoint_preference": {"claude-sonnet-4": "/chat/completions"}}),
+        ..Setup::default()
+    });
     let mut req = request(vec![user("think it through")]);
     req.thinking_allowed = true;
     let events = h.chat("claude-sonnet-4", req).expect("chat");

@@ -25,14 +25,10 @@ const CHAT_MODEL: &str = "gpt-4.1";
 const RESPONSES_MODEL: &str = "gpt-5";
 const CHAT: &str = "/chat/completions";
 const RESPONSES: &str = "/responses";
+const MESSAGES: &str = "/v1/messages";
 
-/// Captures of the `/v1/messages` route, which this branch does not speak yet: the Messages
-/// route's own tests cover them (they move into [`captures!`] when that route lands).
-const AWAITING_MESSAGES_ROUTE: &[&str] = &[
-    "errors/messages-400-empty-user-content.json",
-    "errors/messages-400-orphan-tool-use.json",
-    "messages/claude-opus-5-text-SCRUBBED-2026-08.sse",
-];
+/// A model the simulator's catalog serves on `/v1/messages` only.
+const MESSAGES_MODEL: &str = "claude-haiku-4.5";
 
 /// Declares one test per capture (`name => "dir/file"`) and the list of covered files.
 macro_rules! captures {
@@ -73,11 +69,14 @@ captures! {
     errors_chat_401_token_expired => "errors/chat-401-token-expired.txt",
     errors_chat_402_quota_exceeded_from_log => "errors/chat-402-quota-exceeded-FROM-LOG.txt",
     errors_exchange_401_bad_credentials => "errors/exchange-401-bad-credentials.json",
+    errors_messages_400_empty_user_content => "errors/messages-400-empty-user-content.json",
+    errors_messages_400_orphan_tool_use => "errors/messages-400-orphan-tool-use.json",
     errors_models_401_invalid_hmac => "errors/models-401-invalid-hmac.txt",
     errors_quota_exceeded_text => "errors/quota-exceeded-text.txt",
     errors_responses_400_no_tool_output => "errors/responses-400-no-tool-output.json",
     exchange_business_2026_01 => "exchange/business-2026-01.json",
     exchange_enterprise_24h_refresh_2026_08_18 => "exchange/enterprise-24h-refresh-2026-08-18.json",
+    messages_claude_opus_5_text_scrubbed_2026_08 => "messages/claude-opus-5-text-SCRUBBED-2026-08.sse",
     responses_gpt_5_after_function_call_truncated_2026_02 => "responses/gpt-5-after-function-call-TRUNCATED-2026-02.sse",
     responses_gpt_5_reasoning_function_call_2026_02 => "responses/gpt-5-reasoning-function-call-2026-02.sse",
     responses_gpt_5_reasoning_text_2026_02 => "responses/gpt-5-reasoning-text-2026-02.sse",
@@ -117,7 +116,7 @@ fn every_capture_has_a_test() {
     files.retain(|f| !matches!(f.as_str(), "PROVENANCE.md" | "NOTES.md"));
     files.sort();
     let mut claimed: Vec<String> =
-        COVERED.iter().chain(AWAITING_MESSAGES_ROUTE).map(|s| s.to_string()).collect();
+        COVERED.iter().map(|s| s.to_string()).collect();
     claimed.sort();
     assert_eq!(files, claimed, "every file under tests/captures/ needs a test in captures! (and none may be missing)");
     let provenance = String::from_utf8(capture("PROVENANCE.md")).expect("UTF-8");
@@ -163,6 +162,8 @@ struct Outcome {
     stop: Option<String>,
     /// (input, output, cache read) of each usage event.
     usage: Vec<(u64, u64, Option<u64>)>,
+    /// Cache-creation input tokens, where a usage event reports them (the Messages route).
+    cache_created: Option<u64>,
     /// The error that ended the stream, by variant.
     error: Option<String>,
 }
@@ -176,6 +177,7 @@ impl Outcome {
             calls: Vec::new(),
             stop: None,
             usage: Vec::new(),
+            cache_created: None,
             error: None,
         }
     }
@@ -197,6 +199,10 @@ impl Outcome {
     }
     fn usage(mut self, input: u64, output: u64, cached: Option<u64>) -> Outcome {
         self.usage = vec![(input, output, cached)];
+        self
+    }
+    fn cache_created(mut self, tokens: u64) -> Outcome {
+        self.cache_created = Some(tokens);
         self
     }
     fn error(mut self, variant: &str) -> Outcome {
@@ -260,7 +266,9 @@ fn record(outcome: &mut Outcome, event: CompletionEvent) {
             outcome.stop = Some(format!("{reason:?}"));
         }
         CompletionEvent::Usage(u) => {
-            assert_eq!(u.cache_creation_input_tokens, None);
+            if u.cache_creation_input_tokens.is_some() {
+                outcome.cache_created = u.cache_creation_input_tokens;
+            }
             outcome.usage.push((u.input_tokens, u.output_tokens, u.cache_read_input_tokens))
         }
         CompletionEvent::Started | CompletionEvent::RedactedThinking(_) => {}
@@ -270,7 +278,11 @@ fn record(outcome: &mut Outcome, event: CompletionEvent) {
 /// Replays a stream capture on `route` whole, then at each of [`CHUNK_SIZES`], and checks
 /// the outcome each time; the events must be the same however the body is split.
 fn replay_stream(path: &str, route: Route, expected: Outcome) -> Vec<String> {
-    let model = if route == Route::Responses { RESPONSES_MODEL } else { CHAT_MODEL };
+    let model = match route {
+        Route::Responses => RESPONSES_MODEL,
+        Route::Messages => MESSAGES_MODEL,
+        _ => CHAT_MODEL,
+    };
     let h = Harness::new();
     let body = capture(path);
     h.sim.replay(route, Replay::ok(body.clone()));
@@ -476,19 +488,18 @@ mod check {
         // gpt-5.3-codex (no policy) is the chat default and fallback. Every model carries a
         // `warning_message`; mai-code-1.1-flash has a `billing.promo`; grok and mai models
         // speak only `/responses`. The Claude models list both `/chat/completions` and
-        // `/v1/messages`; this branch offers them on `/chat/completions`.
-        // after the messages route lands: the Claude rows below (marked) may move to
-        // "/v1/messages" by that branch's documented rule; ids, names and limits stay.
+        // `/v1/messages`; by the routing rule (Claude models go to `/v1/messages` when they
+        // list it) they are served there.
         assert_eq!(
             offered_from(path),
             [
                 offered("gpt-5.3-codex", "GPT-5.3-Codex (1x)", 272_000, Some(128_000), "itk", RESPONSES, "DF", Some(400_000), &["low", "medium", "high", "xhigh"]),
-                offered("claude-opus-4.6", "Claude Opus 4.6 (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high", "max"]), // also /v1/messages
-                offered("claude-opus-4.7", "Claude Opus 4.7 (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /v1/messages
-                offered("claude-opus-4.8", "Claude Opus 4.8 (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /v1/messages
-                offered("claude-opus-5", "Claude Opus 5 (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /v1/messages
-                offered("claude-sonnet-4.6", "Claude Sonnet 4.6 (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high", "max"]), // also /v1/messages
-                offered("claude-sonnet-5", "Claude Sonnet 5 (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /v1/messages
+                offered("claude-opus-4.6", "Claude Opus 4.6 (1x)", 936_000, Some(64_000), "itk", MESSAGES, "", Some(1_000_000), &["low", "medium", "high", "max"]), // also /chat/completions
+                offered("claude-opus-4.7", "Claude Opus 4.7 (1x)", 936_000, Some(64_000), "itk", MESSAGES, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /chat/completions
+                offered("claude-opus-4.8", "Claude Opus 4.8 (1x)", 936_000, Some(64_000), "itk", MESSAGES, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /chat/completions
+                offered("claude-opus-5", "Claude Opus 5 (1x)", 936_000, Some(64_000), "itk", MESSAGES, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /chat/completions
+                offered("claude-sonnet-4.6", "Claude Sonnet 4.6 (1x)", 936_000, Some(64_000), "itk", MESSAGES, "", Some(1_000_000), &["low", "medium", "high", "max"]), // also /chat/completions
+                offered("claude-sonnet-5", "Claude Sonnet 5 (1x)", 936_000, Some(64_000), "itk", MESSAGES, "", Some(1_000_000), &["low", "medium", "high", "xhigh", "max"]), // also /chat/completions
                 offered("gemini-3.1-pro-preview", "Gemini 3.1 Pro (Preview) (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high"]),
                 offered("gemini-3.5-flash", "Gemini 3.5 Flash (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["minimal", "low", "medium", "high"]),
                 offered("gemini-3.6-flash", "Gemini 3.6 Flash (1x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["minimal", "low", "medium", "high"]),
@@ -504,7 +515,7 @@ mod check {
                 offered("mai-code-1.1-flash", "MAI-Code-1.1-Flash (1x)", 128_000, Some(128_000), "itk", RESPONSES, "", Some(256_000), &["low", "medium", "high"]),
                 offered("mai-code-1-flash-picker", "MAI-Code-1-Flash (1x)", 128_000, Some(128_000), "-tk", RESPONSES, "", Some(256_000), &["low", "medium", "high"]),
                 offered("gpt-5-mini", "GPT-5 mini (1x)", 128_000, Some(64_000), "itk", CHAT, "", Some(264_000), &["low", "medium", "high"]),
-                offered("claude-haiku-4.5", "Claude Haiku 4.5 (1x)", 136_000, Some(64_000), "itk", CHAT, "", Some(200_000), &[]), // also /v1/messages
+                offered("claude-haiku-4.5", "Claude Haiku 4.5 (1x)", 136_000, Some(64_000), "itk", MESSAGES, "", Some(200_000), &[]), // also /chat/completions
             ]
         );
     }
@@ -512,14 +523,14 @@ mod check {
     pub fn catalog_puxu_41_models_2026_03_28(path: &str) {
         // Older Azure entries are `billing.is_premium: false, multiplier: 0`: no multiplier
         // in their names. `gpt-4` and `gpt-4-o-preview` are listed twice.
-        // after the messages route lands: the Claude rows (marked) may move to "/v1/messages".
+        // The Claude rows (marked) list both endpoints and are served on `/v1/messages`.
         assert_eq!(
             offered_from(path),
             [
                 offered("gpt-4.1", "GPT-4.1", 128_000, Some(16_384), "it-", CHAT, "DF", Some(128_000), &[]),
-                offered("claude-opus-4.6-1m", "Claude Opus 4.6 (1M context)(Internal only) (6x)", 936_000, Some(64_000), "itk", CHAT, "", Some(1_000_000), &["low", "medium", "high"]), // also /v1/messages
-                offered("claude-opus-4.6", "Claude Opus 4.6 (3x)", 168_000, Some(32_000), "itk", CHAT, "", Some(200_000), &["low", "medium", "high"]), // also /v1/messages
-                offered("claude-sonnet-4.6", "Claude Sonnet 4.6 (1x)", 168_000, Some(32_000), "itk", CHAT, "", Some(200_000), &["low", "medium", "high"]), // also /v1/messages
+                offered("claude-opus-4.6-1m", "Claude Opus 4.6 (1M context)(Internal only) (6x)", 936_000, Some(64_000), "itk", MESSAGES, "", Some(1_000_000), &["low", "medium", "high"]), // also /chat/completions
+                offered("claude-opus-4.6", "Claude Opus 4.6 (3x)", 168_000, Some(32_000), "itk", MESSAGES, "", Some(200_000), &["low", "medium", "high"]), // also /chat/completions
+                offered("claude-sonnet-4.6", "Claude Sonnet 4.6 (1x)", 168_000, Some(32_000), "itk", MESSAGES, "", Some(200_000), &["low", "medium", "high"]), // also /chat/completions
                 offered("gemini-3.1-pro-preview", "Gemini 3.1 Pro (Preview) (1x)", 136_000, Some(64_000), "itk", CHAT, "", Some(200_000), &["low", "medium", "high"]),
                 offered("gpt-5.2-codex", "GPT-5.2-Codex (1x)", 272_000, Some(128_000), "itk", RESPONSES, "", Some(400_000), &["low", "medium", "high"]),
                 offered("gpt-5.3-codex", "GPT-5.3-Codex (1x)", 272_000, Some(128_000), "itk", RESPONSES, "", Some(400_000), &["low", "medium", "high"]),
@@ -530,10 +541,10 @@ mod check {
                 offered("gpt-5.1-codex", "GPT-5.1-Codex (1x)", 128_000, Some(128_000), "itk", RESPONSES, "", Some(400_000), &["low", "medium", "high"]),
                 offered("gpt-5.1-codex-mini", "GPT-5.1-Codex-Mini (Preview) (0.33x)", 128_000, Some(128_000), "itk", RESPONSES, "", Some(400_000), &["low", "medium", "high"]),
                 offered("gpt-5.1-codex-max", "GPT-5.1-Codex-Max (1x)", 128_000, Some(128_000), "itk", RESPONSES, "", Some(400_000), &["low", "medium", "high"]),
-                offered("claude-sonnet-4", "Claude Sonnet 4 (1x)", 128_000, Some(16_000), "itk", CHAT, "", Some(216_000), &[]), // also /v1/messages
-                offered("claude-sonnet-4.5", "Claude Sonnet 4.5 (1x)", 168_000, Some(32_000), "itk", CHAT, "", Some(200_000), &[]), // also /v1/messages
-                offered("claude-opus-4.5", "Claude Opus 4.5 (3x)", 168_000, Some(32_000), "itk", CHAT, "", Some(200_000), &[]), // also /v1/messages
-                offered("claude-haiku-4.5", "Claude Haiku 4.5 (0.33x)", 136_000, Some(64_000), "itk", CHAT, "", Some(200_000), &[]), // also /v1/messages
+                offered("claude-sonnet-4", "Claude Sonnet 4 (1x)", 128_000, Some(16_000), "itk", MESSAGES, "", Some(216_000), &[]), // also /chat/completions
+                offered("claude-sonnet-4.5", "Claude Sonnet 4.5 (1x)", 168_000, Some(32_000), "itk", MESSAGES, "", Some(200_000), &[]), // also /chat/completions
+                offered("claude-opus-4.5", "Claude Opus 4.5 (3x)", 168_000, Some(32_000), "itk", MESSAGES, "", Some(200_000), &[]), // also /chat/completions
+                offered("claude-haiku-4.5", "Claude Haiku 4.5 (0.33x)", 136_000, Some(64_000), "itk", MESSAGES, "", Some(200_000), &[]), // also /chat/completions
                 offered("gemini-3-pro-preview", "Gemini 3 Pro (Preview) (1x)", 136_000, Some(64_000), "itk", CHAT, "", Some(200_000), &["low", "high"]),
                 offered("gemini-3-flash-preview", "Gemini 3 Flash (Preview) (0.33x)", 128_000, Some(64_000), "itk", CHAT, "", Some(128_000), &["low", "medium", "high"]),
                 offered("gemini-2.5-pro", "Gemini 2.5 Pro (1x)", 128_000, Some(64_000), "itk", CHAT, "", Some(128_000), &[]),
@@ -866,6 +877,40 @@ mod check {
         let (_, error) = error_for(path, Route::Responses, 400, RESPONSES_MODEL);
         let shown = format!("{error:?}");
         assert!(shown.contains("No tool output found for function call call_1."), "{shown}");
+    }
+
+    pub fn errors_messages_400_empty_user_content(path: &str) {
+        // Anthropic's error envelope on the Messages route: its status and the server's words
+        // reach the user (the request id comes from the response header, which Copilot sends
+        // and the replay adds).
+        let (_, error) = error_for(path, Route::Messages, 400, MESSAGES_MODEL);
+        let shown = format!("{error:?}");
+        assert!(shown.contains("messages.0: user messages must have non-empty content"), "{shown}");
+        assert!(shown.contains("status: 400"), "{shown}");
+    }
+
+    pub fn errors_messages_400_orphan_tool_use(path: &str) {
+        let (_, error) = error_for(path, Route::Messages, 400, MESSAGES_MODEL);
+        let shown = format!("{error:?}");
+        assert!(shown.contains("`tool_use` ids were found without `tool_result` blocks"), "{shown}");
+        assert!(shown.contains("status: 400"), "{shown}");
+    }
+
+    // ---- the Messages route -------------------------------------------------------------
+
+    pub fn messages_claude_opus_5_text_scrubbed_2026_08(path: &str) {
+        // Its source replaced every text with "placeholder" (27 deltas). Input excludes the
+        // cache reads and writes, as the Messages API reports it; `copilot_usage` and
+        // `context_management` are extra fields the decoder passes over.
+        replay_stream(
+            path,
+            Route::Messages,
+            Outcome::new()
+                .text(&"placeholder".repeat(27))
+                .stop(StopReason::EndTurn)
+                .usage(94, 97, Some(621_048))
+                .cache_created(1366),
+        );
     }
 
     pub fn errors_exchange_401_bad_credentials(path: &str) {

@@ -34,7 +34,8 @@ fn every_offered_model_answers_through_its_endpoint() {
     );
     assert!(!ids.iter().any(|id| id.contains("embedding")), "{ids:?}");
     for model in &models {
-        let before = (h.count("/chat/completions"), h.count("/responses"));
+        let counts = || (h.count("/chat/completions"), h.count("/responses"), h.count("/v1/messages"));
+        let before = counts();
         let events = h
             .chat(&model.id, request(vec![user("hello")]))
             .unwrap_or_else(|e| panic!("{}: {e:?}", model.id));
@@ -47,11 +48,14 @@ fn every_offered_model_answers_through_its_endpoint() {
             "{}",
             model.id
         );
-        let after = (h.count("/chat/completions"), h.count("/responses"));
+        let after = counts();
+        // Responses-only GPT-5 on /responses, Claude on /v1/messages, the rest on chat.
         let expected = if model.id == "gpt-5" {
-            (before.0, before.1 + 1)
+            (before.0, before.1 + 1, before.2)
+        } else if model.id.starts_with("claude") {
+            (before.0, before.1, before.2 + 1)
         } else {
-            (before.0 + 1, before.1)
+            (before.0 + 1, before.1, before.2)
         };
         assert_eq!(after, expected, "{} went to the wrong endpoint", model.id);
     }

@@ -28,8 +28,17 @@ fn serve_with(setup: Setup, options: ServeOptions) -> Served {
     Served { server, ext, sim, _config_dir: config_dir }
 }
 
+/// The endpoint with every model called through `/chat/completions` upstream, so these tests
+/// assert on one upstream shape: they test the Anthropic and Ollama translation in front of the
+/// provider, not the provider's own route choice (tests/messages.rs covers `/v1/messages`).
 fn serve() -> Served {
-    serve_with(Setup::default(), ServeOptions::default())
+    serve_with(
+        Setup {
+            settings: json!({"endpoint_preference": "/chat/completions"}),
+            ..Setup::default()
+        },
+        ServeOptions::default(),
+    )
 }
 
 fn agent() -> ureq::Agent {

@@ -190,6 +190,24 @@ fn models_json_carries_each_models_details() {
     assert!(details["premium"].is_boolean(), "{gpt}");
     assert!(details["vision"]["media_types"].is_array(), "{gpt}");
     assert!(details.get("needs_enablement").is_some() && details.get("tokenizer").is_some(), "{gpt}");
+    // Claude models go to the Messages API by the routing rule.
+    let sonnet = models.as_array().unwrap().iter().find(|m| m["id"] == "claude-sonnet-4").expect("claude-sonnet-4");
+    assert_eq!(sonnet["details"]["endpoint"], "/v1/messages", "{sonnet}");
+    assert_eq!(sonnet["details"]["endpoint_source"], "rule", "{sonnet}");
+}
+
+#[test]
+fn doctor_shows_each_models_route() {
+    let (sim, config) = scenario("doctor-routes", true);
+    let report = success_json(&run(&sim, &config, &["doctor", "--json"], None));
+    let routes = &report["providers"][0]["models"]["routes"];
+    let on = |endpoint: &str| routes[endpoint].to_string();
+    assert!(on("/v1/messages").contains("claude-sonnet-4") && on("/v1/messages").contains("claude-haiku-4.5"), "{routes}");
+    assert!(on("/chat/completions").contains("gpt-4.1"), "{routes}");
+    assert!(on("/responses").contains("gpt-5"), "{routes}");
+    let text = stdout(&run(&sim, &config, &["doctor"], None));
+    let line = text.lines().find(|l| l.starts_with("  route     /v1/messages: ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("claude-haiku-4.5"), "{text}");
 }
 
 #[test]

@@ -8,6 +8,10 @@
 //! token sees the DEGRADED catalog, which is only `gpt-4o-mini` (the "signed in but only one
 //! model" symptom behind the seed bug), and may use only that model.
 //!
+//! Claude: `claude-sonnet-4` and `claude-opus-4` list both `/chat/completions` and
+//! `/v1/messages` (as every Claude model in the 2026 captures does); `claude-haiku-4.5` lists
+//! only `/v1/messages` (a shape no capture shows yet, but the one a client must not drop).
+//!
 //! Policy: `policy` absent means enabled; `gemini-2.5-pro` starts "unconfigured" and
 //! `claude-opus-4` "requires_consent" (usable, but a picker should ask for consent),
 //! `grok-code-fast-1` is "disabled" (listed, never usable).
@@ -29,6 +33,8 @@ pub(crate) const DEGRADED_MODEL: &str = "gpt-4o-mini";
 pub(crate) const CHAT_ENDPOINT: &str = "/chat/completions";
 /// Endpoint name of the Responses API in `supported_endpoints`.
 pub(crate) const RESPONSES_ENDPOINT: &str = "/responses";
+/// Endpoint name of the Anthropic Messages API in `supported_endpoints`.
+pub(crate) const MESSAGES_ENDPOINT: &str = "/v1/messages";
 /// Policy state that makes a model unusable.
 const POLICY_DISABLED: &str = "disabled";
 /// The only state a client may set through the policy endpoint.
@@ -106,7 +112,7 @@ fn fixtures() -> Vec<Fixture> {
                 "billing": {"is_premium": true, "multiplier": 1,
                             "restricted_to": ["pro", "pro_plus", "business", "enterprise"]},
                 "policy": {"state": "enabled", "terms": "Enable access to the latest Claude Sonnet 4 model from Anthropic."},
-                "supported_endpoints": [CHAT_ENDPOINT, "/v1/messages"],
+                "supported_endpoints": [CHAT_ENDPOINT, MESSAGES_ENDPOINT],
                 "capabilities": {
                     "object": "model_capabilities", "type": "chat", "family": "claude-sonnet-4", "tokenizer": "o200k_base",
                     "limits": {"max_context_window_tokens": 216_000, "max_prompt_tokens": 128_000,
@@ -187,13 +193,32 @@ fn fixtures() -> Vec<Fixture> {
                 "is_chat_default": false, "is_chat_fallback": false,
                 "billing": {"is_premium": true, "multiplier": 10, "restricted_to": ["pro_plus", "enterprise"]},
                 "policy": {"state": "requires_consent", "terms": "Enable access to the latest Claude Opus 4 model from Anthropic."},
-                "supported_endpoints": [CHAT_ENDPOINT, "/v1/messages"],
+                "supported_endpoints": [CHAT_ENDPOINT, MESSAGES_ENDPOINT],
                 "capabilities": {
                     "object": "model_capabilities", "type": "chat", "family": "claude-opus-4", "tokenizer": "o200k_base",
                     "limits": {"max_context_window_tokens": 200_000, "max_prompt_tokens": 128_000,
                                "max_output_tokens": 32_000, "vision": vision_limits(5)},
                     "supports": {"streaming": true, "tool_calls": true, "parallel_tool_calls": true,
                                  "vision": true, "thinking": true},
+                },
+            }),
+            enterprise: EnterpriseSupports::Omit(&["parallel_tool_calls"]),
+        },
+        Fixture {
+            model: json!({
+                "id": "claude-haiku-4.5", "name": "Claude Haiku 4.5", "object": "model",
+                "vendor": "Anthropic", "version": "claude-haiku-4.5", "preview": false,
+                "model_picker_enabled": true, "model_picker_category": "lightweight",
+                "is_chat_default": false, "is_chat_fallback": false,
+                "billing": {"is_premium": true, "multiplier": 0.33},
+                "policy": {"state": "enabled", "terms": "Enable access to the latest Claude Haiku 4.5 model from Anthropic."},
+                "supported_endpoints": [MESSAGES_ENDPOINT],
+                "capabilities": {
+                    "object": "model_capabilities", "type": "chat", "family": "claude-haiku-4.5", "tokenizer": "o200k_base",
+                    "limits": {"max_context_window_tokens": 200_000, "max_prompt_tokens": 128_000,
+                               "max_output_tokens": 32_000, "vision": vision_limits(5)},
+                    "supports": {"streaming": true, "tool_calls": true, "parallel_tool_calls": true,
+                                 "vision": true, "max_thinking_budget": 32_000, "min_thinking_budget": 1_024},
                 },
             }),
             enterprise: EnterpriseSupports::Omit(&["parallel_tool_calls"]),

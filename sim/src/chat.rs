@@ -117,7 +117,7 @@ impl ChatScript {
     }
 
     /// The response that plays this script (a missing `content-type` is inferred).
-    fn into_response(self) -> Response {
+    pub(crate) fn into_response(self) -> Response {
         let replay = Replay {
             status: self.status,
             headers: self.headers,

@@ -11,13 +11,13 @@
 //! Module map: `server` (listener, connections, dispatch, shutdown), `http` (wire format),
 //! `session` (token exchange and Copilot API auth), `catalog` (model fixtures), `answer`
 //! (what the simulated model says), `chat` (`/chat/completions`), `responses`
-//! (`/responses`), `user` (`/copilot_internal/user`), `faults` (fault queues), `reply`
-//! (response envelopes), `ids` (request ids and MACs), `replay` (recorded answers served byte
-//! for byte, for the conformance corpus).
+//! (`/responses`), `messages` (`/v1/messages`, the Anthropic Messages API), `user`
+//! (`/copilot_internal/user`), `faults` (fault queues), `reply` (response envelopes), `ids`
+//! (request ids and MACs), `replay` (recorded answers served byte for byte, for the
+//! conformance corpus).
 //!
 //! `device` simulates the device-flow sign-in (`/login/device/code`,
-//! `/login/oauth/access_token`) and `GET /user`. Not simulated: `/v1/messages`; requests there
-//! get GitHub's 404.
+//! `/login/oauth/access_token`) and `GET /user`.
 
 mod answer;
 mod catalog;
@@ -26,6 +26,7 @@ mod device;
 mod faults;
 mod http;
 mod ids;
+mod messages;
 mod replay;
 mod reply;
 mod responses;
@@ -162,7 +163,8 @@ impl Sim {
         self.shared.faults().clear();
     }
 
-    /// Queues a scripted answer; each one is consumed by one authorised `/chat/completions`.
+    /// Queues a scripted answer; each one is consumed by one authorised `/chat/completions` or
+    /// `/v1/messages` request.
     pub fn script_chat(&self, script: ChatScript) {
         self.shared.push_script(script);
     }
@@ -276,6 +278,8 @@ pub enum Route {
     ChatCompletions,
     /// `POST /responses`.
     Responses,
+    /// `POST /v1/messages`.
+    Messages,
     /// `GET /copilot_internal/user` (also under an `/api/v3` prefix).
     User,
 }
@@ -293,6 +297,7 @@ impl Route {
             "/models" => Some(Route::Models),
             "/chat/completions" => Some(Route::ChatCompletions),
             "/responses" => Some(Route::Responses),
+            "/v1/messages" => Some(Route::Messages),
             _ if catalog::policy_model_id(path).is_some() => Some(Route::Models),
             _ => None,
         }
@@ -367,6 +372,7 @@ mod tests {
         assert_eq!(Route::of("/models/gpt-4.1/policy"), Some(Route::Models));
         assert_eq!(Route::of("/chat/completions"), Some(Route::ChatCompletions));
         assert_eq!(Route::of("/responses"), Some(Route::Responses));
+        assert_eq!(Route::of("/v1/messages"), Some(Route::Messages));
         assert_eq!(Route::of("/copilot_internal/user"), Some(Route::User));
         assert_eq!(Route::of("/nope"), None);
     }

@@ -22,7 +22,7 @@ use crate::http::{self, After, Body, Framing, HttpError, Response};
 use crate::ids::Ids;
 use crate::reply::{self, Service};
 use crate::session::{self, SessionRegistry};
-use crate::{catalog, responses, user, Recorded, Route, SimConfig};
+use crate::{catalog, messages, responses, user, Recorded, Route, SimConfig};
 
 /// Latest instant `httpdate` formats (9999-12-31T23:59:59Z); later clocks fall back to real time.
 const MAX_HTTP_DATE_SECS: u64 = 253_402_300_799;
@@ -431,6 +431,7 @@ fn respond(shared: &Shared, rec: &Recorded) -> Option<Response> {
         (FaultOutcome::Proceed, Some(Route::Models)) => catalog::handle(shared, rec),
         (FaultOutcome::Proceed, Some(Route::ChatCompletions)) => chat::handle(shared, rec),
         (FaultOutcome::Proceed, Some(Route::Responses)) => responses::handle(shared, rec),
+        (FaultOutcome::Proceed, Some(Route::Messages)) => messages::handle(shared, rec),
     };
     Some(reply::stamp_ids(response, service, &shared.ids))
 }

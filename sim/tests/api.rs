@@ -840,3 +840,67 @@ fn a_second_simulator_can_serve_the_copilot_api_for_the_first() {
     assert_eq!(get_models(&copilot, &token, &[EDITOR]).status, 200);
     assert_eq!(copilot.issued_session_tokens(), 0);
 }
+
+// ---- /v1/messages ----
+
+#[test]
+fn messages_stream_in_anthropic_events_and_refuse_what_the_service_refuses() {
+    let (sim, token) = signed_in();
+    let body = json!({
+        "model": "claude-haiku-4.5", "max_tokens": 100, "stream": true,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
+    });
+    let reply = post_json(&sim, "/v1/messages", &token, &body);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let text = reply.text();
+    assert!(text.starts_with("event: message_start\ndata: "), "{text}");
+    let events = reply.sse_json();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds[..2], ["message_start", "ping"]);
+    assert_eq!(kinds.last(), Some(&"message_stop"));
+    let signature: String = events
+        .iter()
+        .filter(|e| e["delta"]["type"] == "signature_delta")
+        .map(|e| e["delta"]["signature"].as_str().unwrap())
+        .collect();
+    let thinking: String = events
+        .iter()
+        .filter(|e| e["delta"]["type"] == "thinking_delta")
+        .map(|e| e["delta"]["thinking"].as_str().unwrap())
+        .collect();
+    assert!(signature.starts_with("sim-sig-") && !thinking.is_empty());
+
+    // The thinking block comes back with its signature: accepted; tampered: refused.
+    let follow_up = |signature: &str| {
+        json!({
+            "model": "claude-haiku-4.5", "max_tokens": 100, "stream": true,
+            "messages": [
+                {"role": "user", "content": "hello"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": thinking, "signature": signature},
+                    {"type": "text", "text": "hi"}]},
+                {"role": "user", "content": "again"},
+            ],
+        })
+    };
+    assert_eq!(post_json(&sim, "/v1/messages", &token, &follow_up(&signature)).status, 200);
+    let refused = post_json(&sim, "/v1/messages", &token, &follow_up("sim-sig-0"));
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json()["type"], "error");
+    assert_eq!(refused.json()["error"]["type"], "invalid_request_error");
+
+    let mut no_max = body.clone();
+    no_max.as_object_mut().unwrap().remove("max_tokens");
+    assert_eq!(post_json(&sim, "/v1/messages", &token, &no_max).status, 400);
+    let empty = json!({"model": "claude-haiku-4.5", "max_tokens": 10, "messages": [{"role": "user", "content": []}]});
+    let reply = post_json(&sim, "/v1/messages", &token, &empty);
+    assert_eq!(reply.status, 400);
+    assert!(reply.json()["error"]["message"].as_str().unwrap().contains("non-empty content"));
+    // A model that does not list /v1/messages is not served there.
+    let gpt = json!({"model": "gpt-4.1", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(post_json(&sim, "/v1/messages", &token, &gpt).status, 400);
+    // Faults apply to the route like any other.
+    sim.fault(Route::Messages, Fault::status(503, "busy"), Some(1));
+    assert_eq!(post_json(&sim, "/v1/messages", &token, &body).status, 503);
+}

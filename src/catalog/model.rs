@@ -7,6 +7,14 @@ pub const CHAT_COMPLETIONS_PATH: &str = "/chat/completions";
 /// `supported_endpoints` value for the OpenAI Responses API.
 pub const RESPONSES_PATH: &str = "/responses";
 
+/// `supported_endpoints` value for the Anthropic Messages API.
+pub const MESSAGES_PATH: &str = "/v1/messages";
+
+/// The vendor name Anthropic's models carry in the catalog.
+const ANTHROPIC_VENDOR: &str = "Anthropic";
+/// The id / family prefix of Anthropic's models, for catalogs without `vendor`.
+const CLAUDE_PREFIX: &str = "claude";
+
 /// Words in a model's id, name or family that mark a small, fast model; used to pick the
 /// fast default when the catalog carries no billing data (enterprise).
 const SMALL_MODEL_WORDS: [&str; 4] = ["mini", "nano", "flash", "haiku"];
@@ -24,14 +32,27 @@ pub enum Endpoint {
     ChatCompletions,
     /// `POST {api}/responses` (OpenAI Responses format; GPT-5.x and codex models).
     Responses,
+    /// `POST {api}/v1/messages` (Anthropic Messages format; Claude models).
+    Messages,
 }
 
 impl Endpoint {
-    /// The path appended to the API base URL.
+    /// The path appended to the API base URL (also its name in `supported_endpoints`).
     pub fn path(self) -> &'static str {
         match self {
             Endpoint::ChatCompletions => CHAT_COMPLETIONS_PATH,
             Endpoint::Responses => RESPONSES_PATH,
+            Endpoint::Messages => MESSAGES_PATH,
+        }
+    }
+
+    /// The endpoint named by a `supported_endpoints` path, when this provider speaks it.
+    pub fn from_path(path: &str) -> Option<Endpoint> {
+        match path.trim() {
+            CHAT_COMPLETIONS_PATH => Some(Endpoint::ChatCompletions),
+            RESPONSES_PATH => Some(Endpoint::Responses),
+            MESSAGES_PATH => Some(Endpoint::Messages),
+            _ => None,
         }
     }
 }
@@ -89,18 +110,54 @@ pub struct Model {
 }
 
 impl Model {
-    /// The endpoint chat requests for this model go to: `/chat/completions` when listed (the
-    /// format every client speaks), else `/responses` when listed, else `None`: the model is
-    /// not offered for chat (for example one listing only `/v1/messages`).
+    /// The endpoint chat requests for this model go to by default (the routing rule, no
+    /// user preference); `None`: the model lists no endpoint this provider speaks (for
+    /// example only `ws:/responses`), so it is not offered for chat. See [`Model::route`].
     pub fn endpoint(&self) -> Option<Endpoint> {
-        let listed = |path: &str| self.endpoints.iter().any(|e| e.trim() == path);
-        if listed(CHAT_COMPLETIONS_PATH) {
-            Some(Endpoint::ChatCompletions)
-        } else if listed(RESPONSES_PATH) {
-            Some(Endpoint::Responses)
-        } else {
-            None
+        self.route(None)
+    }
+
+    /// The endpoint chat requests for this model go to, given the user's `preferred` one
+    /// (the `endpoint_preference` setting, a `supported_endpoints` path).
+    ///
+    /// The preferred endpoint wins when the model lists it; a preference the model cannot
+    /// honour is ignored (it never makes a model unreachable). Otherwise the rule is:
+    ///
+    /// 1. `/v1/messages` for Anthropic's models (vendor `Anthropic`, or an id or family
+    ///    starting with `claude`) that list it. The Messages API is Claude's own format, and
+    ///    through it the extension gets what the chat-completions translation loses:
+    ///    extended thinking comes back as `thinking` blocks with their `signature` (and
+    ///    `redacted_thinking` blocks), which are sent back verbatim on the next turn so the
+    ///    model keeps its reasoning across tool calls, and the request's cache flags become
+    ///    `cache_control` breakpoints, so long conversations are read from the prompt cache
+    ///    (reported as cache reads and writes in the usage) instead of being paid again.
+    /// 2. `/chat/completions` when listed: the format every Copilot model speaks.
+    /// 3. `/responses` when listed (GPT-5.x and codex models that list nothing else).
+    /// 4. `/v1/messages` when listed (a model served only there, whatever its vendor).
+    pub fn route(&self, preferred: Option<&str>) -> Option<Endpoint> {
+        let listed = |endpoint: Endpoint| self.endpoints.iter().any(|e| e.trim() == endpoint.path());
+        if let Some(endpoint) = preferred.and_then(Endpoint::from_path).filter(|e| listed(*e)) {
+            return Some(endpoint);
         }
+        if listed(Endpoint::Messages) && self.is_anthropic() {
+            return Some(Endpoint::Messages);
+        }
+        [Endpoint::ChatCompletions, Endpoint::Responses, Endpoint::Messages]
+            .into_iter()
+            .find(|e| listed(*e))
+    }
+
+    /// Whether the model is one of Anthropic's (Claude): vendor `Anthropic`, or an id or
+    /// family starting with `claude`.
+    pub fn is_anthropic(&self) -> bool {
+        let claude = |text: &str| {
+            text.trim()
+                .get(..CLAUDE_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(CLAUDE_PREFIX))
+        };
+        self.vendor.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case(ANTHROPIC_VENDOR))
+            || claude(&self.id)
+            || self.family.as_deref().is_some_and(claude)
     }
 
     /// Whether the account may use the model without enabling it (policy absent or enabled).

@@ -7,6 +7,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 use crate::catalog::model::{Endpoint, Model};
 use crate::catalog::select::{default_model, fast_model};
 use crate::error::redact;
+use crate::settings::EndpointPreference;
 
 /// Input budget used when the catalog states neither `max_prompt_tokens` nor
 /// `max_context_window_tokens` (the common size of Copilot chat models).
@@ -86,10 +87,11 @@ pub fn model_infos(selected: &[Model]) -> Vec<ModelInfo> {
 // Markdown for `llm-provider-settings-markdown`
 // ---------------------------------------------------------------------------------------------
 
-/// A table of the offered models with what the WIT `model-info` cannot carry (endpoint,
+/// A table of the offered models with what the WIT `model-info` cannot carry (the endpoint
+/// each is called through, given the user's `preference`,
 /// premium multiplier, preview, vision limits, reasoning levels, policy), then the models the
 /// account must enable, each with the server's terms and the settings link.
-pub fn models_markdown(models: &[Model]) -> String {
+pub fn models_markdown(models: &[Model], preference: &EndpointPreference) -> String {
     let mut md = String::from("## Models\n\n");
     if models.is_empty() {
         md.push_str("No models are known yet.\n");
@@ -103,7 +105,7 @@ pub fn models_markdown(models: &[Model]) -> String {
         let cells = [
             cell(&display_name(m)),
             format!("`{}`", cell(&m.id)),
-            m.endpoint().map_or("none", Endpoint::path).to_string(),
+            m.route(preference.for_model(&m.id)).map_or("none", Endpoint::path).to_string(),
             limits_cell(m),
             premium_cell(m),
             yes_no(m.preview).to_string(),

@@ -212,8 +212,8 @@ fn individual_catalog_parses_every_entry() {
 fn individual_catalog_selection() {
     let (models, _) = parse(INDIVIDUAL);
     let selected = select(models);
-    // Default first; embeddings, disabled policy, messages-only, the duplicate and the
-    // picker-hidden model are gone; unconfigured policy and responses-only stay.
+    // Default first; embeddings, disabled policy, the duplicate and the picker-hidden model
+    // are gone; unconfigured policy, responses-only and messages-only stay.
     assert_eq!(
         ids(&selected),
         [
@@ -221,6 +221,7 @@ fn individual_catalog_selection() {
             "gpt-4.1",
             "gemini-2.5-pro",
             "gpt-5",
+            "claude-messages-only",
             "grok-code-fast-1"
         ]
     );
@@ -540,7 +541,7 @@ fn endpoint_routing() {
         Some(Endpoint::Responses)
     );
     assert_eq!(with(r#"["ws:/responses"]"#).endpoint(), None);
-    assert_eq!(with(r#"["/v1/messages"]"#).endpoint(), None);
+    assert_eq!(with(r#"["/v1/messages"]"#).endpoint(), Some(Endpoint::Messages));
     assert_eq!(with("[]").endpoint(), None);
     assert_eq!(
         model(r#"{"id":"m"}"#).endpoint(),
@@ -548,6 +549,32 @@ fn endpoint_routing() {
     );
     assert_eq!(Endpoint::ChatCompletions.path(), "/chat/completions");
     assert_eq!(Endpoint::Responses.path(), "/responses");
+    assert_eq!(Endpoint::Messages.path(), "/v1/messages");
+    assert_eq!(Endpoint::from_path(" /v1/messages "), Some(Endpoint::Messages));
+    assert_eq!(Endpoint::from_path("ws:/responses"), None);
+}
+
+#[test]
+fn claude_models_prefer_messages_and_the_preference_overrides() {
+    let both = r#"["/chat/completions","/v1/messages"]"#;
+    let by_vendor = model(&format!(r#"{{"id":"x","vendor":"Anthropic","supported_endpoints":{both}}}"#));
+    let by_id = model(&format!(r#"{{"id":"Claude-sonnet-5","supported_endpoints":{both}}}"#));
+    let by_family = model(&format!(r#"{{"id":"x","capabilities":{{"family":"claude-opus"}},"supported_endpoints":{both}}}"#));
+    let other = model(&format!(r#"{{"id":"gpt-x","vendor":"OpenAI","supported_endpoints":{both}}}"#));
+    for claude in [&by_vendor, &by_id, &by_family] {
+        assert!(claude.is_anthropic());
+        assert_eq!(claude.route(None), Some(Endpoint::Messages));
+        assert_eq!(claude.route(Some("/chat/completions")), Some(Endpoint::ChatCompletions));
+        assert_eq!(claude.route(Some("/responses")), Some(Endpoint::Messages), "not listed: the rule");
+        assert_eq!(claude.route(Some("nonsense")), Some(Endpoint::Messages));
+    }
+    assert!(!other.is_anthropic());
+    assert_eq!(other.route(None), Some(Endpoint::ChatCompletions));
+    assert_eq!(other.route(Some("/v1/messages")), Some(Endpoint::Messages));
+    // A Claude model listing only chat completions stays there.
+    let chat_only = model(r#"{"id":"claude-3.5-sonnet","supported_endpoints":["/chat/completions"]}"#);
+    assert_eq!(chat_only.route(None), Some(Endpoint::ChatCompletions));
+    assert_eq!(chat_only.route(Some("/v1/messages")), Some(Endpoint::ChatCompletions));
 }
 
 #[test]
@@ -558,13 +585,13 @@ fn untyped_models_need_a_chat_endpoint() {
         model(r#"{"id":"completion","capabilities":{"type":"completion"}}"#),
         model(r#"{"id":"Chat-caps","capabilities":{"type":"Chat"}}"#),
     ];
-    assert_eq!(ids(&select(models)), ["untyped-listed", "Chat-caps"]);
+    assert_eq!(ids(&select(models)), ["untyped-listed", "untyped-messages", "Chat-caps"]);
 }
 
 #[test]
 fn models_markdown_lists_extras_and_models_to_enable() {
     let (models, _) = parse(INDIVIDUAL);
-    let md = models_markdown(&select(models));
+    let md = models_markdown(&select(models), &crate::settings::EndpointPreference::default());
     let row = |id: &str| {
         md.lines()
             .find(|l| l.contains(&format!("`{id}`")) && l.starts_with('|'))
@@ -576,13 +603,20 @@ fn models_markdown_lists_extras_and_models_to_enable() {
         "| GPT-5 (1x) | `gpt-5` | /responses | 272000 / 400000 / 128000 | yes (1x) | no | yes, parallel | yes | effort: low, medium, high |"
     );
     assert!(row("gpt-4.1").contains("| /chat/completions |"), "{md}");
+    assert!(row("claude-sonnet-4").contains("| /v1/messages |"), "{md}");
+    assert!(row("claude-messages-only").contains("| /v1/messages |"), "{md}");
     assert!(row("gpt-4.1").contains("yes (≤ 3.0 MB; image/jpeg, image/png, image/webp, image/gif)"), "{md}");
     assert!(row("grok-code-fast-1").contains("| yes (0.25x) |"), "{md}");
     assert!(row("gemini-2.5-pro").contains("| yes |"), "preview: {md}");
     assert!(md.contains("### Models to enable"), "{md}");
     assert!(md.contains("**Gemini 2.5 Pro** (`gemini-2.5-pro`, policy `unconfigured`): Enable access to Gemini."), "{md}");
     assert!(md.contains(POLICY_SETTINGS_URL));
-    assert_eq!(models_markdown(&[]), "## Models\n\nNo models are known yet.\n");
+    assert_eq!(models_markdown(&[], &Default::default()), "## Models\n\nNo models are known yet.\n");
+    let (settings, _) = crate::settings::Settings::parse(r#"{"endpoint_preference":"/chat/completions"}"#);
+    let (models, _) = parse(INDIVIDUAL);
+    let md = models_markdown(&select(models), &settings.endpoint_preference);
+    let sonnet = md.lines().find(|l| l.contains("`claude-sonnet-4`")).unwrap();
+    assert!(sonnet.contains("| /chat/completions |"), "{md}");
     assert_eq!(cell("a|b\nc"), "a\\|b c");
 }
 
@@ -627,7 +661,7 @@ fn the_selection_report_says_why_models_are_not_offered() {
             {"id":"a","model_picker_enabled":true,"capabilities":{"type":"chat"}},
             {"id":"emb","capabilities":{"type":"embeddings"}},
             {"id":"off","policy":{"state":"disabled"},"capabilities":{"type":"chat"}},
-            {"id":"msg","supported_endpoints":["/v1/messages"],"capabilities":{"type":"chat"}},
+            {"id":"msg","supported_endpoints":["ws:/responses"],"capabilities":{"type":"chat"}},
             {"id":"hid","model_picker_enabled":false,"capabilities":{"type":"chat"}}
         ]}"#;
     let (models, _) = parse_models(body).unwrap();

@@ -7,8 +7,8 @@
 //!   every endpoint (tool use, usage).
 //! * `request`, `image`: what every endpoint's request mapping shares (temperature, token
 //!   bound, tool schema and input, misplaced content; images as data URLs, sniffed and sized).
-//! * `chat`, `responses`: one folder per endpoint, each a `request` (body mapping) and a
-//!   `decode` (stream decoder) module. A new endpoint is a new folder of the same shape.
+//! * `chat`, `responses`, `messages`: one folder per endpoint, each a `request` (body mapping)
+//!   and a `decode` (stream decoder) module. A new endpoint is a new folder of the same shape.
 //! * `routing`: which endpoint a model's request goes to, with its body and decoder.
 //! * `tokens`, `token_count`: the token-count estimate behind `llm-count-tokens`.
 //!
@@ -18,6 +18,7 @@
 pub mod chat;
 pub mod decoder;
 pub mod image;
+pub mod messages;
 pub mod request;
 pub mod responses;
 pub mod routing;

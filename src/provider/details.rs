@@ -11,6 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::catalog::model::Model;
+use crate::settings::EndpointPreference;
 use crate::provider::quota::{Quota, QuotaSnapshot};
 use crate::auth::session::{AuthKind, SessionInfo};
 
@@ -20,16 +21,18 @@ const KIND_SESSION: &str = "session";
 const KIND_OAUTH: &str = "oauth";
 
 /// The details object: `{"models": {id: {...}}, "quota": {...} | null, "session": {...} | null}`.
-/// `models` holds the catalog the provider already knows (empty before the first listing).
+/// `models` holds the catalog the provider already knows (empty before the first listing);
+/// each model's `endpoint` is the one its requests go to under the user's `preference`.
 pub fn details(
     models: Option<&[Model]>,
+    preference: &EndpointPreference,
     quota: Option<&Quota>,
     session: Option<&SessionInfo>,
 ) -> Value {
     let models: Map<String, Value> = models
         .unwrap_or_default()
         .iter()
-        .map(|m| (m.id.clone(), model_details(m)))
+        .map(|m| (m.id.clone(), model_details(m, preference.for_model(&m.id))))
         .collect();
     json!({
         "models": models,
@@ -38,11 +41,25 @@ pub fn details(
     })
 }
 
-/// One model's facts beyond `model-info`.
-pub fn model_details(m: &Model) -> Value {
+/// `endpoint_source` when the user's `endpoint_preference` chose the endpoint.
+const SOURCE_SETTING: &str = "setting";
+/// `endpoint_source` when the routing rule (`Model::route`) chose it.
+const SOURCE_RULE: &str = "rule";
+
+/// One model's facts beyond `model-info`. `endpoint` is the API its requests go to (given
+/// the user's `preferred` endpoint for it), `endpoint_source` says whether the setting or
+/// the routing rule chose it, and `endpoints` lists every endpoint the catalog names.
+pub fn model_details(m: &Model, preferred: Option<&str>) -> Value {
+    let route = m.route(preferred);
+    let source = match (route, preferred) {
+        (Some(route), Some(preferred)) if route.path() == preferred => SOURCE_SETTING,
+        _ => SOURCE_RULE,
+    };
     json!({
         "vendor": m.vendor,
-        "endpoint": m.endpoint().map(|e| e.path()),
+        "endpoint": route.map(|e| e.path()),
+        "endpoint_source": route.map(|_| source),
+        "endpoints": m.endpoints,
         "premium": m.is_premium,
         "multiplier": m.multiplier,
         "preview": m.preview,
@@ -111,7 +128,9 @@ mod tests {
                       "vision":{"max_prompt_image_size":3145728,"supported_media_types":["image/png","image/webp"]}},
             "supports":{"tool_calls":true,"vision":true,"reasoning_effort":["low","high"]}}},
         {"id":"gpt-5-codex","name":"GPT-5 Codex","supported_endpoints":["/responses"],
-         "capabilities":{"type":"chat"}}]}"#;
+         "capabilities":{"type":"chat"}},
+        {"id":"claude-opus-5","name":"Claude Opus 5","vendor":"Anthropic",
+         "supported_endpoints":["/v1/messages","/chat/completions"],"capabilities":{"type":"chat"}}]}"#;
 
     fn models() -> Vec<Model> {
         parse_models(CATALOG.as_bytes()).expect("catalog").0
@@ -120,7 +139,7 @@ mod tests {
     #[test]
     fn models_carry_what_model_info_cannot() {
         let all = models();
-        let d = details(Some(&all), None, None);
+        let d = details(Some(&all), &EndpointPreference::default(), None, None);
         let claude = &d["models"]["claude-sonnet-4"];
         assert_eq!(claude["vendor"], "Anthropic");
         assert_eq!(claude["endpoint"], "/chat/completions");
@@ -139,6 +158,11 @@ mod tests {
         assert_eq!(claude["tokenizer"], "o200k_base");
         let codex = &d["models"]["gpt-5-codex"];
         assert_eq!(codex["endpoint"], "/responses");
+        assert_eq!(codex["endpoint_source"], "rule");
+        assert_eq!(codex["endpoints"], json!(["/responses"]));
+        let opus = &d["models"]["claude-opus-5"];
+        assert_eq!(opus["endpoint"], "/v1/messages");
+        assert_eq!(opus["endpoint_source"], "rule");
         assert_eq!(codex["vision"], Value::Null, "no vision, no limits");
         assert_eq!(codex["premium"], Value::Null, "unknown stays unknown");
         assert_eq!(d["quota"], Value::Null);
@@ -146,8 +170,22 @@ mod tests {
     }
 
     #[test]
+    fn the_endpoint_preference_shows_in_the_route() {
+        let all = models();
+        let (settings, _) = crate::settings::Settings::parse(
+            r#"{"endpoint_preference":{"claude-opus-5":"/chat/completions","*":"/v1/messages"}}"#,
+        );
+        let d = details(Some(&all), &settings.endpoint_preference, None, None);
+        let opus = &d["models"]["claude-opus-5"];
+        assert_eq!((&opus["endpoint"], &opus["endpoint_source"]), (&json!("/chat/completions"), &json!("setting")));
+        // `*` asks for /v1/messages, which the others do not list: the rule routes them.
+        let codex = &d["models"]["gpt-5-codex"];
+        assert_eq!((&codex["endpoint"], &codex["endpoint_source"]), (&json!("/responses"), &json!("rule")));
+    }
+
+    #[test]
     fn no_catalog_yet_is_an_empty_object() {
-        assert_eq!(details(None, None, None)["models"], json!({}));
+        assert_eq!(details(None, &EndpointPreference::default(), None, None)["models"], json!({}));
     }
 
     #[test]
@@ -163,7 +201,7 @@ mod tests {
             ),
         ];
         let quota = Quota::from_headers(&headers).expect("quota");
-        let d = details(None, Some(&quota), None);
+        let d = details(None, &EndpointPreference::default(), Some(&quota), None);
         let premium = &d["quota"]["premium"];
         assert_eq!(premium["remaining_requests"], 262);
         assert_eq!(premium["entitlement"], 300);
@@ -187,7 +225,7 @@ mod tests {
             sku: Some("copilot_for_individuals".into()),
             fallback_reason: None,
         };
-        let d = details(None, None, Some(&info));
+        let d = details(None, &EndpointPreference::default(), None, Some(&info));
         assert_eq!(d["session"]["kind"], "session");
         assert_eq!(d["session"]["expires_at"], 1900);
         assert_eq!(d["session"]["sku"], "copilot_for_individuals");
@@ -196,6 +234,6 @@ mod tests {
             sku: None,
             ..info
         };
-        assert_eq!(details(None, None, Some(&raw))["session"]["kind"], "oauth");
+        assert_eq!(details(None, &EndpointPreference::default(), None, Some(&raw))["session"]["kind"], "oauth");
     }
 }

@@ -292,7 +292,7 @@ impl Provider {
         }
         if let Some(models) = self.catalog.known() {
             md.push('\n');
-            md.push_str(&present::models_markdown(models));
+            md.push_str(&present::models_markdown(models, &self.settings.endpoint_preference));
         }
         let report = doctor::report(host, &self.settings, self.session.current(), self.catalog.selection.clone());
         md.push_str(&report.markdown());
@@ -306,7 +306,12 @@ impl Provider {
         self.refresh_settings(host);
         self.look_up_quota(host);
         let session = self.session.current();
-        crate::provider::details::details(self.catalog.known(), self.quota.as_ref(), session.as_ref())
+        crate::provider::details::details(
+            self.catalog.known(),
+            &self.settings.endpoint_preference,
+            self.quota.as_ref(),
+            session.as_ref(),
+        )
     }
 
     /// Fills the quota from `/copilot_internal/user` once when no completion answer has
@@ -348,7 +353,7 @@ impl Provider {
         let models = self.catalog(host, &mut auth)?;
         let model = select::find(&models, model_id);
         let routing::Prepared { endpoint, body, headers, decoder } =
-            routing::prepare(model_id, model, request)?;
+            routing::prepare(model_id, model, self.settings.endpoint_preference.for_model(model_id), request)?;
         let chat = ChatRequest { endpoint, body, headers, decoder, auth };
         let retries = Retries {
             immediate: MAX_IMMEDIATE_RETRIES,

@@ -26,6 +26,37 @@ pub fn model_json_with_details(model: &ModelInfo, details: Option<&Value>) -> Va
     value
 }
 
+/// The `routes` of `doctor --json`: the API each offered model is called through, as
+/// `{"/v1/messages": ["claude-sonnet-4", ...], ...}` (endpoints sorted, ids in the catalog's
+/// order); a model the details do not cover is listed under `"unknown"`.
+pub fn routes_summary(models: &[ModelInfo], details: Option<&Value>) -> Value {
+    let mut routes = serde_json::Map::new();
+    for model in models {
+        let endpoint = details
+            .and_then(|d| d.get("models"))
+            .and_then(|m| m.get(&model.id))
+            .and_then(|m| m.get("endpoint"))
+            .and_then(Value::as_str)
+            .unwrap_or("unknown");
+        let ids = routes.entry(endpoint.to_string()).or_insert_with(|| json!([]));
+        if let Some(list) = ids.as_array_mut() {
+            list.push(json!(model.id));
+        }
+    }
+    Value::Object(routes)
+}
+
+/// The `doctor` text lines of a [`routes_summary`], one per endpoint, e.g.
+/// `  route     /v1/messages: claude-sonnet-4, claude-haiku-4.5`.
+pub fn routes_text(routes: &Value) -> String {
+    let mut out = String::new();
+    for (endpoint, ids) in routes.as_object().into_iter().flatten() {
+        let ids: Vec<&str> = ids.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        out.push_str(&format!("  route     {endpoint}: {}\n", ids.join(", ")));
+    }
+    out
+}
+
 /// The quota section of `doctor --json`: premium requests left, the entitlement, whether
 /// unlimited, the reset date, and every snapshot; `null` when the provider knows no quota.
 pub fn quota_summary(details: Option<&Value>) -> Value {
@@ -147,5 +178,25 @@ mod tests {
             quota_text(&quota_summary(Some(&unlimited))),
             "  quota     unlimited premium requests\n"
         );
+    }
+
+    #[test]
+    fn routes_group_the_models_by_endpoint() {
+        let d = json!({"models": {
+            "gpt-4.1": {"endpoint": "/chat/completions"},
+            "claude-sonnet-4": {"endpoint": "/v1/messages"},
+            "claude-haiku-4.5": {"endpoint": "/v1/messages"},
+        }});
+        let models = [model("claude-sonnet-4"), model("gpt-4.1"), model("claude-haiku-4.5"), model("new")];
+        let routes = routes_summary(&models, Some(&d));
+        assert_eq!(
+            routes,
+            json!({"/chat/completions": ["gpt-4.1"], "/v1/messages": ["claude-sonnet-4", "claude-haiku-4.5"], "unknown": ["new"]})
+        );
+        assert_eq!(
+            routes_text(&routes),
+            "  route     /chat/completions: gpt-4.1\n  route     /v1/messages: claude-sonnet-4, claude-haiku-4.5\n  route     unknown: new\n"
+        );
+        assert_eq!(routes_text(&Value::Null), "");
     }
 }

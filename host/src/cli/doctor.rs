@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use copilot_host::output::{error_json, redact_settings};
 use copilot_host::Extension;
 
-use crate::cli::details::{quota_summary, quota_text};
+use crate::cli::details::{quota_summary, quota_text, routes_summary, routes_text};
 
 /// Runs `doctor` on a loaded extension.
 pub fn run(ext: &Extension, json: bool) -> anyhow::Result<()> {
@@ -28,16 +28,19 @@ fn doctor_report(ext: &Extension) -> anyhow::Result<Value> {
     let mut providers = Vec::new();
     for provider in ext.providers()? {
         let authenticated = ext.is_authenticated(&provider.id)?;
-        let models = match ext.models(&provider.id)? {
+        let listed = ext.models(&provider.id)?;
+        // Read after `models`, so the report includes this call's exchange and catalog.
+        let diagnostics = crate::cli::signin::diagnostics(ext, &provider.id);
+        let details = ext.details(&provider.id)?;
+        let quota = quota_summary(details.as_ref());
+        let models = match listed {
             Ok(models) => json!({
                 "count": models.len(),
                 "default": models.iter().find(|m| m.is_default).map(|m| m.id.clone()),
+                "routes": routes_summary(&models, details.as_ref()),
             }),
             Err(error) => json!({"error": error_json(&error)}),
         };
-        // Read after `models`, so the report includes this call's exchange and catalog.
-        let diagnostics = crate::cli::signin::diagnostics(ext, &provider.id);
-        let quota = quota_summary(ext.details(&provider.id)?.as_ref());
         providers.push(json!({"id": provider.id, "name": provider.name, "authenticated": authenticated, "models": models, "quota": quota, "diagnostics": diagnostics}));
     }
     Ok(json!({
@@ -116,11 +119,14 @@ fn doctor_text(report: &Value) -> String {
                 "  models    unavailable: {}\n",
                 s(&error["message"])
             )),
-            None => out.push_str(&format!(
-                "  models    {} (default: {})\n",
-                models["count"],
-                models["default"].as_str().unwrap_or("none")
-            )),
+            None => {
+                out.push_str(&format!(
+                    "  models    {} (default: {})\n",
+                    models["count"],
+                    models["default"].as_str().unwrap_or("none")
+                ));
+                out.push_str(&routes_text(&models["routes"]));
+            }
         }
         out.push_str(&quota_text(&p["quota"]));
         if p["diagnostics"].is_object() {

@@ -14,10 +14,10 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
-use crate::completion::image::{image_info, image_url};
+use crate::completion::image::image_url;
 use crate::completion::request::{
-    bounded_max_tokens, misplaced, temperature_json, tool_arguments, tool_choice_str,
-    tool_parameters, TEXT_PART_SEPARATOR,
+    bounded_max_tokens, check_images, misplaced, temperature_json, thinking_budget,
+    tool_arguments, tool_choice_str, tool_parameters, TEXT_PART_SEPARATOR,
 };
 use crate::error::Error;
 
@@ -82,9 +82,6 @@ pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Mod
     Ok(Value::Object(body))
 }
 
-/// The thinking budget asked for when the model takes one (VS Code's order of magnitude).
-const DEFAULT_THINKING_BUDGET: u64 = 16_000;
-
 /// The `reasoning_effort` to send when thinking is allowed: `medium` when the model lists it
 /// (the level VS Code defaults to), else the middle of the listed levels; `None` when the
 /// model lists none (its reasoning, if any, is not controlled through this field).
@@ -95,65 +92,6 @@ pub fn reasoning_effort(model: &Model) -> Option<&str> {
         .find(|e| e.as_str() == DEFAULT_REASONING_EFFORT)
         .or_else(|| efforts.get(efforts.len() / 2))
         .map(String::as_str)
-}
-
-/// The thinking budget (tokens) asked of a model whose reasoning is controlled by a budget
-/// rather than effort levels (Claude through chat completions): [`DEFAULT_THINKING_BUDGET`]
-/// within the model's `min..=max`, and below `max_tokens` when that is set (the budget counts
-/// against the output). `None` when the model takes no budget or no budget fits.
-pub fn thinking_budget(model: &Model, max_tokens: Option<u64>) -> Option<u64> {
-    let max = model.max_thinking_budget?;
-    let min = model.min_thinking_budget.unwrap_or(0);
-    let mut budget = DEFAULT_THINKING_BUDGET.clamp(min.min(max), max);
-    if let Some(limit) = max_tokens {
-        budget = budget.min(limit.saturating_sub(1));
-    }
-    (budget >= min && budget > 0).then_some(budget)
-}
-
-/// Checks every image of `request` (in user messages and in tool results) against what
-/// `model` accepts: vision at all, `vision_max_image_bytes` (decoded size) and
-/// `vision_media_types` (the type sniffed from the bytes, or declared by a `data:` URL).
-///
-/// A model counts as accepting images when the catalog says `supports.vision` or gives
-/// vision limits (some catalogs omit the flag but keep the limits).
-pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Error> {
-    let images = request.messages.iter().flat_map(|m| m.content.iter()).filter_map(|c| match c {
-        MessageContent::Image(image) => Some(image),
-        MessageContent::ToolResult(ToolResult { content: ToolResultContent::Image(image), .. }) => Some(image),
-        _ => None,
-    });
-    let vision = model.supports_vision || model.vision_max_image_bytes.is_some() || !model.vision_media_types.is_empty();
-    for (n, image) in images.enumerate() {
-        if !vision {
-            return Err(Error::InvalidRequest(format!(
-                "{} does not accept images; remove the image or pick a model with vision",
-                model.id
-            )));
-        }
-        let info = image_info(image)?;
-        if let Some(max) = model.vision_max_image_bytes {
-            if info.bytes > max {
-                return Err(Error::InvalidRequest(format!(
-                    "image {} is {} bytes, more than the {max} bytes {} accepts; send a smaller image",
-                    n + 1,
-                    info.bytes,
-                    model.id
-                )));
-            }
-        }
-        let listed = model.vision_media_types.iter().any(|t| t.trim().eq_ignore_ascii_case(&info.media_type));
-        if !model.vision_media_types.is_empty() && !listed {
-            return Err(Error::InvalidRequest(format!(
-                "image {} is {}, which {} does not accept (it takes {})",
-                n + 1,
-                info.media_type,
-                model.id,
-                model.vision_media_types.join(", ")
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Per-request headers (§4.1): `X-Initiator`, `Openai-Intent` and, only when some message
