@@ -66,6 +66,17 @@ impl CredentialStore {
         }
     }
 
+    /// Where secrets go, for `doctor` (never a value).
+    pub fn describe(&self) -> String {
+        match self {
+            CredentialStore::InMemory(_) => "in memory (forgotten when the process exits)".into(),
+            CredentialStore::File(path) => format!(
+                "file {} (mode 0600 in a 0700 directory; the OS credential store is not used)",
+                path.display()
+            ),
+        }
+    }
+
     /// Reads `<scope>:<key>`.
     pub fn get(&self, scope: &str, key: &str) -> Result<Option<String>, CredentialError> {
         let full = scoped(scope, key);
