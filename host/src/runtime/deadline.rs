@@ -12,10 +12,9 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{Engine, UpdateDeadline};
 
 use crate::runtime::failure::DeadlineExceeded;
-use crate::runtime::imports::HostState;
 
 /// How often the epoch advances.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -77,23 +76,25 @@ fn ticks(d: Duration) -> u64 {
     (d.as_millis() / TICK.as_millis()).max(1) as u64 + 1
 }
 
-/// Installs the deadline callback on a new store.
-pub(crate) fn install(store: &mut Store<HostState>) {
-    store.epoch_deadline_callback(|ctx| match ctx.data().timer.left() {
+/// What the store's epoch callback answers when the call's deadline in ticks passed: more
+/// ticks while guest time is left, else [`DeadlineExceeded`].
+pub(crate) fn on_epoch(timer: &CallTimer) -> wasmtime::Result<UpdateDeadline> {
+    match timer.left() {
         Some(left) => Ok(UpdateDeadline::Continue(ticks(left))),
         None => Err(wasmtime::Error::new(DeadlineExceeded)),
-    });
+    }
 }
 
-/// Arms the deadline for the call about to start.
-pub(crate) fn begin_call(store: &mut Store<HostState>, deadline: Duration) {
-    store.data_mut().timer = CallTimer {
-        started: Instant::now(),
-        deadline,
-        in_host: Duration::ZERO,
-    };
-    store.data_mut().begin_call();
-    store.set_epoch_deadline(ticks(deadline));
+/// A fresh timer for a call with `deadline`, and the deadline in ticks to arm the store with.
+pub(crate) fn start(deadline: Duration) -> (CallTimer, u64) {
+    (
+        CallTimer {
+            started: Instant::now(),
+            deadline,
+            in_host: Duration::ZERO,
+        },
+        ticks(deadline),
+    )
 }
 
 #[cfg(test)]

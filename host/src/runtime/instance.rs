@@ -20,6 +20,7 @@ use wasmtime::{Engine, Store};
 
 use crate::contract::Exports;
 use crate::log::{Level, Logger};
+use crate::runtime::deadline;
 use crate::runtime::failure::{classify, GuestFailure};
 use crate::runtime::imports::{HostContext, HostState};
 use crate::runtime::limits::MemoryMeter;
@@ -52,8 +53,8 @@ impl Spawner {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        crate::runtime::deadline::install(&mut store);
-        crate::runtime::deadline::begin_call(&mut store, self.deadline);
+        store.epoch_deadline_callback(|ctx| deadline::on_epoch(&ctx.data().timer));
+        begin_call(&mut store, self.deadline);
         let exports = Exports::instantiate(&mut store, &self.component, &self.linker).map_err(|e| {
             anyhow::anyhow!(
                 "the component does not fit this host's contract (wit/) or failed to start: {}; rebuild it against this version",
@@ -146,7 +147,7 @@ impl Shared {
         }
         let current = slot.generation;
         let live = slot.live.as_mut().expect("an instance was just ensured");
-        crate::runtime::deadline::begin_call(&mut live.store, self.spawner.deadline);
+        begin_call(&mut live.store, self.spawner.deadline);
         let result = f(&live.exports, &mut live.store);
         live.stderr.flush_to(&self.log, result.is_err());
         match result {
@@ -193,4 +194,12 @@ impl Shared {
     pub(crate) fn is_current(&self, generation: u64) -> bool {
         self.restarts() == generation
     }
+}
+
+/// Arms the per-call deadline and resets the per-call budgets before an export call.
+fn begin_call(store: &mut Store<HostState>, limit: Duration) {
+    let (timer, ticks) = deadline::start(limit);
+    store.data_mut().timer = timer;
+    store.data_mut().begin_call();
+    store.set_epoch_deadline(ticks);
 }
