@@ -199,6 +199,19 @@ pub fn rate_limit_guidance(code: Option<&str>) -> &'static str {
     }
 }
 
+impl Error {
+    /// A transport failure of the request for `what` (e.g. "token exchange"): like
+    /// `From<HttpError>`, but an oversized answer names what it was.
+    pub fn from_http(what: &str, e: HttpError) -> Error {
+        match e {
+            HttpError::TooLarge(limit) => {
+                Error::Network(format!("the {what} answer was larger than {limit} bytes"))
+            }
+            other => Error::from(other),
+        }
+    }
+}
+
 impl From<HttpError> for Error {
     fn from(e: HttpError) -> Error {
         Error::Network(match e {
@@ -208,7 +221,7 @@ impl From<HttpError> for Error {
             HttpError::Timeout => "the request timed out".to_string(),
             HttpError::Connection(m) => format!("connection failed: {}", redact(&m)),
             HttpError::Tls(m) => format!("TLS failed: {}", redact(&m)),
-            HttpError::TooLarge => "the response was too large".to_string(),
+            HttpError::TooLarge(limit) => format!("the answer was larger than {limit} bytes"),
             HttpError::Other(m) => redact(&m),
         })
     }

@@ -35,10 +35,10 @@ pub mod testing;
 #[cfg(target_arch = "wasm32")]
 mod guest;
 
-/// The contract version (`wit/extension.wit`'s package version, 0.1.0) as a custom section a
+/// The contract version (`wit/extension.wit`'s package version, 0.2.0) as a custom section a
 /// host reads before instantiating: major, minor, patch as big-endian u16, like Zed's
 /// `zed:api-version`. `#[used]` keeps it through the linker.
 #[cfg(target_arch = "wasm32")]
 #[used]
 #[link_section = "copilot-chat:api-version"]
-static API_VERSION: [u8; 6] = [0, 0, 0, 1, 0, 0];
+static API_VERSION: [u8; 6] = [0, 0, 0, 2, 0, 0];

@@ -81,6 +81,25 @@ impl Default for FakeHost {
 }
 
 impl FakeHost {
+    /// The routed answer, whole, whatever its size.
+    fn fetch_unlimited(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        match self.dispatch(request)? {
+            Dispatched::Plain(response) => Ok(response),
+            Dispatched::Stream(mut stream) => {
+                let (status, headers) = (stream.status(), stream.headers());
+                let mut body = Vec::new();
+                while let Some(chunk) = stream.next_chunk()? {
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(HttpResponse {
+                    status,
+                    headers,
+                    body,
+                })
+            }
+        }
+    }
+
     /// Linux, no env, no files, settings `{}`, clock at 1,000,000 s, no routes.
     pub fn new() -> Self {
         FakeHost {
@@ -282,21 +301,13 @@ impl HostApi for FakeHost {
     }
 
     fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        match self.dispatch(&request)? {
-            Dispatched::Plain(response) => Ok(response),
-            Dispatched::Stream(mut stream) => {
-                let (status, headers) = (stream.status(), stream.headers());
-                let mut body = Vec::new();
-                while let Some(chunk) = stream.next_chunk()? {
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(HttpResponse {
-                    status,
-                    headers,
-                    body,
-                })
-            }
+        // Like the real host: never more than the request's own limit.
+        let limit = request.max_body_bytes.unwrap_or(u64::MAX);
+        let response = self.fetch_unlimited(&request)?;
+        if response.body.len() as u64 > limit {
+            return Err(HttpError::TooLarge(limit));
         }
+        Ok(response)
     }
 
     fn fetch_stream(&self, request: HttpRequest) -> Result<Box<dyn ByteStream>, HttpError> {
@@ -512,6 +523,7 @@ mod tests {
             body: None,
             redirect_policy: RedirectPolicy::NoFollow,
             timeout_ms: None,
+            max_body_bytes: None,
         }
     }
 

@@ -19,8 +19,10 @@ const PAST_CATALOG_BACKOFF_SECS: u64 = 31;
 const OVERLONG_LINE_BYTES: usize = 9 * 1024 * 1024;
 /// Several megabytes, but below the line limit.
 const LONG_LINE_BYTES: usize = 4 * 1024 * 1024;
-/// The size of the huge catalog (the host buffers up to 64 MiB).
-const HUGE_CATALOG_BYTES: usize = 20 * 1024 * 1024;
+/// The size of the huge catalog: below the extension's own limit for a catalog answer.
+const HUGE_CATALOG_BYTES: usize = 12 * 1024 * 1024;
+/// The extension's limit for a catalog answer (`MAX_CATALOG_BYTES` in `src/provider/instance.rs`).
+const CATALOG_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 
 fn quick() -> Harness {
     Harness::with(Setup {
@@ -40,7 +42,7 @@ fn default_model(h: &Harness) -> String {
 
 /// The extension lives, and both a chat and a models call work.
 fn assert_next_request_works(h: &Harness, model: &str) {
-    assert!(!h.ext.is_poisoned(), "the instance trapped");
+    assert_eq!(h.ext.restarts(), 0, "the instance trapped");
     let events = h
         .chat(model, request(vec![user("hello again")]))
         .expect("the next chat works");
@@ -171,7 +173,7 @@ fn assert_fallback_heals(faults: Vec<(&str, Fault)>) {
         // The fallback went to the Copilot API with the OAuth token itself.
         let models_call = h.sim.requests_to("/models").pop().expect("a catalog request");
         assert_eq!(models_call.bearer(), Some(DEMO_OAUTH_TOKEN), "{what}");
-        assert!(!h.ext.is_poisoned(), "{what}");
+        assert_eq!(h.ext.restarts(), 0, "{what}");
         // The fallback is not cached: the next call exchanges again, and gets the full catalog.
         h.clock.advance(PAST_CATALOG_BACKOFF_SECS);
         let full = h.model_ids();
@@ -238,7 +240,7 @@ fn malformed_models_are_a_typed_error_then_recover() {
             ) => {}
             other => panic!("{body}: expected a typed error, got {other:?}"),
         }
-        assert!(!h.ext.is_poisoned());
+        assert_eq!(h.ext.restarts(), 0);
         h.clock.advance(PAST_CATALOG_BACKOFF_SECS);
         let model = default_model(&h);
         assert_next_request_works(&h, &model);
@@ -267,38 +269,79 @@ fn full_catalog(sim: &Sim) -> Value {
 /// Bytes of unknown-field padding per model in the huge catalog.
 const PADDING_BYTES_PER_MODEL: usize = 1024 * 1024;
 
-#[test]
-fn a_huge_catalog_is_parsed_without_a_trap() {
-    let h = Harness::new();
-    let catalog = full_catalog(&h.sim);
-    let originals = catalog["data"].as_array().expect("data").clone();
-    // The real models, each carrying a megabyte of a field the extension does not know,
-    // until the body passes 20 MB (written by hand: serde in a debug build is slow at this).
+/// The real models, each carrying a megabyte of a field the extension does not know, until the
+/// body passes `size` bytes (written by hand: serde in a debug build is slow at this).
+fn padded_catalog(originals: &[Value], size: usize) -> String {
     let padding = "p".repeat(PADDING_BYTES_PER_MODEL);
     let mut entries: Vec<String> = Vec::new();
-    let mut size = 0;
-    while size < HUGE_CATALOG_BYTES {
-        for model in &originals {
+    let mut total = 0;
+    while total < size {
+        for model in originals {
             let text = model.to_string();
             let entry = format!(
                 r#"{{"x_padding":"{padding}",{}"#,
                 text.strip_prefix('{').unwrap_or(&text)
             );
-            size += entry.len();
+            total += entry.len();
             entries.push(entry);
-            if size >= HUGE_CATALOG_BYTES {
+            if total >= size {
                 break;
             }
         }
     }
     let body = format!(r#"{{"object":"list","data":[{}]}}"#, entries.join(","));
-    assert!(body.len() >= HUGE_CATALOG_BYTES);
+    assert!(body.len() >= size);
+    body
+}
+
+#[test]
+fn a_huge_catalog_is_parsed_without_a_trap() {
+    let h = Harness::new();
+    let catalog = full_catalog(&h.sim);
+    let originals = catalog["data"].as_array().expect("data").clone();
+    let body = padded_catalog(&originals, HUGE_CATALOG_BYTES);
     h.sim.fault(Route::Models, Fault::status(200, &body), Some(1));
     let ids = h.model_ids();
     let mut expected: Vec<&str> = originals.iter().filter_map(|m| m["id"].as_str()).collect();
     expected.dedup();
     assert!(ids.iter().all(|id| expected.contains(&id.as_str())), "{ids:?}");
     assert!(!ids.is_empty());
+    let model = default_model(&h);
+    assert_next_request_works(&h, &model);
+}
+
+#[test]
+fn a_catalog_over_the_extensions_limit_is_a_typed_error_not_a_trap() {
+    let h = Harness::new();
+    let catalog = full_catalog(&h.sim);
+    let originals = catalog["data"].as_array().expect("data").clone();
+    let body = padded_catalog(&originals, CATALOG_LIMIT_BYTES + 1024 * 1024);
+    h.sim.fault(Route::Models, Fault::status(200, &body), Some(1));
+    match h.models() {
+        Err(ProviderError::Network(message)) => assert!(
+            message.contains(&format!("the model catalog answer was larger than {CATALOG_LIMIT_BYTES} bytes")),
+            "{message}"
+        ),
+        other => panic!("expected a typed size error, got {other:?}"),
+    }
+    assert_eq!(h.ext.restarts(), 0, "no trap, no restart");
+    h.clock.advance(PAST_CATALOG_BACKOFF_SECS);
+    let model = default_model(&h);
+    assert_next_request_works(&h, &model);
+}
+
+#[test]
+fn a_40_mb_token_exchange_answer_is_a_typed_fallback_not_a_trap() {
+    let h = Harness::new();
+    let huge = format!(r#"{{"token":"{}","expires_at":1}}"#, "x".repeat(40 * 1024 * 1024));
+    h.sim.fault(Route::Token, Fault::status(200, &huge), Some(1));
+    // The exchange answer is refused by size; the extension falls back to the OAuth token
+    // (a degraded catalog, but an answer) and says why in the log.
+    let ids = h.model_ids();
+    assert!(!ids.is_empty());
+    assert_eq!(h.ext.restarts(), 0, "no trap, no restart");
+    let logs = h.ext.logs().join("\n");
+    assert!(logs.contains("the token exchange answer was larger than"), "{logs}");
     let model = default_model(&h);
     assert_next_request_works(&h, &model);
 }
@@ -372,7 +415,7 @@ fn chat_connection_refused_is_a_network_error_and_a_restarted_api_serves_again()
     drop(api);
     let message = expect_network(h.chat(&model, request(vec![user("hi")])), "refused");
     assert!(message.contains("connection"), "{message}");
-    assert!(!h.ext.is_poisoned());
+    assert_eq!(h.ext.restarts(), 0);
 
     let api = Sim::start_on_port(SimConfig::default(), port).expect("restart on the same port");
     api.trust_sessions_of(&h.sim);
@@ -569,7 +612,7 @@ fn responses_stall_cut_and_endless_streams_end_in_typed_errors() {
             ) => {}
             other => panic!("{what}: expected a typed error, got {:?}", other.map(|e| e.len())),
         }
-        assert!(!h.ext.is_poisoned(), "{what}");
+        assert_eq!(h.ext.restarts(), 0, "{what}");
         let events = h
             .chat(RESPONSES_MODEL, request(vec![user("again")]))
             .expect("the next request works");

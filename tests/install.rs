@@ -88,10 +88,10 @@ fn refused_installs_leave_the_installed_copy_alone() {
     let mut wasm = std::fs::read(&wasm_path).expect("read");
     let name = copilot_host::api_version::SECTION_NAME.as_bytes();
     let at = wasm.windows(name.len()).position(|w| w == name).expect("section") + name.len();
-    wasm[at + 3] = 2;
+    wasm[at + 3] = 3;
     std::fs::write(&wasm_path, &wasm).expect("write");
     let error = install_into(&wasm_path, &extensions).unwrap_err().to_string();
-    assert!(error.contains("built for contract 0.2.0"), "{error}");
+    assert!(error.contains("built for contract 0.3.0"), "{error}");
 
     // A lone .wasm without its manifest.
     let lone = TempDir::new("lone");

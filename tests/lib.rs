@@ -39,6 +39,47 @@ pub fn component() -> PathBuf {
     .clone()
 }
 
+/// The hostile test component (`tests/hostile/`), built at most once per test process with a
+/// nested cargo into its own target dir (a nested cargo on the caller's target dir deadlocks).
+pub fn hostile_component() -> PathBuf {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hostile");
+        let target_dir = extension_dir().join("target").join("hostile");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = std::process::Command::new(cargo);
+        command
+            .args(["build", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target_dir);
+        for var in ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_MAKEFLAGS"] {
+            command.env_remove(var);
+        }
+        let output = command.output().expect("run cargo for the hostile component");
+        assert!(
+            output.status.success(),
+            "building the hostile component failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        target_dir.join("wasm32-wasip2").join("debug").join("copilot_hostile.wasm")
+    })
+    .clone()
+}
+
+/// The hostile component loaded under the real manifest, with `tweak` applied to the options
+/// (a short deadline, a small memory cap); logs captured, no credentials, no network grants
+/// beyond the manifest's.
+pub fn load_hostile(tweak: impl FnOnce(&mut HostOptions)) -> Extension {
+    let mut opts = HostOptions::new(extension_dir());
+    opts.wasm = Some(hostile_component());
+    opts.env = EnvSource::Map(HashMap::new());
+    opts.credentials = CredentialStore::in_memory();
+    opts.log = LogSink::Capture;
+    tweak(&mut opts);
+    Extension::load(opts).expect("load the hostile component")
+}
+
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
 
@@ -102,6 +143,8 @@ pub struct Setup {
     pub declared_http_hosts: bool,
     /// Where the frozen clock starts (unix seconds); `None` is the real time at the start.
     pub start_at: Option<u64>,
+    /// The guest's memory cap, when not the host's default.
+    pub max_guest_memory_bytes: Option<usize>,
 }
 
 impl Default for Setup {
@@ -114,6 +157,7 @@ impl Default for Setup {
             extra_http_hosts: Vec::new(),
             declared_http_hosts: true,
             start_at: None,
+            max_guest_memory_bytes: None,
         }
     }
 }
@@ -145,6 +189,9 @@ impl Harness {
         opts.clock = clock.clone();
         opts.credentials = CredentialStore::in_memory();
         opts.log = LogSink::Capture;
+        if let Some(cap) = setup.max_guest_memory_bytes {
+            opts.max_guest_memory_bytes = cap;
+        }
         let ext = Extension::load(opts).expect("load the extension");
         Harness { sim, ext, clock, config_dir }
     }

@@ -185,7 +185,7 @@ fn extension_toml() -> String {
 fn good_entries() -> Vec<Raw> {
     vec![
         file("extension.toml", extension_toml().as_bytes()),
-        file("extension.wasm", &wasm_for(0, 1, 0)),
+        file("extension.wasm", &wasm_for(HOST_CONTRACT.major, HOST_CONTRACT.minor, HOST_CONTRACT.patch)),
         file("LICENSE", &std::fs::read(extension_dir().join("LICENSE")).expect("LICENSE")),
         file("icons/copilot.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
     ]
@@ -258,6 +258,7 @@ fn hostile_archives_are_refused_and_leave_the_installed_copy_alone() {
     too_many.extend((0..1100).map(|i| file(&format!("icons/{i}.svg"), b"")));
     let good_synthetic = archive(&good_entries());
     let half = good_synthetic[..good_synthetic.len() / 2].to_vec();
+    let wrong_contract = format!("built for contract {}.{}.0", HOST_CONTRACT.major, HOST_CONTRACT.minor + 1);
 
     let cases: Vec<(&str, Vec<u8>, Option<String>, ArchiveLimits, &str)> = vec![
         ("path traversal", with(file("../evil.txt", b"x")), None, ArchiveLimits::default(), "`../evil.txt` points outside the extension directory"),
@@ -275,9 +276,10 @@ fn hostile_archives_are_refused_and_leave_the_installed_copy_alone() {
         ("manifest of another archive", good_synthetic.clone(), Some(pkg.manifest.clone()), ArchiveLimits::default(), "archive.sha256"),
         ("wrong contract", {
             let mut entries = good_entries();
-            entries[1] = file("extension.wasm", &wasm_for(0, 2, 0));
+            // A contract one minor version ahead of this host's.
+            entries[1] = file("extension.wasm", &wasm_for(HOST_CONTRACT.major, HOST_CONTRACT.minor + 1, 0));
             archive(&entries)
-        }, None, ArchiveLimits::default(), "built for contract 0.2.0"),
+        }, None, ArchiveLimits::default(), wrong_contract.as_str()),
         ("missing component", without("extension.wasm"), None, ArchiveLimits::default(), "has no extension.wasm"),
         ("missing manifest", without("extension.toml"), None, ArchiveLimits::default(), "has no extension.toml"),
     ];

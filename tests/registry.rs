@@ -57,7 +57,7 @@ fn the_checks_catch_broken_manifests() {
 fn the_built_component_declares_the_host_contract() {
     let wasm = std::fs::read(component()).expect("read the component");
     let version = api_version::read(&wasm).expect("a readable component");
-    assert_eq!(version, Some(ApiVersion { major: 0, minor: 1, patch: 0 }));
+    assert_eq!(version, Some(ApiVersion { major: 0, minor: 2, patch: 0 }));
     assert_eq!(version, Some(HOST_CONTRACT));
 }
 
@@ -70,8 +70,8 @@ fn a_component_for_another_contract_is_refused_clearly() {
         .position(|w| w == name)
         .expect("the component carries the section")
         + name.len();
-    // The data follows the name: bump the minor (bytes 2..4) to 0.2.0.
-    wasm[at + 3] = 2;
+    // The data follows the name: bump the minor (bytes 2..4) to 0.3.0.
+    wasm[at + 3] = 3;
     let dir = TempDir::new("contract");
     let path = dir.path().join("extension.wasm");
     std::fs::write(&path, &wasm).expect("write");
@@ -81,9 +81,9 @@ fn a_component_for_another_contract_is_refused_clearly() {
     opts.credentials = CredentialStore::in_memory();
     opts.log = LogSink::Capture;
     let error = match Extension::load(opts) {
-        Ok(_) => panic!("a 0.2.0 component must be refused"),
+        Ok(_) => panic!("a 0.3.0 component must be refused"),
         Err(error) => format!("{error:#}"),
     };
-    assert!(error.contains("built for contract 0.2.0"), "{error}");
-    assert!(error.contains("implements 0.1.0"), "{error}");
+    assert!(error.contains("built for contract 0.3.0"), "{error}");
+    assert!(error.contains("implements 0.2.0"), "{error}");
 }

@@ -49,7 +49,8 @@ pub use log::{Level, LogSink, Logger};
 pub use output::display_error;
 pub use runtime::clock::Clock;
 pub use runtime::{
-    limits, precompile, CompletionStream, Extension, HostOptions, DEFAULT_HTTP_TIMEOUT,
+    limits, precompile, CompletionStream, Extension, GuestFailure, HostOptions,
+    DEFAULT_CALL_DEADLINE, DEFAULT_HTTP_TIMEOUT, MAX_LOG_LINES_PER_CALL, MAX_REQUESTS_PER_CALL,
 };
 pub use sandbox::capabilities::EnvSource;
 pub use sandbox::credentials::CredentialStore;

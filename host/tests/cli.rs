@@ -367,3 +367,48 @@ fn serve_json_carries_the_settings_of_every_protocol() {
     assert_eq!(line["zed_ollama_settings"]["language_models"]["ollama"]["api_url"], root);
     assert_eq!(line["zed_ollama_key_env"], "OLLAMA_API_KEY");
 }
+
+/// The compiled-component cache (native code the host loads) is private from creation, and an
+/// entry others could have written is ignored and rebuilt, never loaded (issue 12).
+#[cfg(unix)]
+#[test]
+fn the_compiled_cache_is_private_and_an_entry_others_can_write_is_rebuilt() {
+    use std::os::unix::fs::PermissionsExt;
+    let (sim, config) = scenario("cache", true);
+    let cache_home = config.0.join("cache");
+    let cache_home_text = cache_home.display().to_string();
+    let env = [("XDG_CACHE_HOME", cache_home_text.as_str()), ("COPILOT_HOST_LOG", "debug")];
+    success(&run_with_env(&sim, &config, &["models", "--json"], &env));
+    let dir = cache_home.join("copilot-host");
+    let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the cache dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(entry), 0o600);
+    std::fs::set_permissions(entry, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let out = run_with_env(&sim, &config, &["models", "--json"], &env);
+    success(&out);
+    let log = stderr(&out);
+    assert!(
+        log.contains("ignoring compiled-component cache") && log.contains("writable by other users"),
+        "{log}"
+    );
+    assert_eq!(mode(entry), 0o600, "the entry was rebuilt, privately");
+}
+
+#[test]
+fn doctor_says_which_secret_store_is_used() {
+    let (sim, config) = scenario("doctor-store", true);
+    let report = success_json(&run(&sim, &config, &["doctor", "--json"], None));
+    let store = report["secret_store"].as_str().expect("a secret_store entry");
+    let expected = config.0.join("data").join("copilot-host").join("credentials.json");
+    assert!(store.starts_with("file ") && store.contains(&expected.display().to_string()), "{store}");
+    assert!(store.contains("0600"), "{store}");
+    let text = success(&run(&sim, &config, &["doctor"], None));
+    assert!(text.lines().any(|l| l.starts_with("secrets") && l.contains("credentials.json")), "{text}");
+}

@@ -16,6 +16,10 @@ use crate::error::{redact, Error, Upstream};
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy};
 use crate::settings::Settings;
 
+/// The most bytes of a device-flow or `/user` answer the extension accepts (real ones are
+/// a few hundred).
+pub const MAX_OAUTH_ANSWER_BYTES: u64 = 64 * 1024;
+
 /// Where the device code is requested, under the login base.
 pub const DEVICE_CODE_PATH: &str = "/login/device/code";
 /// Where the token is polled for, under the login base.
@@ -265,6 +269,7 @@ fn fetch_login(host: &dyn HostApi, settings: &Settings, token: &str) -> Option<S
         body: None,
         redirect_policy: RedirectPolicy::FollowLimit(5),
         timeout_ms: Some(REQUEST_TIMEOUT_MS),
+        max_body_bytes: Some(MAX_OAUTH_ANSWER_BYTES),
     };
     let login = match host.fetch(request) {
         Ok(r) if (200..300).contains(&r.status) => serde_json::from_slice::<Value>(&r.body)
@@ -322,6 +327,7 @@ fn post_form(
         body: Some(body.into_bytes()),
         redirect_policy: RedirectPolicy::FollowLimit(5),
         timeout_ms: Some(REQUEST_TIMEOUT_MS),
+        max_body_bytes: Some(MAX_OAUTH_ANSWER_BYTES),
     };
     let response = host.fetch(request)?;
     if !(200..300).contains(&response.status) {

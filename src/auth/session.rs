@@ -33,6 +33,10 @@ use crate::headers::exchange_headers;
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, HttpResponse, LogLevel, RedirectPolicy};
 use crate::settings::Settings;
 
+/// The most bytes of a token-exchange answer the extension accepts (a real one is about
+/// 2 KiB): a larger one is a typed error, never a parse that grows the guest to its cap.
+pub const MAX_EXCHANGE_ANSWER_BYTES: u64 = 256 * 1024;
+
 /// Path of the token exchange under the GitHub REST API base.
 pub const EXCHANGE_PATH: &str = "/copilot_internal/v2/token";
 /// The Copilot API for github.com when the exchange names none.
@@ -495,10 +499,11 @@ fn exchange(
         // A redirect would carry the OAuth token to another URL.
         redirect_policy: RedirectPolicy::NoFollow,
         timeout_ms: Some(settings.request_timeout_ms()),
+        max_body_bytes: Some(MAX_EXCHANGE_ANSWER_BYTES),
     };
     let response = host
         .fetch(request)
-        .map_err(|e| Failure::Fallback(Error::from(e).to_string()))?;
+        .map_err(|e| Failure::Fallback(Error::from_http("token exchange", e).to_string()))?;
     let received_at = host.now_unix();
     classify(&response).map(|envelope| (envelope, received_at))
 }
@@ -631,6 +636,20 @@ mod tests {
             Some("2025-05-01")
         );
         assert_eq!(request_header(r, "accept"), Some("application/json"));
+    }
+
+    #[test]
+    fn an_oversized_exchange_answer_is_refused_by_size_and_falls_back() {
+        let host = FakeHost::new().at(T0);
+        let huge = format!("{{\"token\": \"{}\"}}", "x".repeat(MAX_EXCHANGE_ANSWER_BYTES as usize));
+        host.queue(EXCHANGE, Ok(json_response(200, &huge)));
+        let mut cache = SessionCache::new();
+        let a = auth(&mut cache, &host, &Settings::default());
+        // The raw OAuth token is used, and the log says why, with the limit.
+        assert_eq!(a.kind, AuthKind::RawOAuth);
+        assert_eq!(host.requests()[0].max_body_bytes, Some(MAX_EXCHANGE_ANSWER_BYTES));
+        let expected = format!("the token exchange answer was larger than {MAX_EXCHANGE_ANSWER_BYTES} bytes");
+        assert!(host.log_text().contains(&expected), "{}", host.log_text());
     }
 
     #[test]

@@ -17,6 +17,9 @@ use crate::host_api::{HostApi, HttpMethod, HttpRequest, LogLevel, RedirectPolicy
 use crate::auth::session::Auth;
 use crate::settings::Settings;
 
+/// The most bytes of a policy answer the extension accepts (a real one is a few hundred).
+pub const MAX_POLICY_ANSWER_BYTES: u64 = 256 * 1024;
+
 /// The body that enables a model.
 const ENABLE_BODY: &str = r#"{"state":"enabled"}"#;
 /// Redirects followed by the policy request.
@@ -83,7 +86,9 @@ fn enable(
         body: Some(ENABLE_BODY.as_bytes().to_vec()),
         redirect_policy: RedirectPolicy::FollowLimit(MAX_REDIRECTS),
         timeout_ms: Some(settings.request_timeout_ms()),
-    })?;
+        max_body_bytes: Some(MAX_POLICY_ANSWER_BYTES),
+    })
+    .map_err(|e| Error::from_http("policy", e))?;
     if (200..300).contains(&response.status) {
         Ok(())
     } else {

@@ -514,14 +514,22 @@ fn request(method: HttpMethod, url: String, headers: Vec<(String, String)>, body
         body,
         redirect_policy: RedirectPolicy::FollowLimit(5),
         timeout_ms: Some(settings.request_timeout_secs.saturating_mul(1000).min(u32::MAX as u64) as u32),
+        max_body_bytes: Some(MAX_CATALOG_BYTES),
     }
 }
+
+/// The most bytes of a `/models` answer the extension accepts: real catalogs are a few hundred
+/// KiB; parsing takes several times the text in memory, so this keeps the guest far from its
+/// memory cap.
+pub const MAX_CATALOG_BYTES: u64 = 16 * 1024 * 1024;
 
 /// `GET {api}/models`, parsed leniently and selected.
 fn fetch_models(host: &dyn HostApi, settings: &Settings, auth: &Auth) -> Result<(Vec<Model>, Selection), Error> {
     let url = format!("{}/models", auth.api_base);
     let headers = headers::copilot_headers(settings, &auth.bearer);
-    let response = host.fetch(request(HttpMethod::Get, url, headers, None, settings))?;
+    let response = host
+        .fetch(request(HttpMethod::Get, url, headers, None, settings))
+        .map_err(|e| Error::from_http("model catalog", e))?;
     if !(200..300).contains(&response.status) {
         return Err(Error::from_response_at(response.status, &response.headers, &response.body, host.now_unix()));
     }

@@ -93,6 +93,8 @@ impl Opening {
             body: Some(request.body.clone()),
             redirect_policy: RedirectPolicy::FollowLimit(MAX_REDIRECT_HOPS),
             timeout_ms: Some(timeout_ms(settings.request_timeout_secs)),
+            // The whole answer is not held at once: the SSE decoder bounds each line instead.
+            max_body_bytes: None,
         })?;
         Ok(Opening {
             request,

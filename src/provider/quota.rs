@@ -17,6 +17,10 @@ use crate::headers::exchange_headers;
 use crate::host_api::{HostApi, HttpMethod, HttpRequest, RedirectPolicy};
 use crate::settings::Settings;
 
+/// The most bytes of a `/copilot_internal/user` answer the extension accepts (a real one is
+/// a few KiB).
+pub const MAX_USER_ANSWER_BYTES: u64 = 256 * 1024;
+
 /// Path of the plan and quota view under the GitHub REST API base.
 pub const USER_INFO_PATH: &str = "/copilot_internal/user";
 /// Prefix of the quota headers, compared case-insensitively.
@@ -233,8 +237,11 @@ pub fn fetch_user_quota(
         // A redirect would carry the OAuth token to another URL.
         redirect_policy: RedirectPolicy::NoFollow,
         timeout_ms: Some(settings.request_timeout_ms()),
+        max_body_bytes: Some(MAX_USER_ANSWER_BYTES),
     };
-    let response = host.fetch(request)?;
+    let response = host
+        .fetch(request)
+        .map_err(|e| Error::from_http("user", e))?;
     if !(200..300).contains(&response.status) {
         return Err(Error::from_response_at(
             response.status,

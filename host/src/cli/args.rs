@@ -39,6 +39,10 @@ pub struct Cli {
     /// Provider settings as a JSON object file (enterprise_uri, integration_id, ...).
     #[arg(long, value_name = "FILE", global = true)]
     pub settings: Option<PathBuf>,
+    /// The most seconds one call into the extension may run (waits on the network do not
+    /// count); past it the extension is restarted and the call fails. Default 30.
+    #[arg(long, value_name = "SECS", global = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub call_deadline: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }

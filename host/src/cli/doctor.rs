@@ -58,6 +58,7 @@ fn doctor_report(ext: &Extension) -> anyhow::Result<Value> {
             "http_hosts": grants.http_hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
         },
         "settings": redact_settings(ext.settings()),
+        "secret_store": ext.credential_store().describe(),
         "providers": providers,
     }))
 }
@@ -101,6 +102,7 @@ fn doctor_text(report: &Value) -> String {
     out.push_str(&format!("read dirs   {}\n", list(&grants["read_dirs"])));
     out.push_str(&format!("http hosts  {}\n", list(&grants["http_hosts"])));
     out.push_str(&format!("settings    {}\n", report["settings"]));
+    out.push_str(&format!("secrets     {}\n", s(&report["secret_store"])));
     for p in report["providers"].as_array().into_iter().flatten() {
         let signed_in = if p["authenticated"].as_bool() == Some(true) {
             "yes"

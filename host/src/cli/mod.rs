@@ -109,6 +109,9 @@ fn options(cli: &Cli) -> anyhow::Result<HostOptions> {
     }
     opts.log = log_sink();
     opts.allow_browser = true;
+    if let Some(secs) = cli.call_deadline {
+        opts.call_deadline = std::time::Duration::from_secs(secs);
+    }
     Ok(opts)
 }
 

@@ -2,7 +2,7 @@
 //! `copilot-chat:api-version` custom section (the counterpart of Zed's `zed:api-version`).
 //!
 //! Design decision: the section is 6 bytes, major, minor and patch as big-endian u16, equal to
-//! the WIT package version (`copilot-chat:extension@0.1.0`). The guest's core module carries it,
+//! the WIT package version (`copilot-chat:extension@0.2.0`). The guest's core module carries it,
 //! nested inside the component, so the whole binary is walked with `Parser::parse_all`, which
 //! descends into nested modules. While the contract is 0.x, a different minor is a different
 //! contract: major and minor must match, the patch may differ. A component without the section
@@ -20,7 +20,7 @@ pub const SECTION_LEN: usize = 6;
 /// The contract this host implements (the version in `wit/extension.wit`).
 pub const HOST_CONTRACT: ApiVersion = ApiVersion {
     major: 0,
-    minor: 1,
+    minor: 2,
     patch: 0,
 };
 
@@ -231,7 +231,7 @@ mod tests {
         };
         let err = check(&module_with_section(SECTION_NAME, &newer.to_section())).unwrap_err();
         assert!(
-            err.to_string().contains("built for contract 0.2.0"),
+            err.to_string().contains("built for contract 0.3.0"),
             "{err}"
         );
         assert_eq!(

@@ -519,7 +519,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.join(MANIFEST_FILE)).unwrap();
         let json = manifest_json(&text, Some(crate::contract::api_version::HOST_CONTRACT)).unwrap();
         assert_eq!(json["id"], "copilot-chat");
-        assert_eq!(json["api_version"], "0.1.0");
+        assert_eq!(json["api_version"], crate::contract::api_version::HOST_CONTRACT.to_string());
         assert_eq!(json["language_model_providers"]["copilot-chat"]["icon"], "icons/copilot.svg");
         assert!(json["authors"].is_array() && json["repository"].is_string());
     }

@@ -22,6 +22,8 @@ use crate::log::{Level, Logger};
 const WASMTIME_VERSION: &str = "48.0.8";
 /// The cache directory's name under the user's cache dir.
 const CACHE_DIR_NAME: &str = "copilot-host";
+/// The code-generation settings of this host that change compiled code, in the cache key.
+const CODEGEN_TAG: &str = "epoch";
 
 static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
 /// Compiled components by wasm SHA-256 (hex). The lock also serialises compiles.
@@ -32,7 +34,12 @@ pub fn engine() -> anyhow::Result<Engine> {
     let engine = ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.wasm_component_model(true);
-        Engine::new(&config).map_err(|e| format!("{e:#}"))
+        // The per-call deadline (see `deadline`); changes the compiled code, so the disk cache
+        // key names it too.
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+        crate::runtime::deadline::start_ticker(&engine);
+        Ok(engine)
     });
     engine
         .clone()
@@ -71,10 +78,18 @@ pub fn compile(engine: &Engine, wasm: &[u8], log: &Logger) -> anyhow::Result<Com
 }
 
 fn load_cached(engine: &Engine, path: &PathBuf, log: &Logger) -> Option<Component> {
-    if !path.is_file() {
+    if let Err(why) = crate::sandbox::private_file::trusted(path) {
+        if path.exists() || std::fs::symlink_metadata(path).is_ok() {
+            log.log(
+                Level::Debug,
+                "host",
+                &format!("ignoring compiled-component cache {}: {why}", path.display()),
+            );
+        }
         return None;
     }
-    // SAFETY: the file lives in this host's own cache directory and is only ever written by
+    // SAFETY: the file is a regular file owned by this user, writable by nobody else, in a
+    // directory only this user can write (checked just above), and is only ever written by
     // `store_cached` from `Component::serialize` (temp file + rename, so never partial);
     // wasmtime additionally checks that it was produced by a compatible engine.
     match unsafe { Component::deserialize_file(engine, path) } {
@@ -93,13 +108,7 @@ fn load_cached(engine: &Engine, path: &PathBuf, log: &Logger) -> Option<Componen
 fn store_cached(component: &Component, path: &PathBuf, log: &Logger) {
     let result = (|| -> anyhow::Result<()> {
         let bytes = component.serialize().map_err(|e| anyhow!("{e:#}"))?;
-        let dir = path.parent().context("cache path has no directory")?;
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), unique_suffix()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
+        crate::sandbox::private_file::write(path, &bytes)?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -111,14 +120,8 @@ fn store_cached(component: &Component, path: &PathBuf, log: &Logger) {
     }
 }
 
-fn unique_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
-/// `<cache dir>/<sha>-<wasmtime>-<engine hash>.cwasm`, or `None` without a cache dir.
+/// `<cache dir>/<sha>-<wasmtime>-<codegen>-<engine hash>.cwasm`, or `None` without a cache
+/// dir.
 fn cache_file(engine: &Engine, sha: &str) -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
@@ -129,7 +132,7 @@ fn cache_file(engine: &Engine, sha: &str) -> Option<PathBuf> {
     let engine_hash = hasher.finish();
     Some(
         base.join(CACHE_DIR_NAME)
-            .join(format!("{sha}-{WASMTIME_VERSION}-{engine_hash:016x}.cwasm")),
+            .join(format!("{sha}-{WASMTIME_VERSION}-{CODEGEN_TAG}-{engine_hash:016x}.cwasm")),
     )
 }
 

@@ -1,10 +1,12 @@
 //! One loaded extension: manifest, grants, compiled component, and its live instance.
 //!
-//! Design decision: one instance per [`Extension`], its `Store` behind a mutex so calls are
-//! serialised, but streams are driven with the non-blocking `llm-stream-completion-poll`:
+//! Design decision: one live instance per [`Extension`], its `Store` behind a mutex so calls
+//! are serialised, but streams are driven with the non-blocking `llm-stream-completion-poll`:
 //! a stalled stream returns `pending` and releases the lock, so it never delays another
-//! stream or a models call. A trap poisons the instance (wasmtime cannot re-enter it); every
-//! later call fails fast with a message that says so, and the host process carries on.
+//! stream or a models call. A call that traps, hits the memory cap or runs past its deadline
+//! fails with a [`GuestFailure`]; that instance is discarded and the next call gets a fresh
+//! one (streams of the old instance end with an error), so one bad answer never leaves the
+//! extension broken.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +14,6 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::contract::llm_provider::{
@@ -20,10 +21,13 @@ use crate::contract::llm_provider::{
     StreamPoll,
 };
 use crate::contract::Exports;
-use crate::log::{LogSink, Logger};
+use crate::log::Logger;
 use crate::runtime::clock::WasiWallClock;
+use crate::runtime::failure::GuestFailure;
 use crate::runtime::imports::{HostContext, HostState};
-use crate::runtime::instance::Shared;
+use crate::runtime::instance::{Shared, Spawner};
+use crate::runtime::limits::{MemoryMeter, MAX_REQUEST_BYTES};
+use crate::runtime::stdio::GuestStderr;
 use crate::runtime::options::HostOptions;
 use crate::runtime::stream::CompletionStream;
 use crate::sandbox::capabilities::Grants;
@@ -38,6 +42,7 @@ pub struct Extension {
     component_path: PathBuf,
     settings: Value,
     grants: Arc<Grants>,
+    credentials: crate::sandbox::credentials::CredentialStore,
     log: Logger,
 }
 
@@ -87,11 +92,20 @@ impl Extension {
             log: log.clone(),
             allow_browser: opts.allow_browser,
         };
-        let mut store = Store::new(&engine, HostState::new(wasi_context(&opts), context));
-        store.limiter(|state| &mut state.limits);
-        let memory = store.data().limits.meter();
-        let exports = instantiate(&engine, &component, &mut store)?;
-        let shared = Shared::new(store, exports, readiness, memory, log.clone());
+        let linker = linker_for(&engine, &component)?;
+        let clock = opts.clock.clone();
+        let spawner = Spawner {
+            engine,
+            component,
+            linker,
+            context,
+            wasi: Box::new(move || wasi_context(&clock)),
+            max_memory: opts.max_guest_memory_bytes,
+            meter: Arc::new(MemoryMeter::default()),
+            deadline: opts.call_deadline,
+        };
+        let first = spawner.spawn()?;
+        let shared = Shared::new(first, spawner, readiness, log.clone());
         Ok(Extension {
             shared: Arc::new(shared),
             manifest,
@@ -99,6 +113,7 @@ impl Extension {
             component_path,
             settings,
             grants,
+            credentials: opts.credentials,
             log,
         })
     }
@@ -123,14 +138,20 @@ impl Extension {
         &self.settings
     }
 
+    /// The guest's secret store (for `doctor`: where the stored sign-in goes).
+    pub fn credential_store(&self) -> &crate::sandbox::credentials::CredentialStore {
+        &self.credentials
+    }
+
     /// What the guest was granted.
     pub fn grants(&self) -> &Grants {
         &self.grants
     }
 
-    /// Whether an earlier trap made this instance unusable.
-    pub fn is_poisoned(&self) -> bool {
-        self.shared.poison_reason().is_some()
+    /// How many instances were discarded after a failed call (a trap, the memory cap, the
+    /// call deadline) and replaced by a fresh one; 0 for a healthy extension.
+    pub fn restarts(&self) -> u64 {
+        self.shared.restarts()
     }
 
     /// Bytes of linear memory the guest instance holds now (never shrinks; read without
@@ -144,7 +165,7 @@ impl Extension {
         self.shared.memory().peak_bytes()
     }
 
-    /// Captured guest and host log lines (empty unless the sink is [`LogSink::Capture`]).
+    /// Captured guest and host log lines (empty unless the sink is [`crate::LogSink::Capture`]).
     pub fn logs(&self) -> Vec<String> {
         self.log.lines()
     }
@@ -239,6 +260,7 @@ impl Extension {
         model: &str,
         request: &CompletionRequest,
     ) -> anyhow::Result<Result<u64, ProviderError>> {
+        check_request_size(request)?;
         self.shared.call("llm-count-tokens", |e, s| {
             e.call_llm_count_tokens(s, provider, model, request)
         })
@@ -262,10 +284,13 @@ impl Extension {
         model: &str,
         request: CompletionRequest,
     ) -> anyhow::Result<Result<CompletionStream, ProviderError>> {
-        let started = self.shared.call("llm-stream-completion-start", |e, s| {
-            e.call_llm_stream_completion_start(s, provider, model, &request)
-        })?;
-        Ok(started.map(|id| CompletionStream::new(self.shared.clone(), id)))
+        check_request_size(&request)?;
+        let (started, generation) =
+            self.shared
+                .call_at("llm-stream-completion-start", None, |e, s| {
+                    e.call_llm_stream_completion_start(s, provider, model, &request)
+                })?;
+        Ok(started.map(|id| CompletionStream::new(self.shared.clone(), id, generation)))
     }
 
     /// One raw `llm-stream-completion-poll` call by stream id (for hosts that manage ids
@@ -291,31 +316,83 @@ const _: () = {
     assert_send_sync::<CompletionStream>();
 };
 
-/// WASI for the guest: no files, no env, no sockets, no stdin; our clock; stdout discarded
-/// (it must never corrupt the CLI's output); stderr (panic messages) to the terminal only
-/// when logs go there too.
-fn wasi_context(opts: &HostOptions) -> wasmtime_wasi::WasiCtx {
+/// WASI for the guest: no files, no env, no stdin, no sockets (not linked, or every use
+/// refused, see [`linker_for`]); our clock; stdout discarded (it must never corrupt the CLI's output);
+/// stderr (panic messages) captured and logged through redaction after each call.
+fn wasi_context(clock: &crate::Clock) -> (wasmtime_wasi::WasiCtx, GuestStderr) {
+    let (stderr, pipe) = GuestStderr::new();
     let mut builder = WasiCtxBuilder::new();
-    builder.wall_clock(WasiWallClock(opts.clock.clone()));
+    builder.wall_clock(WasiWallClock(clock.clone()));
     builder.stdout(std::io::empty());
-    match opts.log {
-        LogSink::Stderr { .. } => builder.inherit_stderr(),
-        _ => builder.stderr(std::io::empty()),
-    };
-    builder.build()
+    builder.stderr(pipe);
+    // Only matters for a component that imports sockets: no use of them is allowed.
+    builder.allow_tcp(false);
+    builder.allow_udp(false);
+    builder.allow_ip_name_lookup(false);
+    (builder.build(), stderr)
 }
 
-fn instantiate(
+/// The linker: WASI without any `wasi:sockets` interface, and the host's imports. A component
+/// that imports sockets still loads, but every socket call is refused before a host socket is
+/// created (see `wasi_link`).
+fn linker_for(
     engine: &wasmtime::Engine,
     component: &wasmtime::component::Component,
-    store: &mut Store<HostState>,
-) -> anyhow::Result<Exports> {
+) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::<HostState>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+    crate::runtime::wasi_link::add_wasi_without_sockets(&mut linker)
         .map_err(|e| anyhow!("cannot link WASI: {e:#}"))?;
     Exports::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
         .map_err(|e| anyhow!("cannot link the host imports: {e:#}"))?;
-    Exports::instantiate(store, component, &linker).map_err(|e| {
-        anyhow!("the component does not fit this host's contract (wit/) or failed to start: {e:#}; rebuild it against this version")
-    })
+    if crate::runtime::wasi_link::imports_sockets(engine, component) {
+        crate::runtime::wasi_link::add_refused_sockets(&mut linker)
+            .map_err(|e| anyhow!("cannot link the refused WASI sockets: {e:#}"))?;
+    }
+    Ok(linker)
+}
+
+fn check_request_size(request: &CompletionRequest) -> anyhow::Result<()> {
+    let bytes = request_bytes(request);
+    if bytes > MAX_REQUEST_BYTES {
+        return Err(GuestFailure::TooLarge {
+            bytes,
+            limit_bytes: MAX_REQUEST_BYTES,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The bytes of every string and list in a request (what lowering copies into the guest).
+fn request_bytes(request: &CompletionRequest) -> usize {
+    use crate::contract::llm_provider::{MessageContent, ToolResultContent};
+    let image = |i: &crate::contract::llm_provider::ImageData| i.source.len() + 16;
+    let content = |c: &MessageContent| match c {
+        MessageContent::Text(t) | MessageContent::RedactedThinking(t) => t.len(),
+        MessageContent::Image(i) => image(i),
+        MessageContent::ToolUse(t) => {
+            t.id.len() + t.name.len() + t.input.len() + t.thought_signature.as_ref().map_or(0, String::len)
+        }
+        MessageContent::ToolResult(r) => {
+            r.tool_use_id.len()
+                + r.tool_name.len()
+                + match &r.content {
+                    ToolResultContent::Text(t) => t.len(),
+                    ToolResultContent::Image(i) => image(i),
+                }
+        }
+        MessageContent::Thinking(t) => t.text.len() + t.signature.as_ref().map_or(0, String::len),
+    } + 16;
+    let messages: usize = request
+        .messages
+        .iter()
+        .map(|m| m.content.iter().map(content).sum::<usize>() + 16)
+        .sum();
+    let tools: usize = request
+        .tools
+        .iter()
+        .map(|t| t.name.len() + t.description.len() + t.input_schema.len() + 16)
+        .sum();
+    let stops: usize = request.stop_sequences.iter().map(|s| s.len() + 8).sum();
+    messages + tools + stops
 }

@@ -7,6 +7,7 @@
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -20,15 +21,23 @@ use crate::contract::http_client::{
 };
 use crate::contract::llm_provider;
 use crate::log::{Level, Logger};
-use crate::runtime::limits::{GuestLimiter, MAX_GUEST_MEMORY_BYTES};
+use crate::runtime::deadline::CallTimer;
+use crate::runtime::limits::{GuestLimiter, MemoryMeter};
 use crate::sandbox::capabilities::{EnvSource, Grants};
 use crate::sandbox::credentials::CredentialStore;
 use crate::sandbox::http::{HttpClient, HttpStream};
 
 /// The log source name of lines the guest writes.
 const GUEST_SOURCE: &str = "guest";
+/// The most log lines the guest may write during one export call; the rest are dropped (with
+/// one line saying so), so a guest looping on `log` cannot flood the terminal or a log file.
+pub const MAX_LOG_LINES_PER_CALL: u32 = 1000;
+/// The most HTTP requests (`fetch` and `fetch-stream`) one export call may make. The extension
+/// makes a handful (exchange, catalog, retries); a guest looping on requests gets a typed error.
+pub const MAX_REQUESTS_PER_CALL: u32 = 100;
 
 /// What every import of one instance consults; fixed at load.
+#[derive(Clone)]
 pub(crate) struct HostContext {
     /// The extension id: the credential store scope.
     pub ext_id: String,
@@ -49,17 +58,55 @@ pub(crate) struct HostState {
     table: ResourceTable,
     ctx: HostContext,
     pub(crate) limits: GuestLimiter,
+    /// The timing of the export call in progress (the per-call deadline).
+    pub(crate) timer: CallTimer,
+    /// Log lines and HTTP requests of the export call in progress.
+    log_lines: u32,
+    requests: u32,
 }
 
 impl HostState {
-    pub(crate) fn new(wasi: WasiCtx, ctx: HostContext) -> HostState {
-        let limits = GuestLimiter::new(MAX_GUEST_MEMORY_BYTES);
+    pub(crate) fn new(
+        wasi: WasiCtx,
+        ctx: HostContext,
+        max_memory: usize,
+        meter: Arc<MemoryMeter>,
+    ) -> HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
             ctx,
-            limits,
+            limits: GuestLimiter::with_meter(max_memory, meter),
+            timer: CallTimer::default(),
+            log_lines: 0,
+            requests: 0,
         }
+    }
+
+    /// Resets the per-call budgets before an export call.
+    pub(crate) fn begin_call(&mut self) {
+        self.log_lines = 0;
+        self.requests = 0;
+    }
+
+    /// Runs `f`, a host step that may wait on the network or the disk; the wait does not
+    /// count against the call's deadline (each such step has its own timeout).
+    fn waiting<R>(&mut self, f: impl FnOnce(&mut HostState) -> R) -> R {
+        let start = Instant::now();
+        let result = f(self);
+        self.timer.add_host_time(start.elapsed());
+        result
+    }
+
+    /// Counts one HTTP request against the call's budget.
+    fn count_request(&mut self) -> Result<(), HttpError> {
+        self.requests += 1;
+        if self.requests > MAX_REQUESTS_PER_CALL {
+            return Err(HttpError::Other(format!(
+                "too many HTTP requests in one call (the host allows {MAX_REQUESTS_PER_CALL})"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -76,7 +123,7 @@ impl llm_provider::Host for HostState {}
 
 impl host::Host for HostState {
     fn read_file(&mut self, path: String) -> Result<Vec<u8>, FileError> {
-        let result = self.ctx.grants.read_file(&path);
+        let result = self.waiting(|s| s.ctx.grants.read_file(&path));
         if result == Err(FileError::Denied) {
             self.ctx.log.log(
                 Level::Debug,
@@ -105,15 +152,15 @@ impl host::Host for HostState {
     }
 
     fn get_credential(&mut self, key: String) -> Result<Option<String>, CredentialError> {
-        self.ctx.credentials.get(&self.ctx.ext_id, &key)
+        self.waiting(|s| s.ctx.credentials.get(&s.ctx.ext_id, &key))
     }
 
     fn store_credential(&mut self, key: String, value: String) -> Result<(), CredentialError> {
-        self.ctx.credentials.store(&self.ctx.ext_id, &key, &value)
+        self.waiting(|s| s.ctx.credentials.store(&s.ctx.ext_id, &key, &value))
     }
 
     fn delete_credential(&mut self, key: String) -> Result<(), CredentialError> {
-        self.ctx.credentials.delete(&self.ctx.ext_id, &key)
+        self.waiting(|s| s.ctx.credentials.delete(&s.ctx.ext_id, &key))
     }
 
     fn get_platform(&mut self) -> (Os, Architecture) {
@@ -121,26 +168,37 @@ impl host::Host for HostState {
     }
 
     fn log(&mut self, level: LogLevel, message: String) {
-        self.ctx.log.log(level_of(level), GUEST_SOURCE, &message);
+        self.log_lines = self.log_lines.saturating_add(1);
+        match self.log_lines.cmp(&MAX_LOG_LINES_PER_CALL) {
+            std::cmp::Ordering::Greater => {}
+            std::cmp::Ordering::Equal => self.ctx.log.log(
+                Level::Warn,
+                "host",
+                &format!("the extension wrote {MAX_LOG_LINES_PER_CALL} log lines in one call; dropping the rest of this call's lines"),
+            ),
+            std::cmp::Ordering::Less => self.ctx.log.log(level_of(level), GUEST_SOURCE, &message),
+        }
     }
 
     fn open_browser(&mut self, url: String) -> Result<(), String> {
         if !self.ctx.allow_browser {
             return Err("this host does not open a browser; open the URL yourself".into());
         }
-        open_browser(&url)
+        self.waiting(|_| open_browser(&url))
     }
 }
 
 impl http_client::Host for HostState {
     fn fetch(&mut self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        self.ctx.http.fetch(request)
+        self.count_request()?;
+        self.waiting(|s| s.ctx.http.fetch(request))
     }
 
     fn fetch_stream(
         &mut self,
         request: HttpRequest,
     ) -> Result<Resource<HttpResponseStream>, HttpError> {
+        self.count_request()?;
         let stream = self.ctx.http.fetch_stream(request)?;
         self.table
             .push(stream)
@@ -158,24 +216,28 @@ impl HostHttpResponseStream for HostState {
     fn status(&mut self, stream: Resource<HttpResponseStream>) -> u16 {
         // A handle the guest holds always maps to a live entry; 0 only if the host lost it
         // (or the request failed before its headers: the next read says why).
-        self.table.get(&entry(&stream)).map(|s| s.status()).unwrap_or(0)
+        self.waiting(|s| s.table.get(&entry(&stream)).map(|s| s.status()).unwrap_or(0))
     }
 
     fn headers(&mut self, stream: Resource<HttpResponseStream>) -> Vec<(String, String)> {
-        self.table
-            .get(&entry(&stream))
-            .map(|s| s.headers())
-            .unwrap_or_default()
+        self.waiting(|s| {
+            s.table
+                .get(&entry(&stream))
+                .map(|s| s.headers())
+                .unwrap_or_default()
+        })
     }
 
     fn next_chunk(
         &mut self,
         stream: Resource<HttpResponseStream>,
     ) -> Result<Option<Vec<u8>>, HttpError> {
-        self.table
-            .get_mut(&entry(&stream))
-            .map_err(lost_stream)?
-            .next_chunk()
+        self.waiting(|s| {
+            s.table
+                .get_mut(&entry(&stream))
+                .map_err(lost_stream)?
+                .next_chunk()
+        })
     }
 
     fn poll_chunk(

@@ -8,16 +8,24 @@
 //! read without taking the instance lock (a stalled call never blocks a memory reading).
 //!
 //! Growth past the cap is refused with an error, which wasmtime turns into a trap: the guest
-//! cannot eat the machine, and the poisoned instance's reason names the cap instead of a vague
-//! out-of-memory abort inside the guest.
+//! cannot eat the machine, the failed call says the cap was reached (instead of a vague
+//! out-of-memory abort inside the guest) and the instance is replaced. The successive
+//! instances of one extension share one meter, reset when a fresh instance starts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use wasmtime::{bail, ResourceLimiter};
+use wasmtime::ResourceLimiter;
+
+use crate::runtime::failure::MemoryCapExceeded;
 
 /// The most linear memory (all memories of the instance together) a guest may grow to.
 pub const MAX_GUEST_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+/// The most bytes of strings a completion request may carry into the guest at once: lowering
+/// copies them into its memory and the extension then serialises them again, so a request
+/// much larger than a fifth of the guest's memory could only end in a trap. A larger one is
+/// refused by the host before the call ([`crate::GuestFailure::TooLarge`]).
+pub const MAX_REQUEST_BYTES: usize = 48 * 1024 * 1024;
 /// The most elements a guest table may grow to (Rust guests keep a small fixed table).
 pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
@@ -48,6 +56,11 @@ impl MemoryMeter {
         self.peak.fetch_max(now, Ordering::Relaxed);
     }
 
+    /// A fresh instance starts from nothing (the peak is kept).
+    pub(crate) fn reset_current(&self) {
+        self.current.store(0, Ordering::Relaxed);
+    }
+
     fn shrank(&self, by: usize) {
         // Only after a growth we counted failed: undo exactly that growth.
         let _ = self
@@ -68,15 +81,22 @@ pub(crate) struct GuestLimiter {
 
 impl GuestLimiter {
     /// A limiter allowing `max_memory` bytes of linear memory in total.
+    #[cfg(test)]
     pub(crate) fn new(max_memory: usize) -> GuestLimiter {
+        GuestLimiter::with_meter(max_memory, Arc::default())
+    }
+
+    /// A limiter updating `meter` (shared by the successive instances of one extension).
+    pub(crate) fn with_meter(max_memory: usize, meter: Arc<MemoryMeter>) -> GuestLimiter {
         GuestLimiter {
-            meter: Arc::new(MemoryMeter::default()),
+            meter,
             max_memory,
             last_growth: 0,
         }
     }
 
     /// The meter this limiter updates.
+    #[cfg(test)]
     pub(crate) fn meter(&self) -> Arc<MemoryMeter> {
         self.meter.clone()
     }
@@ -95,11 +115,10 @@ impl ResourceLimiter for GuestLimiter {
         let growth = desired.saturating_sub(current);
         let total = self.meter.current_bytes().saturating_add(growth);
         if total > self.max_memory {
-            bail!(
-                "the extension tried to grow its memory to {} MiB, over the host's limit of {} MiB",
-                total / (1024 * 1024),
-                self.max_memory / (1024 * 1024)
-            );
+            return Err(wasmtime::Error::new(MemoryCapExceeded {
+                limit_bytes: self.max_memory,
+                wanted_bytes: total,
+            }));
         }
         self.last_growth = growth;
         self.meter.grew(growth);

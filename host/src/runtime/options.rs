@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::log::LogSink;
 use crate::runtime::clock::Clock;
+use crate::runtime::deadline::DEFAULT_CALL_DEADLINE;
+use crate::runtime::limits::MAX_GUEST_MEMORY_BYTES;
 use crate::sandbox::capabilities::{EnvSource, SETTING_COPILOT_CONFIG_DIR, SETTING_GITHUB_API_URL};
 use crate::sandbox::credentials::CredentialStore;
 
@@ -51,6 +53,13 @@ pub struct HostOptions {
     /// Whether the guest's `open-browser` may launch the desktop's browser. Off by default
     /// so tests and embedders never pop up windows; the CLI turns it on for real accounts.
     pub allow_browser: bool,
+    /// How long one export call may keep the guest running (waits inside host imports, each
+    /// bounded by its own timeout, do not count). Past it the call fails with
+    /// [`crate::GuestFailure::Deadline`] and the instance is replaced.
+    pub call_deadline: Duration,
+    /// The most linear memory one instance may hold; past it the call fails with
+    /// [`crate::GuestFailure::OutOfMemory`] and the instance is replaced.
+    pub max_guest_memory_bytes: usize,
 }
 
 /// Settings are shown redacted; env values and credentials never.
@@ -70,13 +79,16 @@ impl std::fmt::Debug for HostOptions {
             .field("http_timeout", &self.http_timeout)
             .field("log", &self.log)
             .field("allow_browser", &self.allow_browser)
+            .field("call_deadline", &self.call_deadline)
+            .field("max_guest_memory_bytes", &self.max_guest_memory_bytes)
             .finish()
     }
 }
 
 impl HostOptions {
     /// Defaults: the process environment, the system clock, the user's credential file,
-    /// a 60 s HTTP timeout, warnings to stderr, no settings, no browser.
+    /// a 60 s HTTP timeout, a 30 s call deadline, 256 MiB of guest memory, warnings to
+    /// stderr, no settings, no browser.
     pub fn new(extension_dir: impl Into<PathBuf>) -> HostOptions {
         let env = EnvSource::Process;
         HostOptions {
@@ -93,6 +105,8 @@ impl HostOptions {
             http_timeout: DEFAULT_HTTP_TIMEOUT,
             log: LogSink::default(),
             allow_browser: false,
+            call_deadline: DEFAULT_CALL_DEADLINE,
+            max_guest_memory_bytes: MAX_GUEST_MEMORY_BYTES,
         }
     }
 

@@ -12,26 +12,31 @@ use std::time::Duration;
 use crate::contract::llm_provider::{
     CompletionEvent, ProviderError, StreamPoll, UpstreamInfo,
 };
+use crate::runtime::failure::GuestFailure;
 use crate::runtime::instance::Shared;
 
 /// The longest a `pending` stream sleeps without a readiness signal before polling again.
 pub const READINESS_SAFETY_NET: Duration = Duration::from_millis(25);
 
-/// The events of one completion. As an iterator, a host failure (the guest trapped) ends the
+/// The events of one completion. As an iterator, a host failure (a trap, the deadline, the
+/// memory cap, or the replacement of its instance after another call's failure) ends the
 /// stream with `ProviderError::Upstream` carrying status 0; [`CompletionStream::next_event`]
 /// reports it as an `Err` instead.
 pub struct CompletionStream {
     shared: Arc<Shared>,
     id: String,
+    /// The instance the stream lives in: if it is replaced, the stream ends with an error.
+    generation: u64,
     finished: bool,
     host_error: Option<String>,
 }
 
 impl CompletionStream {
-    pub(crate) fn new(shared: Arc<Shared>, id: String) -> CompletionStream {
+    pub(crate) fn new(shared: Arc<Shared>, id: String, generation: u64) -> CompletionStream {
         CompletionStream {
             shared,
             id,
+            generation,
             finished: false,
             host_error: None,
         }
@@ -52,7 +57,9 @@ impl CompletionStream {
         self.host_error.as_deref()
     }
 
-    /// The next event, `Ok(None)` at the end; `Err` only for host failures (trap, poison).
+    /// The next event, `Ok(None)` at the end; `Err` only for host failures (a
+    /// [`crate::GuestFailure`]: this call's or, when another call failed meanwhile,
+    /// [`crate::GuestFailure::Restarted`]).
     pub fn next_event(&mut self) -> anyhow::Result<Option<Result<CompletionEvent, ProviderError>>> {
         loop {
             if self.finished {
@@ -62,9 +69,12 @@ impl CompletionStream {
             // the wait still wakes us.
             let seen = self.shared.readiness.generation();
             let id = self.id.as_str();
-            let step = self.shared.call("llm-stream-completion-poll", |e, s| {
-                e.call_llm_stream_completion_poll(s, id)
-            });
+            let step = self
+                .shared
+                .call_at("llm-stream-completion-poll", Some(self.generation), |e, s| {
+                    e.call_llm_stream_completion_poll(s, id)
+                })
+                .map(|(step, _)| step);
             match step {
                 Ok(Ok(StreamPoll::Event(event))) => return Ok(Some(Ok(event))),
                 Ok(Ok(StreamPoll::Pending)) => self
@@ -99,9 +109,19 @@ impl CompletionStream {
         }
         self.finished = true;
         let id = self.id.as_str();
-        self.shared.call("llm-stream-completion-close", |e, s| {
-            e.call_llm_stream_completion_close(s, id)
-        })
+        let closed = self
+            .shared
+            .call_at("llm-stream-completion-close", Some(self.generation), |e, s| {
+                e.call_llm_stream_completion_close(s, id)
+            });
+        match closed {
+            Ok((closed, _)) => Ok(closed),
+            // Its instance, and so its state, is already gone: closing it is done.
+            Err(e) if e.downcast_ref::<GuestFailure>() == Some(&GuestFailure::Restarted) => {
+                Ok(Ok(()))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -126,7 +146,7 @@ impl Iterator for CompletionStream {
 
 impl Drop for CompletionStream {
     fn drop(&mut self) {
-        if !self.finished && self.shared.poison_reason().is_none() {
+        if !self.finished && self.shared.is_current(self.generation) {
             // Best effort: a failure here has nowhere to go and must not panic in drop.
             let _ = self.close_inner();
         }

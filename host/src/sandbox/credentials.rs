@@ -1,19 +1,22 @@
 //! The host's secret store, scoped per extension.
 //!
-//! Design decision: a plain JSON file readable only by the user (mode 0600, written to a
-//! temporary file and renamed so a crash never leaves half a file), like the `gh` CLI's
-//! `hosts.yml` fallback; or an in-memory map for tests and the demo. Keys are
+//! Design decision: a plain JSON file readable only by the user, like the `gh` CLI's
+//! `hosts.yml` fallback (mode 0600 in a 0700 directory, written through an exclusive temporary
+//! file and a rename, never through a planted link, and read back only when it is a regular
+//! file of this user that nobody else can write: see `private_file`); or an in-memory map for
+//! tests and the demo. Keys are
 //! `<extension id>:<key>` so two extensions never see each other's secrets. Nothing here ever
 //! formats a stored value into an error or `Debug` output.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::Write;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::contract::host::CredentialError;
 use crate::sandbox::capabilities::EnvSource;
+use crate::sandbox::private_file;
 
 /// Directory (under the user's data dir) and file name of the default store.
 const STORE_DIR: &str = "copilot-host";
@@ -60,6 +63,17 @@ impl CredentialStore {
         match data_home {
             Some(dir) => CredentialStore::File(dir.join(STORE_DIR).join(STORE_FILE)),
             None => CredentialStore::in_memory(),
+        }
+    }
+
+    /// Where secrets go, for `doctor` (never a value).
+    pub fn describe(&self) -> String {
+        match self {
+            CredentialStore::InMemory(_) => "in memory (forgotten when the process exits)".into(),
+            CredentialStore::File(path) => format!(
+                "file {} (mode 0600 in a 0700 directory; the OS credential store is not used)",
+                path.display()
+            ),
         }
     }
 
@@ -150,11 +164,21 @@ fn io_error(path: &Path, what: &str, e: std::io::Error) -> CredentialError {
 }
 
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, CredentialError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let mut file = match private_file::open_nofollow(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(io_error(path, "read", e)),
     };
+    // A file someone else owns or can write (or a link) may hold anything: refuse it.
+    if let Err(why) = private_file::trusted(path) {
+        return Err(CredentialError::Io(format!(
+            "{} is not private to this user ({why}); delete it to start over",
+            path.display()
+        )));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| io_error(path, "read", e))?;
     // serde_json's error names a line and column, never the content.
     serde_json::from_str(&text).map_err(|e| {
         CredentialError::Io(format!(
@@ -165,44 +189,9 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, CredentialError> {
 }
 
 fn write_file(path: &Path, entries: &BTreeMap<String, String>) -> Result<(), CredentialError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| CredentialError::Io("the credential file has no directory".into()))?;
-    create_private_dir(dir).map_err(|e| io_error(dir, "create", e))?;
     let json = serde_json::to_vec_pretty(entries)
         .map_err(|_| CredentialError::Io("cannot encode the credential file".into()))?;
-    let tmp = dir.join(format!(".{STORE_FILE}.{}.tmp", std::process::id()));
-    let written = write_private(&tmp, &json).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(path, "write", e));
-    }
-    Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Creates (truncating) a file only its owner can read, then writes and syncs it.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    // The mode above applies only to new files; a leftover temp file keeps its old mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
+    private_file::write(path, &json).map_err(|e| io_error(path, "write", e))
 }
 
 #[cfg(test)]
@@ -269,6 +258,39 @@ mod tests {
         assert_eq!(store.get("other", "oauth").unwrap().as_deref(), Some("v2"));
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp files left behind");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_is_never_followed_and_a_shared_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_path("planted");
+        let store_dir = dir.join("store");
+        private_file::create_private_dir(&store_dir).unwrap();
+        let victim = dir.join("victim.json");
+        std::fs::write(&victim, "{}").unwrap();
+        let path = store_dir.join(STORE_FILE);
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let store = CredentialStore::File(path.clone());
+        // Reading through the link is refused; writing replaces the link, never the victim.
+        assert!(store.get("ext", "oauth").is_err());
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        let mut entries = BTreeMap::new();
+        entries.insert("ext:oauth".to_string(), "gho_secret".to_string());
+        write_file(&path, &entries).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "{}");
+        assert_eq!(store.get("ext", "oauth").unwrap().as_deref(), Some("gho_secret"));
+        // A store file others can write is refused, not trusted.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        match store.get("ext", "oauth").unwrap_err() {
+            CredentialError::Io(msg) => {
+                assert!(msg.contains("not private"), "{msg}");
+                assert!(!msg.contains("gho_secret"), "{msg}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

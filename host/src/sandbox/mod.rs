@@ -16,3 +16,4 @@ pub mod credentials;
 pub mod hosts;
 pub mod http;
 pub mod manifest;
+pub mod private_file;

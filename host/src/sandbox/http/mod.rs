@@ -17,6 +17,7 @@
 
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,8 +30,12 @@ use crate::contract::http_client::{
 use crate::log::{Level, Logger};
 use crate::sandbox::capabilities::Grants;
 
-/// The largest body `fetch` buffers, and the most a stream may deliver (bytes).
+/// The largest body `fetch` buffers, and the most a stream may deliver (bytes), when the
+/// request's own `max-body-bytes` is not smaller.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+/// The most streamed requests of one extension whose reader threads may run at once; one more
+/// is refused with a typed error (each holds an OS thread and a connection).
+pub const MAX_OPEN_STREAMS: usize = 64;
 /// The largest piece a stream's reader thread hands over at once.
 pub const CHUNK_BYTES: usize = 16 * 1024;
 /// Chunks buffered between a reader thread and the guest (bounds memory per stream).
@@ -86,6 +91,8 @@ pub struct HttpClient {
     default_timeout: Duration,
     readiness: Readiness,
     log: Logger,
+    /// Reader threads running now (see [`MAX_OPEN_STREAMS`]); shared by clones.
+    open_streams: Arc<AtomicUsize>,
 }
 
 /// How long each phase of one request may take.
@@ -132,20 +139,30 @@ impl HttpClient {
             default_timeout,
             readiness,
             log,
+            open_streams: Arc::default(),
         }
     }
 
-    /// Performs a request and buffers the whole body (up to [`MAX_BODY_BYTES`]).
+    /// Performs a request and buffers the whole body, up to the request's `max-body-bytes`
+    /// and never more than [`MAX_BODY_BYTES`]: a larger body is `too-large(limit)`, known from
+    /// `content-length` before any byte is read, or noticed while reading.
     pub fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let limit = body_limit(&request);
         let response = self.send(request, Phase::Whole)?;
         let status = response.status().as_u16();
         let headers = header_pairs(response.headers());
+        if declared_length(response.headers()).is_some_and(|n| n > limit) {
+            return Err(HttpError::TooLarge(limit));
+        }
         let body = response
             .into_body()
             .into_with_config()
-            .limit(MAX_BODY_BYTES)
+            .limit(limit)
             .read_to_vec()
-            .map_err(map_ureq_error)?;
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge(limit),
+                other => map_ureq_error(other),
+            })?;
         Ok(HttpResponse {
             status,
             headers,
@@ -159,12 +176,21 @@ impl HttpClient {
     /// headers, a redirect to a denied host) is the stream's first read error.
     pub fn fetch_stream(&self, request: HttpRequest) -> Result<HttpStream, HttpError> {
         self.check_grant(&request.url)?;
+        let slot = StreamSlot::take(&self.open_streams).ok_or_else(|| {
+            HttpError::Other(format!(
+                "too many open streams (the host allows {MAX_OPEN_STREAMS} at once); close one first"
+            ))
+        })?;
         let (tx, rx) = mpsc::sync_channel(CHANNEL_CHUNKS);
         let head = Arc::new(HeadCell::default());
         let (client, cell) = (self.clone(), head.clone());
         std::thread::Builder::new()
             .name("copilot-host-http-stream".into())
-            .spawn(move || client.run_stream(request, &cell, &tx))
+            .spawn(move || {
+                // The slot is given back when the thread ends, whatever way it ends.
+                let _slot = slot;
+                client.run_stream(request, &cell, &tx)
+            })
             .map_err(|e| HttpError::Other(format!("cannot start the request thread: {e}")))?;
         Ok(HttpStream {
             head,
@@ -175,6 +201,7 @@ impl HttpClient {
 
     /// The body of a streamed request's thread: send, publish the head, pump the body.
     fn run_stream(&self, request: HttpRequest, cell: &HeadCell, tx: &SyncSender<Piece>) {
+        let limit = body_limit(&request);
         match self.send(request, Phase::Headers) {
             Ok(response) => {
                 cell.set(Head::Known {
@@ -183,7 +210,7 @@ impl HttpClient {
                 });
                 self.readiness.notify();
                 let reader = response.into_body().into_reader();
-                pump_body(reader, tx, &self.readiness);
+                pump_body(reader, limit, tx, &self.readiness);
             }
             Err(error) => {
                 // The error goes into the channel before the head is published, so a reader
@@ -316,6 +343,43 @@ impl HttpClient {
     }
 }
 
+/// The body limit of a request: its own `max-body-bytes`, never above [`MAX_BODY_BYTES`].
+fn body_limit(request: &HttpRequest) -> u64 {
+    request
+        .max_body_bytes
+        .map_or(MAX_BODY_BYTES, |n| n.min(MAX_BODY_BYTES))
+}
+
+/// The `content-length` a response declares, if it is a number.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// One of the [`MAX_OPEN_STREAMS`] reader-thread slots of a client, given back on drop.
+struct StreamSlot(Arc<AtomicUsize>);
+
+impl StreamSlot {
+    fn take(open: &Arc<AtomicUsize>) -> Option<StreamSlot> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < MAX_OPEN_STREAMS).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| StreamSlot(open.clone()))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn remaining(deadline: Instant) -> Result<Duration, HttpError> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
@@ -434,7 +498,7 @@ fn map_ureq_error(error: ureq::Error) -> HttpError {
         ureq::Error::HostNotFound => HttpError::Connection("host not found".into()),
         ureq::Error::ConnectionFailed => HttpError::Connection("connection failed".into()),
         ureq::Error::Io(e) => map_io_error(e),
-        ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge,
+        ureq::Error::BodyExceedsLimit(n) => HttpError::TooLarge(n),
         ureq::Error::Tls(msg) => HttpError::Tls(msg.to_string()),
         ureq::Error::Rustls(e) => HttpError::Tls(e.to_string()),
         ureq::Error::TooManyRedirects => HttpError::Other("too many redirects".into()),
@@ -458,7 +522,7 @@ enum Piece {
 }
 
 /// Reads a body into the channel until it ends, fails, or nobody listens any more.
-fn pump_body(mut reader: impl Read, tx: &SyncSender<Piece>, readiness: &Readiness) {
+fn pump_body(mut reader: impl Read, limit: u64, tx: &SyncSender<Piece>, readiness: &Readiness) {
     let mut buf = vec![0u8; CHUNK_BYTES];
     let mut total: u64 = 0;
     loop {
@@ -466,8 +530,8 @@ fn pump_body(mut reader: impl Read, tx: &SyncSender<Piece>, readiness: &Readines
             Ok(0) => Piece::End,
             Ok(n) => {
                 total += n as u64;
-                if total > MAX_BODY_BYTES {
-                    Piece::Failed(HttpError::TooLarge)
+                if total > limit {
+                    Piece::Failed(HttpError::TooLarge(limit))
                 } else {
                     Piece::Data(buf[..n].to_vec())
                 }

@@ -222,6 +222,7 @@ fn get(url: String, headers: &[(&str, &str)]) -> HttpRequest {
         body: None,
         redirect_policy: RedirectPolicy::FollowAll,
         timeout_ms: None,
+        max_body_bytes: None,
     }
 }
 
@@ -647,4 +648,69 @@ fn resolves_locations() {
 
 fn null_log() -> Logger {
     Logger::new(crate::log::LogSink::Null)
+}
+
+#[test]
+fn a_body_over_the_requests_own_limit_is_too_large_with_that_limit() {
+    let server = Server::start(vec![
+        respond("200 OK", &[], "0123456789abcdef"),
+        respond("200 OK", &[], "0123456789"),
+    ]);
+    let client = server.client();
+    let mut request = get(server.url("/big"), &[]);
+    request.max_body_bytes = Some(10);
+    // Declared by content-length: refused before the body is read.
+    assert_eq!(client.fetch(request.clone()), Err(HttpError::TooLarge(10)));
+    // Exactly the limit is fine.
+    assert_eq!(client.fetch(request).expect("fits").body, b"0123456789");
+}
+
+#[test]
+fn a_streamed_body_over_the_requests_own_limit_ends_too_large() {
+    let server = Server::start(vec![respond("200 OK", &[], "0123456789abcdef")]);
+    let mut request = get(server.url("/stream"), &[]);
+    request.max_body_bytes = Some(4);
+    let mut stream = server.client().fetch_stream(request).expect("stream");
+    let mut seen = 0;
+    let error = loop {
+        match stream.next_chunk() {
+            Ok(Some(bytes)) => seen += bytes.len(),
+            Ok(None) => panic!("the body must not end cleanly"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(error, HttpError::TooLarge(4));
+    assert!(seen <= 4, "handed over {seen} bytes");
+}
+
+#[test]
+fn open_streams_are_capped_and_a_closed_one_frees_its_slot() {
+    // The first connection is held silent; the others wait in the listen backlog, so every
+    // stream's reader thread stays busy waiting for headers.
+    let (hold, script) = silent_until_dropped();
+    let server = Server::start(vec![script]);
+    let client = server.client();
+    let mut open = Vec::new();
+    for _ in 0..MAX_OPEN_STREAMS {
+        open.push(client.fetch_stream(get(server.url("/"), &[])).expect("within the cap"));
+    }
+    match client.fetch_stream(get(server.url("/"), &[])) {
+        Err(HttpError::Other(message)) => assert!(message.contains("too many open streams"), "{message}"),
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(_) => panic!("one stream over the cap must be refused"),
+    }
+    // Giving one back (its thread ends) lets the next one in.
+    drop(open.pop());
+    drop(hold);
+    let mut admitted = None;
+    for _ in 0..200 {
+        match client.fetch_stream(get(server.url("/"), &[])) {
+            Ok(stream) => {
+                admitted = Some(stream);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    assert!(admitted.is_some(), "a freed slot is reused");
 }
