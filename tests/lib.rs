@@ -96,6 +96,9 @@ pub struct Setup {
     pub signed_in: bool,
     /// More HTTP hosts to grant (e.g. a second simulator's `127.0.0.1:PORT`).
     pub extra_http_hosts: Vec<String>,
+    /// Put `apps.json` in the default place (`$HOME/.config/github-copilot`, with `HOME` the
+    /// test's config dir) instead of passing the config dir explicitly.
+    pub default_config_dir: bool,
 }
 
 impl Default for Setup {
@@ -106,6 +109,7 @@ impl Default for Setup {
             env: HashMap::new(),
             signed_in: true,
             extra_http_hosts: Vec::new(),
+            default_config_dir: false,
         }
     }
 }
@@ -123,16 +127,26 @@ impl Harness {
         sim_config.clock = clock.as_fn();
         let sim = Sim::start(sim_config).expect("start simulator");
         let config_dir = TempDir::new("config");
-        if setup.signed_in {
-            config_dir.write("apps.json", &apps_json("github.com", DEMO_OAUTH_TOKEN));
-        }
+        let mut env = setup.env;
         let mut opts = HostOptions::new(extension_dir());
+        if setup.default_config_dir {
+            let dir = config_dir.path().join(".config").join("github-copilot");
+            std::fs::create_dir_all(&dir).expect("create the default config dir");
+            if setup.signed_in {
+                std::fs::write(dir.join("apps.json"), apps_json("github.com", DEMO_OAUTH_TOKEN)).expect("write apps.json");
+            }
+            env.insert("HOME".into(), config_dir.path().to_string_lossy().into_owned());
+        } else {
+            if setup.signed_in {
+                config_dir.write("apps.json", &apps_json("github.com", DEMO_OAUTH_TOKEN));
+            }
+            opts.copilot_config_dir = Some(config_dir.path().to_path_buf());
+        }
         opts.wasm = Some(component());
-        opts.copilot_config_dir = Some(config_dir.path().to_path_buf());
         opts.github_api_url = Some(sim.url());
         opts.settings = setup.settings;
         opts.extra_http_hosts = setup.extra_http_hosts;
-        opts.env = EnvSource::Map(setup.env);
+        opts.env = EnvSource::Map(env);
         opts.clock = clock.clone();
         opts.credentials = CredentialStore::in_memory();
         opts.log = LogSink::Capture;

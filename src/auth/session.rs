@@ -553,6 +553,7 @@ mod tests {
             token: OAUTH.into(),
             source: "env GH_COPILOT_TOKEN".into(),
             login: None,
+            api: None,
         }
     }
 
@@ -984,6 +985,7 @@ mod tests {
             token: "gho_other".into(),
             source: "x".into(),
             login: None,
+            api: None,
         };
         let a = cache.auth(&host, &s, &other).expect("auth");
         assert_eq!(a.bearer, "tid=two:m");

@@ -56,6 +56,8 @@ pub struct CredentialReport {
     pub source: String,
     pub host: String,
     pub login: Option<String>,
+    /// Where the token goes and why (the scope rule, issue 12).
+    pub goes_to: String,
 }
 
 /// The exchange outcome.
@@ -104,6 +106,7 @@ pub fn report(
             result: format!("found a token{login} (used)"),
         });
         CredentialReport {
+            goes_to: credentials::scope_of(settings, &c),
             source: c.source,
             host: github_host.clone(),
             login: c.login,
@@ -226,8 +229,8 @@ impl Report {
                     .map(|l| format!(" as `{l}`"))
                     .unwrap_or_default();
                 md.push_str(&format!(
-                    "* Signed in to `{}`{login} with the token from `{}`\n",
-                    c.host, c.source
+                    "* Signed in to `{}`{login} with the token from `{}` ({})\n",
+                    c.host, c.source, c.goes_to
                 ));
             }
             None => md.push_str(&format!("* Not signed in to `{}`\n", self.github_host)),

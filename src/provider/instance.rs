@@ -734,7 +734,7 @@ mod tests {
         let stored = "ghu_freshSignIn00000000000000000000000";
         host.credentials.borrow_mut().insert(
             STORED_TOKEN_KEY.to_string(),
-            credentials::StoredToken { host: "github.com".into(), token: stored.into(), login: Some("me".into()) }.to_json(),
+            credentials::StoredToken { host: "github.com".into(), token: stored.into(), login: Some("me".into()), api: None }.to_json(),
         );
         host.route(EXCHANGE, move |r| {
             let auth = crate::testing::request_header(r, "authorization").unwrap_or_default();
