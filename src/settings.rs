@@ -298,7 +298,7 @@ pub fn without_userinfo(url: &str) -> String {
 
 /// Splits `[scheme://][user@]host[:port][/path][?query][#fragment]` into the lowercased
 /// host and the port. `None` when no plausible DNS host name is left.
-fn split_authority(uri: &str) -> Option<(String, Option<u16>)> {
+pub(crate) fn split_authority(uri: &str) -> Option<(String, Option<u16>)> {
     let uri = uri.trim();
     let after_scheme = match uri.find("://") {
         Some(i) => uri.get(i + 3..)?,

@@ -72,6 +72,8 @@ pub struct ExchangeReport {
     pub expires_at: Option<u64>,
     pub refresh_at: Option<u64>,
     pub fallback_reason: Option<String>,
+    /// An `endpoints.api` the exchange named that is not used, and why (issue 12).
+    pub refused_api: Option<String>,
 }
 
 /// A problem and its fix.
@@ -153,6 +155,7 @@ fn exchange_report(info: SessionInfo) -> ExchangeReport {
         expires_at: info.expires_at,
         refresh_at: info.refresh_at,
         fallback_reason: info.fallback_reason,
+        refused_api: info.refused_api,
     }
 }
 
@@ -245,6 +248,11 @@ impl Report {
                     md.push_str(&format!(", expires at {exp}"));
                 }
                 md.push_str(")\n");
+                if let Some(refused) = &e.refused_api {
+                    md.push_str(&format!(
+                        "  * Warning: the exchange named the Copilot API {refused}; the default base is used instead\n"
+                    ));
+                }
             }
             None => md.push_str("* Token exchange: not done yet in this session\n"),
         }
@@ -337,6 +345,7 @@ mod tests {
             expires_at: Some(3),
             sku: Some("plus_monthly_subscriber".into()),
             fallback_reason: None,
+            refused_api: None,
         };
         let catalog = Selection {
             listed: 15,
@@ -384,6 +393,7 @@ mod tests {
             expires_at: None,
             sku: None,
             fallback_reason: Some("404 --> Not Found".into()),
+            refused_api: None,
         };
         let empty = Selection { listed: 3, shown: 0, hidden: vec![] };
         let r = report(&host, &Settings::default(), Some(info), Some(empty));

@@ -537,7 +537,7 @@ mod tests {
 
     const OAUTH: &str = "ghu_providerTest0000000000000000000000";
     const EXCHANGE: &str = "https://api.github.com/copilot_internal/v2/token";
-    const API: &str = "https://api.test";
+    const API: &str = "https://api.test.githubcopilot.com";
 
     fn host() -> FakeHost {
         let host = FakeHost::new().with_env("GH_COPILOT_TOKEN", OAUTH).at(1_000_000);
