@@ -499,11 +499,13 @@ pub fn static_api_base(settings: &Settings) -> String {
 
 /// Whether the exchange's `endpoints.api` may be used (issue 12): `https` on a Copilot or
 /// GitHub domain (`githubcopilot.com`, `github.com`, `ghe.com` and their subdomains, the
-/// enterprise host's domain), or the same loopback origin as an explicit loopback
-/// `github_api_url` (a simulator serving both APIs). `Err` says why not, without the URL.
+/// enterprise host's domain), or, when `github_api_url` is explicitly a loopback URL (a
+/// simulator), a loopback URL on this machine (the simulator itself, or a second one serving
+/// the Copilot API apart): a loopback exchange never sends anything off the machine.
+/// `Err` says why not, without the URL.
 pub fn trusted_api(api: &str, settings: &Settings) -> Result<(), String> {
     if let Some(explicit) = settings.github_api_url.as_deref() {
-        if is_loopback_origin(explicit) && origin(api).is_some() && origin(api) == origin(explicit) {
+        if is_loopback_origin(explicit) && is_loopback_origin(api) {
             return Ok(());
         }
     }
@@ -1156,8 +1158,9 @@ mod tests {
         }
         let sim = Settings { github_api_url: Some("http://127.0.0.1:4000".into()), ..Settings::default() };
         assert_eq!(trusted_api("http://127.0.0.1:4000/copilot", &sim), Ok(()));
-        assert!(trusted_api("http://127.0.0.1:4001", &sim).is_err());
+        assert_eq!(trusted_api("http://127.0.0.1:4001", &sim), Ok(()));
         assert!(trusted_api("http://attacker.example", &sim).is_err());
+        assert!(trusted_api("http://127.0.0.1.attacker.example", &sim).is_err());
         let ghes = Settings { enterprise_uri: Some("https://ghe.corp".into()), ..Settings::default() };
         assert_eq!(trusted_api("https://copilot-api.ghe.corp", &ghes), Ok(()));
         assert!(trusted_api("https://copilot-api.ghe.corp", &plain).is_err());
