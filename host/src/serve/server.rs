@@ -591,6 +591,25 @@ mod tests {
     use crate::serve::context::same_key;
 
     #[test]
+    fn a_head_past_its_deadline_is_not_waited_for() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut reader = HeadReader {
+            stream: server,
+            deadline: Some(Instant::now()),
+        };
+        let mut buf = [0u8; 8];
+        // The deadline has passed: no read at all, even with bytes waiting.
+        std::io::Write::write_all(&mut client, b"GET").unwrap();
+        let error = reader.read(&mut buf).expect_err("past the head deadline");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        // Once the head is in, the ordinary timeout applies.
+        reader.head_done();
+        assert_eq!(reader.read(&mut buf).unwrap(), 3);
+    }
+
+    #[test]
     fn keys_are_random_and_compared_exactly() {
         let a = new_key().unwrap();
         let b = new_key().unwrap();
