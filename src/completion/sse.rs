@@ -375,7 +375,7 @@ mod tests {
         input.resize(MAX_LINE_BYTES + 100, b'x');
         let mut p = SseParser::new();
         assert_eq!(p.push(&input).unwrap(), vec![ev(None, "ok")]);
-        assert!(matches!(p.push(b"\n\n"), Err(Error::Network(_))));
+        assert!(matches!(p.push(b"\n\n"), Err(Error::Upstream(_))));
     }
 
     #[test]

@@ -299,6 +299,27 @@ mod tests {
     use crate::testing::FakeHost;
 
     #[test]
+    fn doctor_says_where_the_credential_goes_and_which_were_withheld() {
+        let host = FakeHost::new().with_env("HOME", "/home/u").with_file(
+            "/home/u/.config/github-copilot/apps.json",
+            br#"{"github.com:Iv1.b507a08c87ecfe98":{"user":"u","oauth_token":"ghu_home_secret"}}"#,
+        );
+        let sim = Settings {
+            github_api_url: Some("http://127.0.0.1:8787".into()),
+            ..Settings::default()
+        };
+        let md = report(&host, &sim, None, None).markdown();
+        assert!(
+            md.contains("`/home/u/.config/github-copilot`: withheld: a default place")
+                && md.contains("not 127.0.0.1:8787"),
+            "{md}"
+        );
+        assert!(!md.contains("ghu_home_secret"));
+        let md = report(&host, &Settings::default(), None, None).markdown();
+        assert!(md.contains("goes to its API api.github.com"), "{md}");
+    }
+
+    #[test]
     fn no_credential_names_every_place_and_the_fix() {
         let host = FakeHost::new().with_env("HOME", "/home/u");
         let r = report(&host, &Settings::default(), None, None);
