@@ -41,8 +41,9 @@ use crate::serve::wire;
 /// Concurrent authenticated connections served; more get a 503 at once.
 pub const MAX_CONNECTIONS: usize = 64;
 /// Connections still sending their head (not authenticated yet); a new one past this cuts
-/// the oldest.
-pub const MAX_PENDING_HEADS: usize = 16;
+/// the oldest. As many as authenticated places, so a burst of real clients connecting at
+/// once is not cut before their heads are read.
+pub const MAX_PENDING_HEADS: usize = 64;
 /// How long a connection may take to send its whole request head.
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
 /// Bytes of request bodies admitted into the guest at once (its memory cap is 256 MiB, and a
