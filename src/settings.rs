@@ -190,6 +190,30 @@ impl Settings {
         }
     }
 
+    /// Whether the GitHub REST API base is the GitHub host's own: `github_api_url` unset, or
+    /// an `https` URL on the host itself (GHES' `/api/v3`) or on `api.<host>`. Credentials
+    /// from default places go only to such an API (see [`crate::auth::credentials::scope`]).
+    pub fn api_is_home(&self) -> bool {
+        let Some(url) = &self.github_api_url else {
+            return true;
+        };
+        if !url.trim().to_ascii_lowercase().starts_with("https://") {
+            return false;
+        }
+        let home = self.github_host();
+        split_authority(url).is_some_and(|(host, _)| host == home || host == format!("api.{home}"))
+    }
+
+    /// The host (and port) of the GitHub REST API base, for messages.
+    pub fn github_api_authority(&self) -> String {
+        let base = self.github_api_base();
+        match split_authority(&base) {
+            Some((host, Some(port))) => format!("{host}:{port}"),
+            Some((host, None)) => host,
+            None => without_userinfo(&base),
+        }
+    }
+
     /// The whole-request timeout in milliseconds, as the HTTP API takes it.
     pub fn request_timeout_ms(&self) -> u32 {
         u32::try_from(self.request_timeout_secs.saturating_mul(1000)).unwrap_or(u32::MAX)
@@ -352,9 +376,23 @@ fn is_header_safe(value: &str) -> bool {
     value.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
 }
 
+/// `url` without the `user:password@` part of its authority, for anything shown.
+pub fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}{}{tail}", &authority[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Splits `[scheme://][user@]host[:port][/path][?query][#fragment]` into the lowercased
 /// host and the port. `None` when no plausible DNS host name is left.
-fn split_authority(uri: &str) -> Option<(String, Option<u16>)> {
+pub(crate) fn split_authority(uri: &str) -> Option<(String, Option<u16>)> {
     let uri = uri.trim();
     let after_scheme = match uri.find("://") {
         Some(i) => uri.get(i + 3..)?,
@@ -381,6 +419,37 @@ fn split_authority(uri: &str) -> Option<(String, Option<u16>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_api(enterprise: Option<&str>, api: Option<&str>) -> Settings {
+        Settings {
+            enterprise_uri: enterprise.map(str::to_string),
+            github_api_url: api.map(str::to_string),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn the_api_is_home_only_on_the_github_hosts_own_https_url() {
+        assert!(with_api(None, None).api_is_home());
+        assert!(with_api(None, Some("https://api.github.com")).api_is_home());
+        assert!(with_api(Some("https://acme.ghe.com"), None).api_is_home());
+        assert!(with_api(Some("https://acme.ghe.com"), Some("https://api.acme.ghe.com")).api_is_home());
+        assert!(with_api(Some("https://ghe.corp"), Some("https://ghe.corp/api/v3")).api_is_home());
+        // Elsewhere, or in the clear: not the host's own API.
+        assert!(!with_api(None, Some("http://127.0.0.1:8787")).api_is_home());
+        assert!(!with_api(None, Some("http://api.github.com")).api_is_home());
+        assert!(!with_api(None, Some("https://api.github.com.evil.example")).api_is_home());
+        assert!(!with_api(None, Some("https://api.acme.ghe.com")).api_is_home());
+        assert!(!with_api(Some("https://acme.ghe.com"), Some("https://api.github.com")).api_is_home());
+    }
+
+    #[test]
+    fn userinfo_is_dropped_from_shown_urls() {
+        assert_eq!(without_userinfo("https://user:pass@proxy.example:8080/x?y"), "https://proxy.example:8080/x?y");
+        assert_eq!(without_userinfo("http://127.0.0.1:1/a@b"), "http://127.0.0.1:1/a@b");
+        assert_eq!(without_userinfo("https://a:b@c@host"), "https://host");
+        assert_eq!(with_api(None, Some("https://u:p@h.example")).github_api_authority(), "h.example");
+    }
 
     #[test]
     fn defaults_from_empty_object() {

@@ -112,3 +112,41 @@ fn github_token_outside_codespaces_is_not_used() {
     }
     assert!(h.sim.requests().is_empty());
 }
+
+// ---- Scope (issue 12): credentials belong to a host. ----
+
+/// Whether the simulator saw `token` on any request.
+fn sim_saw(h: &Harness, token: &str) -> bool {
+    h.sim.requests().iter().any(|r| {
+        r.bearer() == Some(token) || r.headers.iter().any(|(_, v)| v.contains(token))
+    })
+}
+
+#[test]
+fn a_default_dir_credential_is_not_sent_to_a_loopback_api_url() {
+    let h = Harness::with(Setup { default_config_dir: true, ..Setup::default() });
+    let err = h.models().expect_err("the default-dir credential is withheld from the simulator");
+    let ProviderError::NotSignedIn(info) = &err else { panic!("{err:?}") };
+    let shown = format!("{info:?}");
+    assert!(shown.contains("withheld"), "{shown}");
+    assert!(!sim_saw(&h, DEMO_OAUTH_TOKEN), "the simulator received the default-dir credential");
+    assert!(h.sim.requests().iter().all(|r| r.bearer().is_none()), "no credential at all went out");
+}
+
+#[test]
+fn an_explicit_config_dir_credential_is_sent_to_the_loopback_api_url() {
+    let h = Harness::new();
+    assert!(!h.model_ids().is_empty());
+    assert!(sim_saw(&h, DEMO_OAUTH_TOKEN), "the explicit credential reached the exchange");
+}
+
+#[test]
+fn an_env_token_is_sent_to_the_loopback_api_url_even_beside_a_default_dir_one() {
+    let h = Harness::with(Setup {
+        default_config_dir: true,
+        env: [("GH_COPILOT_TOKEN".to_string(), DEMO_OAUTH_TOKEN.to_string())].into(),
+        ..Setup::default()
+    });
+    assert!(!h.model_ids().is_empty());
+    assert!(sim_saw(&h, DEMO_OAUTH_TOKEN));
+}

@@ -532,7 +532,12 @@ fn a_line_of_several_megabytes_is_fine_below_the_limit_and_typed_above_it() {
         64 * 1024,
     ));
     match h.chat(&model, request(vec![user("hi")])) {
-        Err(ProviderError::Upstream(_) | ProviderError::Network(_) | ProviderError::InvalidRequest(_)) => {}
+        // Said as it is (issue 12): not "could not reach the Copilot service".
+        Err(error @ ProviderError::Upstream(_)) => {
+            let shown = copilot_host::output::display_error(&error);
+            assert!(shown.contains("event line larger than 8 MiB"), "{shown}");
+            assert!(!shown.contains("Could not reach"), "{shown}");
+        }
         other => panic!(
             "expected a typed error for an overlong line, got {:?}",
             other.map(|e| e.len())
@@ -641,4 +646,27 @@ fn chat_empty_or_malformed_http_replies_are_typed_errors() {
         }
         assert_next_request_works(&h, &model);
     }
+}
+
+#[test]
+fn an_exchange_naming_an_api_off_the_copilot_domains_is_not_followed() {
+    // Issue 12: an `endpoints.api` that is neither https on a Copilot/GitHub domain nor on
+    // loopback beside the simulator is not used; the default base (here the simulator) is.
+    let h = Harness::new();
+    let envelope = json!({
+        "token": "tid=elsewhere;exp=4000000000:mac",
+        "expires_at": 4_000_000_000u64,
+        "refresh_in": 1500,
+        "endpoints": {"api": "http://copilot.attacker.example:8080"},
+    });
+    h.sim.fault(Route::Token, Fault::status(200, &envelope.to_string()), Some(1));
+    let models = h.models();
+    let logs = h.ext.logs().join("\n");
+    assert!(
+        logs.contains("copilot.attacker.example") && logs.contains("not used"),
+        "the refusal is logged: {logs}"
+    );
+    assert!(models.is_ok(), "{models:?}");
+    let model = default_model(&h);
+    assert_next_request_works(&h, &model);
 }

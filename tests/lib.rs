@@ -145,6 +145,9 @@ pub struct Setup {
     pub start_at: Option<u64>,
     /// The guest's memory cap, when not the host's default.
     pub max_guest_memory_bytes: Option<usize>,
+    /// Put `apps.json` in the default place (`$HOME/.config/github-copilot`, with `HOME` the
+    /// test's config dir) instead of passing the config dir explicitly.
+    pub default_config_dir: bool,
 }
 
 impl Default for Setup {
@@ -158,6 +161,7 @@ impl Default for Setup {
             declared_http_hosts: true,
             start_at: None,
             max_guest_memory_bytes: None,
+            default_config_dir: false,
         }
     }
 }
@@ -175,17 +179,27 @@ impl Harness {
         sim_config.clock = clock.as_fn();
         let sim = Sim::start(sim_config).expect("start simulator");
         let config_dir = TempDir::new("config");
-        if setup.signed_in {
-            config_dir.write("apps.json", &apps_json("github.com", DEMO_OAUTH_TOKEN));
-        }
+        let mut env = setup.env;
         let mut opts = HostOptions::new(extension_dir());
+        if setup.default_config_dir {
+            let dir = config_dir.path().join(".config").join("github-copilot");
+            std::fs::create_dir_all(&dir).expect("create the default config dir");
+            if setup.signed_in {
+                std::fs::write(dir.join("apps.json"), apps_json("github.com", DEMO_OAUTH_TOKEN)).expect("write apps.json");
+            }
+            env.insert("HOME".into(), config_dir.path().to_string_lossy().into_owned());
+        } else {
+            if setup.signed_in {
+                config_dir.write("apps.json", &apps_json("github.com", DEMO_OAUTH_TOKEN));
+            }
+            opts.copilot_config_dir = Some(config_dir.path().to_path_buf());
+        }
         opts.wasm = Some(component());
-        opts.copilot_config_dir = Some(config_dir.path().to_path_buf());
         opts.github_api_url = Some(sim.url());
         opts.settings = setup.settings;
         opts.extra_http_hosts = setup.extra_http_hosts;
         opts.declared_http_hosts = setup.declared_http_hosts;
-        opts.env = EnvSource::Map(setup.env);
+        opts.env = EnvSource::Map(env);
         opts.clock = clock.clone();
         opts.credentials = CredentialStore::in_memory();
         opts.log = LogSink::Capture;

@@ -179,11 +179,10 @@ fn an_undeclared_env_var_is_invisible() {
 fn an_ungranted_http_host_is_denied_with_a_typed_error_and_never_contacted() {
     let other = Sim::start(SimConfig::default()).expect("start simulator");
     let other_authority = grant_of(&other);
-    // The exchange names a Copilot API the user never granted.
-    for (api, host) in [
-        (other.url(), other_authority.as_str()),
-        ("https://copilot.evil.example".to_string(), "copilot.evil.example"),
-    ] {
+    // The exchange names a Copilot API the user never granted. (One off the Copilot domains,
+    // such as `https://copilot.evil.example`, is not even tried since issue 12: see
+    // `faults::an_exchange_naming_an_api_off_the_copilot_domains_is_not_followed`.)
+    for (api, host) in [(other.url(), other_authority.as_str())] {
         let h = Harness::with(Setup {
             sim: SimConfig {
                 api_url: Some(api.clone()),

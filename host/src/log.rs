@@ -148,8 +148,33 @@ fn redact_word(word: &str) -> String {
     if looks_like_token {
         mask(word)
     } else {
-        word.to_string()
+        without_userinfo(word)
     }
+}
+
+/// Masks the `user:password@` of every URL in `word` (`https://u:p@host/…` →
+/// `https://[redacted]@host/…`): a proxy or enterprise setting may carry a password.
+fn without_userinfo(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '`' | ')' | '>' | ',') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(user_end) => {
+                out.push_str("[redacted]");
+                out.push_str(&authority[user_end..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn mask(word: &str) -> String {
@@ -160,6 +185,16 @@ fn mask(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_url_userinfo() {
+        assert_eq!(
+            redact("proxy \"https://alice:hunter2@proxy.example:8080/x\" and http://127.0.0.1:1/a@b"),
+            "proxy \"https://[redacted]@proxy.example:8080/x\" and http://127.0.0.1:1/a@b"
+        );
+        assert_eq!(redact("`https://u@h`"), "`https://[redacted]@h`");
+        assert_eq!(redact("no url here: a@b"), "no url here: a@b");
+    }
 
     #[test]
     fn masks_tokens() {

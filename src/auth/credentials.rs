@@ -14,6 +14,13 @@
 //! `github.com.evil.com` must not match `github.com`), preferring the Copilot app's token,
 //! the only kind known to work with the token exchange.
 //!
+//! Scope (issue 12, [`scope`]): a credential belongs to a host. One found in a default place
+//! (a default config directory, a stored sign-in made against the GitHub host's own API) is
+//! only ever sent to that host's API (and the Copilot API its exchange names). When the API
+//! URL points elsewhere (a simulator, a proxy), only what the user gave for this run is used:
+//! `copilot_config_dir`, a token in the environment, a sign-in made against that very URL.
+//! The withheld sources are reported with the reason, like every other miss.
+//!
 //! Reasons never contain token text: they name env vars, paths and the host, never values
 //! or JSON keys read from files.
 
@@ -62,6 +69,8 @@ pub struct Credential {
     pub source: String,
     /// The GitHub login, when the source records it.
     pub login: Option<String>,
+    /// For a stored sign-in: the API base it was made against.
+    pub api: Option<String>,
 }
 
 impl fmt::Debug for Credential {
@@ -89,7 +98,7 @@ pub fn discover_with_report(
     let target = settings.github_host();
     let found = from_env(host, &mut searched)
         .or_else(|| from_config_files(host, settings, &target, &mut searched))
-        .or_else(|| from_stored(host, &target, &mut searched));
+        .or_else(|| from_stored(host, settings, &mut searched));
     match found {
         Some(credential) => (Ok(credential), searched),
         None => (
@@ -126,6 +135,7 @@ fn env_token(host: &dyn HostApi, name: &str, searched: &mut Vec<String>) -> Opti
                     token,
                     source: format!("env {name}"),
                     login: None,
+                    api: None,
                 })
             }
             Err(why) => why,
@@ -160,7 +170,14 @@ fn from_config_files(
     searched: &mut Vec<String>,
 ) -> Option<Credential> {
     let os = host.os();
-    for dir in config_dirs(host, settings, searched) {
+    let dirs = config_dirs(host, settings, searched);
+    if let Some(why) = withheld(settings, Source::DefaultConfigDir) {
+        for dir in dirs {
+            searched.push(format!("{dir}: {why}"));
+        }
+        return None;
+    }
+    for dir in dirs {
         let files: [(&str, Parser); 2] =
             [(APPS_JSON, parse_apps_json), (HOSTS_JSON, parse_hosts_json)];
         for (name, parse) in files {
@@ -213,6 +230,7 @@ fn read_auth_db(
                 token: c.token,
                 source: format!("{path} (app {})", c.client_id),
                 login: c.login,
+                api: None,
             })
         }
         Ok(None) => format!("no entry for {target}"),
@@ -230,6 +248,10 @@ pub struct StoredToken {
     pub token: String,
     #[serde(default)]
     pub login: Option<String>,
+    /// The GitHub REST API base the sign-in was made against (absent in entries written
+    /// before it was recorded: those were made for the host's own API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
 }
 
 impl fmt::Debug for StoredToken {
@@ -238,6 +260,7 @@ impl fmt::Debug for StoredToken {
             .field("host", &self.host)
             .field("token", &"[redacted]")
             .field("login", &self.login)
+            .field("api", &self.api)
             .finish()
     }
 }
@@ -255,15 +278,108 @@ impl StoredToken {
     }
 }
 
+/// Where a credential was found, as far as [`scope`] cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A token in the environment: given for this run.
+    Env,
+    /// `copilot_config_dir` (`--copilot-config-dir`): given for this run.
+    ExplicitConfigDir,
+    /// A config directory found by the default rule (`$XDG_CONFIG_HOME`, `$HOME/.config`, ...).
+    DefaultConfigDir,
+    /// Our stored sign-in, made against the API base it records (`None`: an entry written
+    /// before the API was recorded, made for the GitHub host's own API).
+    Stored,
+}
+
+/// The scope rule, in one place: `Ok(why)` when a credential from `source` (a stored sign-in
+/// made against `signed_in_api`) may be sent to the configured API, `Err(why)` when it is
+/// withheld. The reasons name hosts and settings, never tokens.
+pub fn scope(
+    settings: &Settings,
+    source: Source,
+    signed_in_api: Option<&str>,
+) -> Result<String, String> {
+    let host = settings.github_host();
+    let api = settings.github_api_authority();
+    let home = settings.api_is_home();
+    match source {
+        Source::Env => Ok(format!("a token in the environment is given for this run; it goes to {api}")),
+        Source::ExplicitConfigDir => Ok(format!(
+            "copilot_config_dir (--copilot-config-dir) is given for this run; its token goes to {api}"
+        )),
+        Source::DefaultConfigDir if home => Ok(format!(
+            "a default place; its token belongs to {host} and goes to its API {api}"
+        )),
+        Source::DefaultConfigDir => Err(format!(
+            "withheld: a default place, whose credential belongs to {host} and goes only to its own API, not {api}; pass --copilot-config-dir (setting copilot_config_dir) or a token in the environment, or sign in against that URL"
+        )),
+        Source::Stored => match signed_in_api {
+            Some(made) if same_base(made, &settings.github_api_base()) => Ok(format!(
+                "the sign-in was made against {api}, where it goes"
+            )),
+            Some(made) => Err(format!(
+                "withheld: the sign-in was made against {}, not {api}; sign in again against this URL",
+                authority_of(made)
+            )),
+            None if home => Ok(format!("a sign-in for {host}; it goes to its API {api}")),
+            None => Err(format!(
+                "withheld: a sign-in for {host} goes only to its own API, not {api}; sign in again against this URL"
+            )),
+        },
+    }
+}
+
+/// `Some(why)` when `source` is withheld from the configured API.
+fn withheld(settings: &Settings, source: Source) -> Option<String> {
+    let source = match source {
+        Source::DefaultConfigDir if settings.copilot_config_dir.is_some() => Source::ExplicitConfigDir,
+        other => other,
+    };
+    scope(settings, source, None).err()
+}
+
+/// Whether two API bases are the same (case of scheme and host, a trailing `/` ignored).
+fn same_base(a: &str, b: &str) -> bool {
+    a.trim().trim_end_matches('/').eq_ignore_ascii_case(b.trim().trim_end_matches('/'))
+}
+
+/// The host (and port) of an API base, for messages (never its user info).
+fn authority_of(base: &str) -> String {
+    let shown = crate::settings::without_userinfo(base);
+    let rest = shown.split_once("://").map_or(shown.as_str(), |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or("").to_string()
+}
+
+/// Why the credential in use may go where it goes (for `doctor`); `None` without one.
+pub fn scope_of(settings: &Settings, credential: &Credential) -> String {
+    let source = if credential.source.starts_with("env ") {
+        Source::Env
+    } else if credential.source == STORED_SOURCE {
+        Source::Stored
+    } else if settings.copilot_config_dir.is_some() {
+        Source::ExplicitConfigDir
+    } else {
+        Source::DefaultConfigDir
+    };
+    let signed_in_api = credential.api.as_deref();
+    match scope(settings, source, signed_in_api) {
+        Ok(why) | Err(why) => why,
+    }
+}
+
 /// The token our own sign-in stored for the configured host, if any. Used on its own when an
 /// earlier source's token was refused: a fresh sign-in must not be shadowed by a revoked token
 /// in `apps.json` or the environment.
 pub fn stored(host: &dyn HostApi, settings: &Settings) -> Option<Credential> {
-    from_stored(host, &settings.github_host(), &mut Vec::new())
+    from_stored(host, settings, &mut Vec::new())
 }
 
-/// The token our device-flow sign-in stored, when it is for `target`.
-fn from_stored(host: &dyn HostApi, target: &str, searched: &mut Vec<String>) -> Option<Credential> {
+/// The token our device-flow sign-in stored, when it is for the configured host and may go
+/// to the configured API ([`scope`]).
+fn from_stored(host: &dyn HostApi, settings: &Settings, searched: &mut Vec<String>) -> Option<Credential> {
+    let target = settings.github_host();
+    let target = target.as_str();
     let why = match host.get_credential(STORED_TOKEN_KEY) {
         Ok(None) => "none (sign in with `copilot-host sign-in`)".to_string(),
         Err(CredentialError::Unavailable(m)) => format!("secret store unavailable: {}", redact(&m)),
@@ -273,15 +389,19 @@ fn from_stored(host: &dyn HostApi, target: &str, searched: &mut Vec<String>) -> 
             Ok(stored) if !stored.host.eq_ignore_ascii_case(target) => {
                 format!("it is for {}, not {target}", stored.host)
             }
-            Ok(stored) => match check_token(&stored.token) {
-                Ok(token) => {
-                    return Some(Credential {
-                        token,
-                        source: STORED_SOURCE.to_string(),
-                        login: stored.login,
-                    })
-                }
-                Err(why) => why.to_string(),
+            Ok(stored) => match scope(settings, Source::Stored, stored.api.as_deref()) {
+                Err(why) => why,
+                Ok(_) => match check_token(&stored.token) {
+                    Ok(token) => {
+                        return Some(Credential {
+                            token,
+                            source: STORED_SOURCE.to_string(),
+                            login: stored.login,
+                            api: stored.api,
+                        })
+                    }
+                    Err(why) => why.to_string(),
+                },
             },
         },
     };
@@ -306,6 +426,7 @@ fn read_credential_file(
                     token,
                     source: path.to_string(),
                     login,
+                    api: None,
                 });
             }
             Ok(None) => format!("no entry for {target}"),
@@ -1001,6 +1122,7 @@ mod tests {
             token: "ghu_visible".into(),
             source: "env X".into(),
             login: Some("u".into()),
+            api: None,
         };
         let d = format!("{c:?}");
         assert!(!d.contains("ghu_visible") && d.contains("[redacted]") && d.contains("env X"));
@@ -1140,6 +1262,7 @@ mod tests {
             host: for_host.into(),
             token: token.into(),
             login: Some("me".into()),
+            api: None,
         }
         .to_json();
         host.credentials
@@ -1196,11 +1319,132 @@ mod tests {
                 &StoredToken {
                     host: "h".into(),
                     token: "ghu_dbg".into(),
-                    login: None
+                    login: None,
+                    api: None,
                 }
                 .to_json()
             )
         )
         .contains("ghu_dbg"));
+    }
+
+    // ---- Scope (issue 12): a credential belongs to a host. ----
+
+    const SIM: &str = "http://127.0.0.1:8787";
+
+    fn loopback_api() -> Settings {
+        Settings {
+            github_api_url: Some(SIM.into()),
+            ..Settings::default()
+        }
+    }
+
+    fn stored_made_against(host: &FakeHost, api: Option<&str>, token: &str) {
+        let json = StoredToken {
+            host: "github.com".into(),
+            token: token.into(),
+            login: None,
+            api: api.map(str::to_string),
+        }
+        .to_json();
+        host.credentials
+            .borrow_mut()
+            .insert(STORED_TOKEN_KEY.to_string(), json);
+    }
+
+    #[test]
+    fn a_default_dir_credential_is_withheld_from_an_api_elsewhere() {
+        let host = home().with_file(
+            APPS,
+            br#"{"github.com:Iv1.b507a08c87ecfe98":{"user":"u","oauth_token":"ghu_home"}}"#,
+        );
+        assert_eq!(found(&host, &Settings::default()).token, "ghu_home");
+        let reasons = searched(&host, &loopback_api());
+        let joined = reasons.join("\n");
+        assert!(
+            joined.contains("/home/u/.config/github-copilot: withheld: a default place")
+                && joined.contains("not 127.0.0.1:8787"),
+            "{reasons:?}"
+        );
+        assert!(!joined.contains("ghu_home"));
+        // In the clear, or on a look-alike host, is elsewhere too.
+        for api in ["http://api.github.com", "https://api.github.com.evil.example"] {
+            let settings = Settings { github_api_url: Some(api.into()), ..Settings::default() };
+            assert!(discover(&host, &settings).is_err(), "{api}");
+        }
+        // The host's own API by URL is home.
+        let settings = Settings {
+            github_api_url: Some("https://api.github.com/".into()),
+            ..Settings::default()
+        };
+        assert_eq!(found(&host, &settings).token, "ghu_home");
+    }
+
+    #[test]
+    fn an_explicit_config_dir_goes_to_the_api_given() {
+        let host = FakeHost::new().with_file(
+            "/cfg/apps.json",
+            br#"{"github.com:Iv1.b507a08c87ecfe98":{"user":"u","oauth_token":"ghu_explicit"}}"#,
+        );
+        let settings = Settings {
+            copilot_config_dir: Some("/cfg".into()),
+            ..loopback_api()
+        };
+        let c = found(&host, &settings);
+        assert_eq!(c.token, "ghu_explicit");
+        assert!(scope_of(&settings, &c).contains("given for this run"));
+    }
+
+    #[test]
+    fn an_env_token_goes_to_the_api_given() {
+        let host = home()
+            .with_env("GH_COPILOT_TOKEN", "ghu_env")
+            .with_file(APPS, br#"{"github.com:Iv1.b507a08c87ecfe98":{"oauth_token":"ghu_home"}}"#);
+        let c = found(&host, &loopback_api());
+        assert_eq!(c.token, "ghu_env");
+        assert!(scope_of(&loopback_api(), &c).contains("127.0.0.1:8787"));
+    }
+
+    #[test]
+    fn a_stored_sign_in_goes_only_to_the_api_it_was_made_against() {
+        // Made for github.com (recorded, or written before the API was recorded).
+        for made in [Some("https://api.github.com"), None] {
+            let host = home();
+            stored_made_against(&host, made, "ghu_real");
+            assert_eq!(found(&host, &Settings::default()).token, "ghu_real");
+            let reasons = searched(&host, &loopback_api());
+            assert!(
+                reasons.last().is_some_and(|r| r.starts_with(STORED_SOURCE) && r.contains("withheld")),
+                "{reasons:?}"
+            );
+        }
+        // Made against the simulator: used there, and never sent to github.com.
+        let host = home();
+        stored_made_against(&host, Some(SIM), "ghu_sim");
+        let c = found(&host, &loopback_api());
+        assert_eq!(c.token, "ghu_sim");
+        assert!(scope_of(&loopback_api(), &c).contains("made against 127.0.0.1:8787"));
+        let reasons = searched(&host, &Settings::default());
+        assert!(
+            reasons.last().is_some_and(|r| r.contains("made against 127.0.0.1:8787, not api.github.com")),
+            "{reasons:?}"
+        );
+        // Another simulator port is another place.
+        let elsewhere = Settings { github_api_url: Some("http://127.0.0.1:9999".into()), ..Settings::default() };
+        assert!(discover(&host, &elsewhere).is_err());
+    }
+
+    #[test]
+    fn scope_reasons_never_show_url_userinfo() {
+        let settings = Settings {
+            github_api_url: Some("https://user:hunter2@proxy.example/api".into()),
+            ..Settings::default()
+        };
+        for source in [Source::Env, Source::ExplicitConfigDir, Source::DefaultConfigDir, Source::Stored] {
+            let why = match scope(&settings, source, Some("https://me:pw@other.example")) {
+                Ok(why) | Err(why) => why,
+            };
+            assert!(!why.contains("hunter2") && !why.contains("pw@"), "{why}");
+        }
     }
 }

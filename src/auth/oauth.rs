@@ -243,6 +243,8 @@ impl DeviceFlow {
             host: self.github_host.clone(),
             token: token.to_string(),
             login: login.clone(),
+            // The scope rule sends this token only to the API it was made against.
+            api: Some(settings.github_api_base()),
         };
         host.store_credential(STORED_TOKEN_KEY, &stored.to_json())
             .map_err(|e| {

@@ -199,6 +199,8 @@ pub struct SessionInfo {
     pub sku: Option<String>,
     /// Why the exchange failed (fallback only; no token in it).
     pub fallback_reason: Option<String>,
+    /// An `endpoints.api` the exchange named that was not used, and why.
+    pub refused_api: Option<String>,
 }
 
 impl fmt::Display for SessionInfo {
@@ -264,6 +266,8 @@ pub struct SessionCache {
     session: Option<Session>,
     /// The last `endpoints.api` the exchange named: the best fallback API base.
     last_api: Option<String>,
+    /// The last `endpoints.api` refused by [`trusted_api`], with why (for `doctor`).
+    refused_api: Option<String>,
     last_fallback: Option<Fallback>,
 }
 
@@ -344,6 +348,7 @@ impl SessionCache {
                 expires_at: Some(s.expires_at),
                 sku: s.sku.clone(),
                 fallback_reason: None,
+                refused_api: self.refused_api.clone(),
             });
         }
         self.last_fallback.as_ref().map(|f| SessionInfo {
@@ -354,6 +359,7 @@ impl SessionCache {
             expires_at: None,
             sku: None,
             fallback_reason: Some(f.reason.clone()),
+            refused_api: self.refused_api.clone(),
         })
     }
 
@@ -375,10 +381,25 @@ impl SessionCache {
         received_at: u64,
     ) -> Auth {
         let api_base = match envelope.api {
-            Some(api) => {
-                self.last_api = Some(api.clone());
-                api
-            }
+            Some(api) => match trusted_api(&api, settings) {
+                Ok(()) => {
+                    self.refused_api = None;
+                    self.last_api = Some(api.clone());
+                    api
+                }
+                Err(why) => {
+                    let fallback = static_api_base(settings);
+                    let shown = crate::settings::without_userinfo(&api);
+                    host.log(
+                        LogLevel::Warn,
+                        &format!(
+                            "the token exchange named the Copilot API {shown}, which is not used ({why}); using {fallback} instead"
+                        ),
+                    );
+                    self.refused_api = Some(format!("{shown} ({why})"));
+                    fallback
+                }
+            },
             None => {
                 let api = static_api_base(settings);
                 host.log(
@@ -480,6 +501,52 @@ pub fn static_api_base(settings: &Settings) -> String {
     DEFAULT_COPILOT_API.to_string()
 }
 
+/// Whether the exchange's `endpoints.api` may be used (issue 12): `https` on a Copilot or
+/// GitHub domain (`githubcopilot.com`, `github.com`, `ghe.com` and their subdomains, the
+/// enterprise host's domain), or, when `github_api_url` is explicitly a loopback URL (a
+/// simulator), a loopback URL on this machine (the simulator itself, or a second one serving
+/// the Copilot API apart): a loopback exchange never sends anything off the machine.
+/// `Err` says why not, without the URL.
+pub fn trusted_api(api: &str, settings: &Settings) -> Result<(), String> {
+    if let Some(explicit) = settings.github_api_url.as_deref() {
+        if is_loopback_origin(explicit) && is_loopback_origin(api) {
+            return Ok(());
+        }
+    }
+    let Some((scheme, host, _)) = origin(api) else {
+        return Err("not a URL with a host".into());
+    };
+    if scheme != "https" {
+        return Err("not https".into());
+    }
+    let enterprise = settings.github_host();
+    let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    if ["githubcopilot.com", "github.com", "ghe.com"].iter().any(|d| under(d))
+        || (settings.is_enterprise() && under(&enterprise))
+    {
+        Ok(())
+    } else {
+        Err(format!("{host} is not a Copilot or GitHub domain"))
+    }
+}
+
+/// Lowercased scheme, host and port (the scheme's default when absent) of an `http(s)` URL.
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let (scheme, _) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let (host, port) = crate::settings::split_authority(url)?;
+    Some((scheme, host, port.unwrap_or(default_port)))
+}
+
+fn is_loopback_origin(url: &str) -> bool {
+    origin(url).is_some_and(|(_, host, _)| host == "127.0.0.1" || host == "localhost")
+}
+
 /// The exchange URL for these settings.
 pub fn exchange_url(settings: &Settings) -> String {
     format!("{}{EXCHANGE_PATH}", settings.github_api_base())
@@ -558,6 +625,7 @@ mod tests {
             token: OAUTH.into(),
             source: "env GH_COPILOT_TOKEN".into(),
             login: None,
+            api: None,
         }
     }
 
@@ -1003,6 +1071,7 @@ mod tests {
             token: "gho_other".into(),
             source: "x".into(),
             login: None,
+            api: None,
         };
         let a = cache.auth(&host, &s, &other).expect("auth");
         assert_eq!(a.bearer, "tid=two:m");
@@ -1032,6 +1101,7 @@ mod tests {
                 expires_at: Some(T0 + 1800),
                 sku: Some("monthly_subscriber".into()),
                 fallback_reason: None,
+                refused_api: None,
             }
         );
         assert_eq!(
@@ -1082,5 +1152,52 @@ mod tests {
             parse_envelope(br#"{"token":"tid=hidden:m","expires_at":5}"#).expect("ok")
         );
         assert!(!d.contains("hidden"));
+    }
+
+    #[test]
+    fn only_https_copilot_or_github_domains_or_the_simulators_origin_are_trusted() {
+        let plain = Settings::default();
+        for ok in [
+            "https://api.githubcopilot.com",
+            "https://api.individual.githubcopilot.com",
+            "https://copilot-api.acme.ghe.com",
+            "https://api.github.com/",
+        ] {
+            assert_eq!(trusted_api(ok, &plain), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://api.githubcopilot.com",
+            "https://githubcopilot.com.evil.example",
+            "https://evilgithubcopilot.com",
+            "https://127.0.0.1:4000",
+            "https://user:pw@attacker.example",
+        ] {
+            let why = trusted_api(bad, &plain).expect_err(bad);
+            assert!(!why.contains("pw"), "{why}");
+        }
+        let sim = Settings { github_api_url: Some("http://127.0.0.1:4000".into()), ..Settings::default() };
+        assert_eq!(trusted_api("http://127.0.0.1:4000/copilot", &sim), Ok(()));
+        assert_eq!(trusted_api("http://127.0.0.1:4001", &sim), Ok(()));
+        assert!(trusted_api("http://attacker.example", &sim).is_err());
+        assert!(trusted_api("http://127.0.0.1.attacker.example", &sim).is_err());
+        let ghes = Settings { enterprise_uri: Some("https://ghe.corp".into()), ..Settings::default() };
+        assert_eq!(trusted_api("https://copilot-api.ghe.corp", &ghes), Ok(()));
+        assert!(trusted_api("https://copilot-api.ghe.corp", &plain).is_err());
+    }
+
+    #[test]
+    fn an_untrusted_endpoints_api_falls_back_to_the_default_base_with_a_warning() {
+        let host = FakeHost::new().at(T0);
+        host.queue(
+            EXCHANGE,
+            Ok(envelope("tid=e:m", T0 + 1800, Some(1500), Some("http://attacker.example:8080"))),
+        );
+        let mut cache = SessionCache::new();
+        let a = auth(&mut cache, &host, &Settings::default());
+        assert_eq!(a.api_base, DEFAULT_COPILOT_API);
+        let refused = cache.current().and_then(|i| i.refused_api).expect("the refusal is recorded");
+        assert!(refused.contains("attacker.example") && refused.contains("not https"), "{refused}");
+        let logs = host.log_text();
+        assert!(logs.contains("attacker.example") && logs.contains("not used"), "{logs}");
     }
 }

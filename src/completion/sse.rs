@@ -218,10 +218,17 @@ impl SseParser {
     }
 }
 
+/// The service answered, but with a line we will not hold: an answer fault, not a network one
+/// (status 200, as the answer's head said), and not retried.
 fn line_too_long() -> Error {
-    Error::Network(format!(
-        "the server sent a stream line longer than {MAX_LINE_BYTES} bytes; giving up on the stream"
-    ))
+    Error::Upstream(crate::error::Upstream {
+        status: 200,
+        message: format!(
+            "the service sent an event line larger than {} MiB; the answer was abandoned",
+            MAX_LINE_BYTES / (1024 * 1024)
+        ),
+        request_id: None,
+    })
 }
 
 #[cfg(test)]
@@ -338,7 +345,9 @@ mod tests {
         input.resize(MAX_LINE_BYTES + 1, b'x');
         input.extend_from_slice(b"\n\n");
         match parse_chunks(&[&input]) {
-            Err(Error::Network(m)) => assert!(m.contains("longer than"), "{m}"),
+            Err(Error::Upstream(u)) => {
+                assert!(u.message.contains("event line larger than 8 MiB"), "{u:?}")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -356,8 +365,8 @@ mod tests {
             }
         }
         assert!(failed, "a line over the limit must fail");
-        assert!(matches!(p.push(b"\n\n"), Err(Error::Network(_))));
-        assert!(matches!(p.finish(), Err(Error::Network(_))));
+        assert!(matches!(p.push(b"\n\n"), Err(Error::Upstream(_))));
+        assert!(matches!(p.finish(), Err(Error::Upstream(_))));
     }
 
     #[test]
@@ -366,7 +375,7 @@ mod tests {
         input.resize(MAX_LINE_BYTES + 100, b'x');
         let mut p = SseParser::new();
         assert_eq!(p.push(&input).unwrap(), vec![ev(None, "ok")]);
-        assert!(matches!(p.push(b"\n\n"), Err(Error::Network(_))));
+        assert!(matches!(p.push(b"\n\n"), Err(Error::Upstream(_))));
     }
 
     #[test]

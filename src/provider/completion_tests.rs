@@ -17,7 +17,7 @@ use crate::testing::{json_response, request_header, FakeHost, MemoryStream, Stre
 
 const OAUTH: &str = "ghu_completionTest00000000000000000000";
 const EXCHANGE: &str = "https://api.github.com/copilot_internal/v2/token";
-const API: &str = "https://api.test";
+const API: &str = "https://api.test.githubcopilot.com";
 /// 2026-11-29 02:00:00 UTC.
 const NOW: u64 = 1_795_917_600;
 const PREMIUM: &str = "ent=300&rem=87.5&ov=0&ovPerm=false&rst=2026-12-01T00:00:00Z";

@@ -224,6 +224,7 @@ mod tests {
             expires_at: Some(1900),
             sku: Some("copilot_for_individuals".into()),
             fallback_reason: None,
+            refused_api: None,
         };
         let d = details(None, &EndpointPreference::default(), None, Some(&info));
         assert_eq!(d["session"]["kind"], "session");

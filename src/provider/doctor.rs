@@ -56,6 +56,8 @@ pub struct CredentialReport {
     pub source: String,
     pub host: String,
     pub login: Option<String>,
+    /// Where the token goes and why (the scope rule, issue 12).
+    pub goes_to: String,
 }
 
 /// The exchange outcome.
@@ -70,6 +72,8 @@ pub struct ExchangeReport {
     pub expires_at: Option<u64>,
     pub refresh_at: Option<u64>,
     pub fallback_reason: Option<String>,
+    /// An `endpoints.api` the exchange named that is not used, and why (issue 12).
+    pub refused_api: Option<String>,
 }
 
 /// A problem and its fix.
@@ -104,6 +108,7 @@ pub fn report(
             result: format!("found a token{login} (used)"),
         });
         CredentialReport {
+            goes_to: credentials::scope_of(settings, &c),
             source: c.source,
             host: github_host.clone(),
             login: c.login,
@@ -150,6 +155,7 @@ fn exchange_report(info: SessionInfo) -> ExchangeReport {
         expires_at: info.expires_at,
         refresh_at: info.refresh_at,
         fallback_reason: info.fallback_reason,
+        refused_api: info.refused_api,
     }
 }
 
@@ -226,8 +232,8 @@ impl Report {
                     .map(|l| format!(" as `{l}`"))
                     .unwrap_or_default();
                 md.push_str(&format!(
-                    "* Signed in to `{}`{login} with the token from `{}`\n",
-                    c.host, c.source
+                    "* Signed in to `{}`{login} with the token from `{}` ({})\n",
+                    c.host, c.source, c.goes_to
                 ));
             }
             None => md.push_str(&format!("* Not signed in to `{}`\n", self.github_host)),
@@ -242,6 +248,11 @@ impl Report {
                     md.push_str(&format!(", expires at {exp}"));
                 }
                 md.push_str(")\n");
+                if let Some(refused) = &e.refused_api {
+                    md.push_str(&format!(
+                        "  * Warning: the exchange named the Copilot API {refused}; the default base is used instead\n"
+                    ));
+                }
             }
             None => md.push_str("* Token exchange: not done yet in this session\n"),
         }
@@ -286,6 +297,27 @@ pub fn extract(markdown: &str) -> Option<serde_json::Value> {
 mod tests {
     use super::*;
     use crate::testing::FakeHost;
+
+    #[test]
+    fn doctor_says_where_the_credential_goes_and_which_were_withheld() {
+        let host = FakeHost::new().with_env("HOME", "/home/u").with_file(
+            "/home/u/.config/github-copilot/apps.json",
+            br#"{"github.com:Iv1.b507a08c87ecfe98":{"user":"u","oauth_token":"ghu_home_secret"}}"#,
+        );
+        let sim = Settings {
+            github_api_url: Some("http://127.0.0.1:8787".into()),
+            ..Settings::default()
+        };
+        let md = report(&host, &sim, None, None).markdown();
+        assert!(
+            md.contains("`/home/u/.config/github-copilot`: withheld: a default place")
+                && md.contains("not 127.0.0.1:8787"),
+            "{md}"
+        );
+        assert!(!md.contains("ghu_home_secret"));
+        let md = report(&host, &Settings::default(), None, None).markdown();
+        assert!(md.contains("goes to its API api.github.com"), "{md}");
+    }
 
     #[test]
     fn no_credential_names_every_place_and_the_fix() {
@@ -334,6 +366,7 @@ mod tests {
             expires_at: Some(3),
             sku: Some("plus_monthly_subscriber".into()),
             fallback_reason: None,
+            refused_api: None,
         };
         let catalog = Selection {
             listed: 15,
@@ -381,6 +414,7 @@ mod tests {
             expires_at: None,
             sku: None,
             fallback_reason: Some("404 --> Not Found".into()),
+            refused_api: None,
         };
         let empty = Selection { listed: 3, shown: 0, hidden: vec![] };
         let r = report(&host, &Settings::default(), Some(info), Some(empty));

@@ -550,7 +550,7 @@ mod tests {
 
     const OAUTH: &str = "ghu_providerTest0000000000000000000000";
     const EXCHANGE: &str = "https://api.github.com/copilot_internal/v2/token";
-    const API: &str = "https://api.test";
+    const API: &str = "https://api.test.githubcopilot.com";
 
     fn host() -> FakeHost {
         let host = FakeHost::new().with_env("GH_COPILOT_TOKEN", OAUTH).at(1_000_000);
@@ -747,7 +747,7 @@ mod tests {
         let stored = "ghu_freshSignIn00000000000000000000000";
         host.credentials.borrow_mut().insert(
             STORED_TOKEN_KEY.to_string(),
-            credentials::StoredToken { host: "github.com".into(), token: stored.into(), login: Some("me".into()) }.to_json(),
+            credentials::StoredToken { host: "github.com".into(), token: stored.into(), login: Some("me".into()), api: None }.to_json(),
         );
         host.route(EXCHANGE, move |r| {
             let auth = crate::testing::request_header(r, "authorization").unwrap_or_default();

@@ -7,7 +7,7 @@ use crate::provider::instance::Provider;
 use crate::testing::{json_response, request_header, FakeHost};
 
 const EXCHANGE: &str = "https://api.github.com/copilot_internal/v2/token";
-const API: &str = "https://api.example.test";
+const API: &str = "https://api.example.githubcopilot.com";
 const APPS: &str = "/home/u/.config/github-copilot/apps.json";
 
 /// A host whose exchange accepts `accepted` OAuth tokens and whose catalog has one model.

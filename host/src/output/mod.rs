@@ -360,6 +360,17 @@ mod tests {
     use super::*;
     use crate::contract::llm_provider::*;
 
+    #[test]
+    fn doctor_settings_never_show_a_password_inside_a_url() {
+        let shown = redact_settings(&json!({
+            "github_api_url": "https://alice:hunter2@ghe.example/api/v3",
+            "enterprise_uri": "https://bob@acme.ghe.com",
+        }))
+        .to_string();
+        assert!(!shown.contains("hunter2") && !shown.contains("alice") && !shown.contains("bob@"), "{shown}");
+        assert!(shown.contains("ghe.example/api/v3") && shown.contains("acme.ghe.com"), "{shown}");
+    }
+
     fn caps() -> ModelCapabilities {
         ModelCapabilities {
             supports_images: true,

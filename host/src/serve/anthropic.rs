@@ -39,7 +39,7 @@ use crate::contract::llm_provider::{
     ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 
-use super::upstream::{self, Failure};
+use super::upstream::{self, blame, Blame, Failure};
 use crate::serve::context::{unix_now, Context};
 use crate::serve::wire;
 
@@ -885,9 +885,14 @@ pub fn provider_error(error: &ProviderError) -> (u16, Value, Option<u64>) {
         ProviderError::InvalidRequest(_) | ProviderError::NotSupported(_) => {
             (400, "invalid_request_error", None)
         }
-        // Status 0 marks a host-side failure, not an upstream answer.
-        ProviderError::Upstream(info) if info.status == 0 => (500, "api_error", None),
-        ProviderError::Network(_) | ProviderError::Upstream(_) => (503, "overloaded_error", None),
+        ProviderError::Upstream(info) => match blame(info) {
+            Blame::Client(404) => (404, "not_found_error", None),
+            Blame::Client(413) => (413, "request_too_large", None),
+            Blame::Client(status) => (status, "invalid_request_error", None),
+            Blame::Service => (503, "overloaded_error", None),
+            Blame::Host => (500, "api_error", None),
+        },
+        ProviderError::Network(_) => (503, "overloaded_error", None),
     };
     (status, error_body(kind, &message), retry)
 }

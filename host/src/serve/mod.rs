@@ -34,4 +34,4 @@ pub use openai::{
     parse_chat_request, parse_responses_request, ChatRequest, RequestOptions, ResponsesRequest,
     ResponsesTranslator, Translator, API_PREFIX,
 };
-pub use server::{Server, MAX_CONNECTIONS};
+pub use server::{Server, BODY_BUDGET_BYTES, HEAD_DEADLINE, MAX_CONNECTIONS, MAX_PENDING_HEADS};

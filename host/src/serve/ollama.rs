@@ -36,7 +36,7 @@ use crate::contract::llm_provider::{
     ToolResult, ToolResultContent, ToolUse,
 };
 
-use super::upstream::{self, Failure};
+use super::upstream::{self, blame, Blame, Failure};
 use crate::serve::context::{unix_now, Context};
 use crate::serve::wire;
 
@@ -600,8 +600,12 @@ pub fn provider_error(error: &ProviderError) -> (u16, Value, Option<u64>) {
         ProviderError::ContextTooLong(_)
         | ProviderError::InvalidRequest(_)
         | ProviderError::NotSupported(_) => (400, None),
-        ProviderError::Upstream(info) if info.status == 0 => (500, None),
-        ProviderError::Network(_) | ProviderError::Upstream(_) => (502, None),
+        ProviderError::Upstream(info) => match blame(info) {
+            Blame::Client(status) => (status, None),
+            Blame::Service => (502, None),
+            Blame::Host => (500, None),
+        },
+        ProviderError::Network(_) => (502, None),
     };
     (status, error_body(&message), retry)
 }
@@ -628,7 +632,7 @@ fn loopback_host(host: &str) -> bool {
 }
 
 /// Why a request may not use the Ollama routes: `None` when it may.
-fn refusal(ctx: &Context, request: &wire::Request) -> Option<(u16, &'static str)> {
+pub(super) fn refusal(ctx: &Context, request: &wire::Request) -> Option<(u16, &'static str)> {
     if ctx.bearer_ok(request) {
         return None;
     }

@@ -4,11 +4,35 @@
 //! shape; the OpenAI handlers in `serve.rs` predate this and do the same inline.
 
 use crate::contract::llm_provider::{
-    CompletionEvent, CompletionRequest, ModelInfo, ProviderError,
+    CompletionEvent, CompletionRequest, ModelInfo, ProviderError, UpstreamInfo,
 };
 use crate::runtime::CompletionStream;
 
 use crate::serve::context::Context;
+
+/// Who an upstream answer that the extension passed on untyped (`upstream(info)`) blames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Blame {
+    /// The client's request was refused as it stands (a 4xx such as 400 `messages: []`,
+    /// 404 unknown model, 413, 422): the serve answer keeps this status and the reason, so
+    /// SDKs do not retry a request that cannot pass.
+    Client(u16),
+    /// The service failed (5xx, an unexpected status): 502/503 in the protocol's shape.
+    Service,
+    /// Status 0: a host-side failure, not an upstream answer (500).
+    Host,
+}
+
+/// The one mapping of an upstream status every protocol uses.
+pub(crate) fn blame(info: &UpstreamInfo) -> Blame {
+    match info.status {
+        0 => Blame::Host,
+        // 408 (the service timed out) and 429 (typed as a rate limit when classified) are
+        // not the request's fault.
+        400 | 404 | 405 | 409 | 410 | 411 | 413 | 414 | 415 | 422 => Blame::Client(info.status),
+        _ => Blame::Service,
+    }
+}
 
 /// Why a call into the extension failed.
 pub(super) enum Failure {
@@ -125,6 +149,25 @@ fn date_of_day(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(status: u16) -> UpstreamInfo {
+        UpstreamInfo {
+            status,
+            message: "m".into(),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn client_mistakes_keep_their_status_and_service_failures_do_not() {
+        for status in [400, 404, 413, 422] {
+            assert_eq!(blame(&info(status)), Blame::Client(status));
+        }
+        for status in [408, 429, 500, 502, 503, 504, 302] {
+            assert_eq!(blame(&info(status)), Blame::Service, "{status}");
+        }
+        assert_eq!(blame(&info(0)), Blame::Host);
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc() {

@@ -62,7 +62,16 @@ impl Request {
 }
 
 /// Reads one request (head and body).
+#[cfg(test)]
 pub fn read_request(reader: &mut impl BufRead) -> Result<Request, WireError> {
+    let mut request = read_head(reader)?;
+    read_body_into(reader, &mut request)?;
+    Ok(request)
+}
+
+/// Reads the request line and headers only (the body stays unread, `body` empty), so the
+/// caller can authenticate and admit the request before any body byte is read.
+pub fn read_head(reader: &mut impl BufRead) -> Result<Request, WireError> {
     let mut head = reader.by_ref().take(MAX_HEAD_BYTES);
     let request_line = read_line(&mut head, true)?;
     let mut parts = request_line.split(' ');
@@ -90,22 +99,68 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request, WireError> {
         };
         headers.push((name.trim().to_string(), value.trim().to_string()));
     }
-    let mut request = Request {
+    Ok(Request {
         method: method.to_string(),
         path,
         headers,
         body: Vec::new(),
-    };
-    request.body = match read_body(reader, &request) {
+    })
+}
+
+/// Reads the body announced by `request`'s head into `request.body`.
+pub fn read_body_into(reader: &mut impl BufRead, request: &mut Request) -> Result<(), WireError> {
+    request.body = match read_body(reader, request) {
         Err(WireError::TooLarge { head, .. }) => {
             return Err(WireError::TooLarge {
                 head,
-                path: Some(request.path),
+                path: Some(request.path.clone()),
             })
         }
         other => other?,
     };
-    Ok(request)
+    Ok(())
+}
+
+/// What the head says of the body: `Ok(None)` for a chunked body (length unknown until
+/// read), `Ok(Some(n))` otherwise (0 without a body); a length over [`MAX_BODY_BYTES`] is
+/// `TooLarge` at once, so it is refused before a byte of it is read.
+pub fn announced_length(request: &Request) -> Result<Option<usize>, WireError> {
+    if is_chunked(request) {
+        return Ok(None);
+    }
+    let Some(length) = request.header("content-length") else {
+        return Ok(Some(0));
+    };
+    let length: usize = length
+        .trim()
+        .parse()
+        .map_err(|_| WireError::Malformed("Content-Length is not a number"))?;
+    if length > MAX_BODY_BYTES {
+        return Err(WireError::TooLarge {
+            head: false,
+            path: Some(request.path.clone()),
+        });
+    }
+    Ok(Some(length))
+}
+
+/// Whether the client waits for `100 Continue` before sending its body.
+pub fn expects_continue(request: &Request) -> bool {
+    request
+        .header("expect")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+/// The interim `100 Continue` answer: the client may send its body now.
+pub fn write_continue(out: &mut impl Write) -> io::Result<()> {
+    out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    out.flush()
+}
+
+fn is_chunked(request: &Request) -> bool {
+    request
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
 }
 
 /// One CRLF- (or LF-) terminated line without its terminator; running out of the head limit
@@ -135,24 +190,9 @@ fn read_line(reader: &mut io::Take<&mut impl BufRead>, head: bool) -> Result<Str
 }
 
 fn read_body(reader: &mut impl BufRead, request: &Request) -> Result<Vec<u8>, WireError> {
-    let chunked = request
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked {
+    let Some(length) = announced_length(request)? else {
         return read_chunked(reader);
-    }
-    let Some(length) = request.header("content-length") else {
-        return Ok(Vec::new());
     };
-    let length: usize = length
-        .parse()
-        .map_err(|_| WireError::Malformed("Content-Length is not a number"))?;
-    if length > MAX_BODY_BYTES {
-        return Err(WireError::TooLarge {
-                head: false,
-                path: None,
-            });
-    }
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
     Ok(body)
@@ -199,7 +239,12 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",

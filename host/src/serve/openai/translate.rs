@@ -14,6 +14,7 @@ use crate::contract::llm_provider::{
     ProviderError, RequestMessage, StopReason, TokenUsage, ToolChoice, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse,
 };
+use crate::serve::upstream::{blame, Blame};
 
 /// `owned_by` of every listed model.
 pub const OWNER: &str = "copilot-host";
@@ -668,7 +669,13 @@ pub fn provider_error(error: &ProviderError) -> (u16, Value, Option<u64>) {
             None,
         ),
         ProviderError::Network(_) => (502, "api_error", "network", None),
-        ProviderError::Upstream(_) => (502, "api_error", "upstream", None),
+        ProviderError::Upstream(info) => match blame(info) {
+            Blame::Client(404) => (404, "invalid_request_error", "not_found", None),
+            Blame::Client(413) => (413, "invalid_request_error", "request_too_large", None),
+            Blame::Client(status) => (status, "invalid_request_error", "invalid_request", None),
+            Blame::Service => (502, "api_error", "upstream", None),
+            Blame::Host => (500, "server_error", "host", None),
+        },
         ProviderError::InvalidRequest(_) => (400, "invalid_request_error", "invalid_request", None),
         ProviderError::NotSupported(_) => (501, "invalid_request_error", "not_supported", None),
     };
