@@ -6,6 +6,8 @@
 #
 #   scripts/real-clients.sh            # builds the host if needed, then runs every check
 #   scripts/real-clients.sh -k openai  # only the checks whose name contains "openai"
+#   scripts/real-clients.sh --install-only   # only set up the virtual environment (CI uses it
+#                                            # to tell "no PyPI here" from a failing check)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +21,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # Quick when the pinned versions are already there.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}"
+if [ "${1:-}" = "--install-only" ]; then
+    exit 0
+fi
 
 (cd "$root" && cargo build --quiet -p copilot-host)
 host="$root/target/debug/copilot-host"
