@@ -1,6 +1,6 @@
 //! `bench`: how much the extension costs, measured against the simulator on loopback.
 //!
-//! Run it with `cargo run -p copilot-host --release --bin bench` (about a minute). It prints
+//! Run it with `cargo run -p copilot-bench --release` (about a minute). It prints
 //! one table; every figure stands beside the floor it is compared with, measured in the same
 //! run on the same machine: a bare native HTTP client (ureq) replaying the exact request the
 //! component sent and reading the SSE answer with a minimal decoder.
@@ -62,8 +62,8 @@ fn main() -> ExitCode {
 
 /// The repository root (where `extension.toml` lives).
 fn extension_dir() -> PathBuf {
-    let host = Path::new(env!("CARGO_MANIFEST_DIR"));
-    host.parent().unwrap_or(host).to_path_buf()
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+    bench.parent().unwrap_or(bench).to_path_buf()
 }
 
 /// The component to measure: the small release build when it is up to date, else the dev
