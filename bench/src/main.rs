@@ -50,6 +50,10 @@ const LOAD_ONCE: &str = "--load-once";
 const HOT_LOOP: &str = "--hot-loop";
 /// Long streams the profiling mode reads.
 const HOT_LOOP_RUNS: usize = 20;
+/// The profiling mode for the 10 MiB image request: only that request through the component.
+const IMAGE_LOOP: &str = "--image-loop";
+/// Image requests the profiling mode sends.
+const IMAGE_LOOP_RUNS: usize = 30;
 /// Times each heavy request is sent (each side).
 const IMAGE_RUNS: usize = 15;
 const CONVERSATION_RUNS: usize = 100;
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some(LOAD_ONCE) => load_once(args.get(1).map(PathBuf::from)),
         Some(HOT_LOOP) => hot_loop(args.get(1).map(PathBuf::from)),
+        Some(IMAGE_LOOP) => image_loop(args.get(1).map(PathBuf::from)),
         Some(serve_load::SERVE_CHILD) => {
             serve_load::serve_child(args.get(1).map(String::as_str), args.get(2).map(Path::new))
         }
@@ -394,6 +399,29 @@ fn hot_loop(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     println!(
         "per-event cost through the component ({kind}): {:.2} µs",
         per_event.as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
+/// Profiling mode: the 10 MiB image request alone, through the component only (the request
+/// is built before the loop). Prints the median time to first event.
+fn image_loop(explicit: Option<PathBuf>) -> anyhow::Result<()> {
+    let (wasm, kind) = match explicit {
+        Some(path) => (path, "given"),
+        None => component()?,
+    };
+    let env = Env::start(&wasm, copilot_sim::SimConfig::default())?;
+    env.warm_up()?;
+    let request = heavy::image_request();
+    let mut first = Vec::new();
+    for _ in 0..IMAGE_LOOP_RUNS {
+        let copy = request.clone();
+        env.sim.script_chat(scenario::short_script());
+        first.push(env.component_stream_of(copy)?.first_event);
+    }
+    println!(
+        "10 MiB image request, time to first event through the component ({kind}): {:.1} ms",
+        median(&first).as_secs_f64() * 1e3
     );
     Ok(())
 }

@@ -63,8 +63,8 @@ fn read_image(image: &ImageData) -> Result<ReadImage<'_>, Error> {
             "an image is neither a data: URL nor base64 PNG, JPEG, GIF or WebP data".to_string(),
         )
     })?;
-    let payload = without_whitespace(source);
-    Ok(ReadImage { media_type: media_type.into(), bytes: base64_decoded_len(&payload), payload: Some(payload), source })
+    let (payload, bytes) = base64_payload(source);
+    Ok(ReadImage { media_type: media_type.into(), bytes, payload: Some(payload), source })
 }
 
 fn read_data_url(source: &str) -> Result<ReadImage<'_>, Error> {
@@ -77,30 +77,54 @@ fn read_data_url(source: &str) -> Result<ReadImage<'_>, Error> {
     if !is_base64 {
         return Ok(ReadImage { media_type: declared.into(), bytes: payload.len() as u64, payload: None, source });
     }
-    let payload = without_whitespace(payload);
-    let bytes = base64_decoded_len(&payload);
+    let (payload, bytes) = base64_payload(payload);
     Ok(match sniff_media_type(&payload) {
         Some(sniffed) => ReadImage { media_type: sniffed.into(), bytes, payload: Some(payload), source },
         None => ReadImage { media_type: declared.into(), bytes, payload: None, source },
     })
 }
 
-/// `text` without ASCII whitespace (base64 line breaks); borrowed when it has none, which is
-/// the usual case and saves copying a multi-megabyte image.
-fn without_whitespace(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.bytes().any(|b| b.is_ascii_whitespace()) {
-        return std::borrow::Cow::Borrowed(text);
+/// `text` without ASCII whitespace (base64 line breaks), and its decoded length: 3 bytes
+/// per 4 base64 characters, padding and anything else excluded. One pass over the text;
+/// borrowed when it has no whitespace, the usual case, so a multi-megabyte image is not
+/// copied here.
+fn base64_payload(text: &str) -> (std::borrow::Cow<'_, str>, u64) {
+    let mut base64_chars = 0u64;
+    let mut seen = 0u8;
+    for &b in text.as_bytes() {
+        let class = BYTE_CLASS[usize::from(b)];
+        base64_chars += u64::from(class & BASE64_CHAR);
+        seen |= class;
+    }
+    let decoded = base64_chars * 3 / 4;
+    if seen & WHITESPACE == 0 {
+        return (std::borrow::Cow::Borrowed(text), decoded);
     }
     // Removing ASCII bytes from UTF-8 leaves UTF-8.
     let kept: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    std::borrow::Cow::Owned(String::from_utf8(kept).unwrap_or_default())
+    (std::borrow::Cow::Owned(String::from_utf8(kept).unwrap_or_default()), decoded)
 }
 
-/// Decoded length of base64 text without whitespace: 3 bytes per 4 characters, padding
-/// excluded.
-fn base64_decoded_len(payload: &str) -> u64 {
-    let chars = payload.bytes().filter(|b| base64_value(*b).is_some()).count() as u64;
-    chars * 3 / 4
+/// `BYTE_CLASS` bits: a standard or URL-safe base64 character (must stay 1, it is counted).
+const BASE64_CHAR: u8 = 1;
+/// `BYTE_CLASS` bits: ASCII whitespace.
+const WHITESPACE: u8 = 2;
+/// The class of every byte value, so the pass over an image is a table lookup per byte.
+static BYTE_CLASS: [u8; 256] = byte_classes();
+
+const fn byte_classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'/' | b'_') {
+            table[b] = BASE64_CHAR;
+        } else if c.is_ascii_whitespace() {
+            table[b] = WHITESPACE;
+        }
+        b += 1;
+    }
+    table
 }
 
 fn sniff_media_type(base64: &str) -> Option<&'static str> {
@@ -163,6 +187,15 @@ mod tests {
         assert_eq!(image_url(&image("iVBORw0KGgoAAAAA")).unwrap(), "data:image/png;base64,iVBORw0KGgoAAAAA");
         assert_eq!(image_url(&image(" iVBORw0K\nGgoA\r\nAAAA ")).unwrap(), "data:image/png;base64,iVBORw0KGgoAAAAA");
         assert_eq!(image_facts(&image("iVBORw0K\nGgoAAAAA")).unwrap(), ("image/png".to_string(), 12));
+    }
+
+    #[test]
+    fn the_byte_classes_agree_with_the_decoder() {
+        for b in 0..=255u8 {
+            assert_eq!(BYTE_CLASS[usize::from(b)] & BASE64_CHAR != 0, base64_value(b).is_some(), "{b}");
+            assert_eq!(BYTE_CLASS[usize::from(b)] & WHITESPACE != 0, b.is_ascii_whitespace(), "{b}");
+        }
+        assert_eq!(base64_payload("QUJD\nRA=="), ("QUJDRA==".into(), 4));
     }
 
     #[test]
