@@ -5,8 +5,10 @@
 mod sqlite_fixture;
 
 use copilot_chat_tests::*;
-use copilot_host::ProviderError;
-use copilot_sim::{DeviceStep, Fault, Route, SimConfig};
+use copilot_host::{
+    Clock, CredentialStore, EnvSource, Extension, HostOptions, LogSink, ProviderError,
+};
+use copilot_sim::{DeviceStep, Fault, Route, Sim, SimConfig};
 
 use sqlite_fixture::{build_db, build_wal, page, Frame, Table, TokenRowSpec};
 
@@ -358,4 +360,87 @@ fn doctor_report_without_a_credential_names_every_place_and_the_fix() {
     assert!(md.contains(&dir), "{md}");
     assert!(md.contains("copilot-host sign-in"), "{md}");
     assert!(md.contains("<!-- copilot-doctor:"), "{md}");
+}
+
+/// A fresh machine: `HOME` exists but holds no `.config/github-copilot` (the manifest's default
+/// grant), and no Copilot config dir is configured; only `copilot-host sign-in` was used.
+fn fresh_machine() -> Harness {
+    let clock = Clock::frozen();
+    let sim = Sim::start(SimConfig {
+        clock: clock.as_fn(),
+        ..SimConfig::default()
+    })
+    .expect("start simulator");
+    let home = TempDir::new("fresh-home");
+    let mut opts = HostOptions::new(extension_dir());
+    opts.wasm = Some(component());
+    opts.github_api_url = Some(sim.url());
+    opts.env = EnvSource::Map(
+        [("HOME".to_string(), home.path().display().to_string())]
+            .into_iter()
+            .collect(),
+    );
+    opts.clock = clock.clone();
+    opts.credentials = CredentialStore::in_memory();
+    opts.log = LogSink::Capture;
+    let ext = Extension::load(opts).expect("load the extension");
+    Harness {
+        sim,
+        ext,
+        clock,
+        config_dir: home,
+    }
+}
+
+/// The JSON report the doctor embeds in the settings markdown.
+fn doctor_json(md: &str) -> serde_json::Value {
+    let start =
+        md.find("<!-- copilot-doctor:").expect("report marker") + "<!-- copilot-doctor:".len();
+    let end = md[start..].find("-->").expect("report end") + start;
+    serde_json::from_str(md[start..end].trim()).expect("report JSON")
+}
+
+#[test]
+fn doctor_on_a_fresh_machine_after_sign_in_lists_no_problem() {
+    let h = fresh_machine();
+    let default_dir = h.config_dir.path().join(".config/github-copilot");
+    assert!(!default_dir.exists());
+    h.sim.script_device_flow(vec![DeviceStep::Approve]);
+    h.ext
+        .start_sign_in(PROVIDER)
+        .expect("call")
+        .expect("prompt");
+    assert_eq!(poll_until_done(&h), Ok(true));
+    assert!(!h.model_ids().is_empty());
+    let report = doctor_json(&markdown(&h));
+    assert_eq!(report["problems"], serde_json::json!([]), "{report:#}");
+    let sources = report["sources"].as_array().expect("sources");
+    let dir = default_dir.display().to_string();
+    // The API here is the loopback simulator, so the default place is withheld (its
+    // credentials belong to github.com) rather than read: either way it is no problem, and
+    // never reported as a directory the host did not grant.
+    let entry = sources
+        .iter()
+        .find(|s| s["source"].as_str().is_some_and(|source| source.starts_with(&dir)))
+        .unwrap_or_else(|| panic!("{dir} not listed: {report:#}"));
+    let result = entry["result"].as_str().expect("a result");
+    assert!(result.starts_with("withheld: a default place"), "{report:#}");
+    assert!(!result.contains("grant"), "{report:#}");
+    assert!(report["credential"]["source"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("stored sign-in")));
+}
+
+#[test]
+fn doctor_on_a_fresh_machine_before_sign_in_says_sign_in() {
+    let h = fresh_machine();
+    let report = doctor_json(&markdown(&h));
+    let problems = report["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 1, "{report:#}");
+    assert!(
+        problems[0]["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("copilot-host sign-in")),
+        "{report:#}"
+    );
 }

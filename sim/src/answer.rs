@@ -2,7 +2,8 @@
 //!
 //! Design: `/chat/completions` and `/responses` frame answers differently but decide them the
 //! same way, so the decision lives here: with tools offered and a user message last, call the
-//! first tool twice (parallel calls with arguments derived from its JSON schema); otherwise
+//! first tool twice (parallel calls with arguments derived from its JSON schema, a place-like
+//! parameter taking the place the last user message names, if any); otherwise
 //! reply with a short text that names the simulator and echoes the start of the last user
 //! message. Token counts are deterministic estimates (about four characters per token).
 
@@ -18,12 +19,18 @@ const ARGUMENT_PIECES: usize = 3;
 const CHARS_PER_TOKEN: usize = 4;
 /// Parallel tool calls per tool-call answer.
 pub(crate) const PARALLEL_CALLS: usize = 2;
+/// Words that introduce a place ("the weather in Paris", "a forecast for New York").
+const PLACE_MARKERS: [&str; 3] = ["in", "for", "at"];
+/// Parameter names (lowercase) that take a place; names containing "city" do too.
+const PLACE_PARAMETERS: [&str; 4] = ["location", "place", "town", "destination"];
 
 /// The inputs of the decision, extracted from either request format.
 pub(crate) struct Ask {
     pub model: String,
     /// Text of the last user message, if any.
     pub last_user_text: Option<String>,
+    /// The place that message names (see `named_place`), for place-like tool parameters.
+    pub place: Option<String>,
     /// Whether the last message is from the user (a new turn, not a tool result).
     pub user_turn: bool,
     /// The first offered tool (name and parameter schema), unless tools are switched off.
@@ -76,7 +83,9 @@ pub(crate) fn compose(ask: &Ask) -> Answer {
         Vec::new()
     };
     let (text, tool_calls) = match (&ask.tool, ask.user_turn) {
-        (Some((name, schema)), true) => (Vec::new(), tool_calls(name, schema)),
+        (Some((name, schema)), true) => {
+            (Vec::new(), tool_calls(name, schema, ask.place.as_deref()))
+        }
         _ => (pieces(&reply_text(&ask.model, echo.as_deref())), Vec::new()),
     };
     let reasoning_tokens = estimate_tokens(reasoning.iter().map(String::len).sum());
@@ -150,27 +159,28 @@ pub(crate) fn argument_pieces(arguments: &str) -> Vec<String> {
     chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 
-fn tool_calls(name: &str, schema: &Value) -> Vec<ToolCall> {
+fn tool_calls(name: &str, schema: &Value, place: Option<&str>) -> Vec<ToolCall> {
     (0..PARALLEL_CALLS)
         .map(|i| ToolCall {
             name: name.to_string(),
-            arguments: sample_arguments(schema, i).to_string(),
+            arguments: sample_arguments(schema, i, place).to_string(),
         })
         .collect()
 }
 
-/// Plausible arguments for a JSON-schema object: one value per property, varied by `call`.
-fn sample_arguments(schema: &Value, call: usize) -> Value {
+/// Plausible arguments for a JSON-schema object: one value per property, varied by `call`;
+/// a place-like string parameter gets `place` when the conversation named one.
+fn sample_arguments(schema: &Value, call: usize, place: Option<&str>) -> Value {
     let mut args = Map::new();
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
-            args.insert(name.clone(), sample_value(name, property, call));
+            args.insert(name.clone(), sample_value(name, property, call, place));
         }
     }
     Value::Object(args)
 }
 
-fn sample_value(name: &str, property: &Value, call: usize) -> Value {
+fn sample_value(name: &str, property: &Value, call: usize, place: Option<&str>) -> Value {
     if let Some(options) = property.get("enum").and_then(Value::as_array) {
         if let Some(choice) = options.get(call % options.len().max(1)) {
             return choice.clone();
@@ -178,14 +188,49 @@ fn sample_value(name: &str, property: &Value, call: usize) -> Value {
     }
     let n = call + 1;
     match property.get("type").and_then(Value::as_str) {
-        Some("string") => Value::String(format!("{name} {n}")),
+        Some("string") => match place {
+            Some(place) if is_place_parameter(name) => Value::String(place.to_string()),
+            _ => Value::String(format!("{name} {n}")),
+        },
         Some("integer") => Value::from(n),
         Some("number") => Value::from(n as f64 + 0.5),
         Some("boolean") => Value::Bool(call == 0),
         Some("array") => Value::Array(Vec::new()),
-        Some("object") => sample_arguments(property, call),
+        Some("object") => sample_arguments(property, call, place),
         _ => Value::Null,
     }
+}
+
+fn is_place_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("city") || PLACE_PARAMETERS.contains(&name.as_str())
+}
+
+/// The place `text` names: the capitalised words right after "in", "for" or "at" ("weather
+/// in New York?" gives "New York"); the last such mention wins. Punctuation ends a name.
+pub(crate) fn named_place(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut found = None;
+    for (i, marker) in words.iter().enumerate() {
+        if !PLACE_MARKERS.iter().any(|m| marker.eq_ignore_ascii_case(m)) {
+            continue;
+        }
+        let mut name: Vec<&str> = Vec::new();
+        for word in &words[i + 1..] {
+            let bare = word.trim_matches(|c: char| !c.is_alphanumeric());
+            if bare.is_empty() || !bare.chars().next().is_some_and(char::is_uppercase) {
+                break;
+            }
+            name.push(bare);
+            if bare.len() != word.len() {
+                break;
+            }
+        }
+        if !name.is_empty() {
+            found = Some(name.join(" "));
+        }
+    }
+    found
 }
 
 /// Text of a message `content`: a string, or the `text` of its parts (any part type).
@@ -208,12 +253,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `compose` takes the place as given (`named_place` runs where a request is read), so
+    /// these asks name none unless a test sets one.
     fn ask(tool: Option<(String, Value)>, user_turn: bool) -> Ask {
         Ask {
             model: "gpt-4.1".into(),
             last_user_text: Some(
                 "please tell me about the weather in Paris today and tomorrow".into(),
             ),
+            place: None,
             user_turn,
             tool,
             reasoning: false,
@@ -249,6 +297,40 @@ mod tests {
         assert_eq!(first, json!({"city": "city 1", "days": 1, "unit": "c"}));
         assert_eq!(second, json!({"city": "city 2", "days": 2, "unit": "f"}));
         assert!(a.tool_calls.iter().all(|c| c.name == "get_weather"));
+    }
+
+    #[test]
+    fn a_place_named_by_the_user_fills_place_parameters() {
+        let schema = json!({"type": "object", "properties": {
+            "city": {"type": "string"}, "days": {"type": "integer"},
+            "where": {"type": "object", "properties": {"location": {"type": "string"}}}}});
+        let mut with_place = ask(Some(("get_weather".into(), schema)), true);
+        with_place.place = named_place("What is the weather in Paris?");
+        let a = compose(&with_place);
+        for (i, call) in a.tool_calls.iter().enumerate() {
+            let args: Value = serde_json::from_str(&call.arguments).unwrap();
+            let expected = json!({"city": "Paris", "days": i + 1, "where": {"location": "Paris"}});
+            assert_eq!(args, expected);
+        }
+    }
+
+    #[test]
+    fn named_places() {
+        assert_eq!(
+            named_place("What is the weather in Paris?").as_deref(),
+            Some("Paris")
+        );
+        assert_eq!(
+            named_place("Forecast for New York, then in Rome").as_deref(),
+            Some("Rome")
+        );
+        assert_eq!(
+            named_place("Any news for New York today?").as_deref(),
+            Some("New York")
+        );
+        assert_eq!(named_place("what is in the box"), None);
+        assert_eq!(named_place("in"), None);
+        assert_eq!(named_place(""), None);
     }
 
     #[test]

@@ -321,7 +321,12 @@ pub(crate) fn find(shared: &Shared, caller: Caller, id: &str) -> Option<Value> {
 
 /// The model a completion request's `model` names, when `caller` may use it through
 /// `endpoint`; otherwise the real service's `model_not_supported` answer.
-pub(crate) fn requested(shared: &Shared, caller: Caller, body: &Value, endpoint: &str) -> Result<Value, Response> {
+pub(crate) fn requested(
+    shared: &Shared,
+    caller: Caller,
+    body: &Value,
+    endpoint: &str,
+) -> Result<Value, Response> {
     body["model"]
         .as_str()
         .and_then(|id| find(shared, caller, id))

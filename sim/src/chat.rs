@@ -199,6 +199,7 @@ fn ask_of(body: &Value, messages: &[Value], model: &Value) -> Ask {
         .rev()
         .find(|m| m["role"] == "user")
         .and_then(|m| answer::content_text(&m["content"]));
+    let place = last_user_text.as_deref().and_then(answer::named_place);
     let prompt_chars = messages
         .iter()
         .filter_map(|m| answer::content_text(&m["content"]))
@@ -212,6 +213,7 @@ fn ask_of(body: &Value, messages: &[Value], model: &Value) -> Ask {
     Ask {
         model: model["id"].as_str().unwrap_or("unknown").to_string(),
         last_user_text,
+        place,
         user_turn: messages.last().is_some_and(|m| m["role"] == "user"),
         tool: first_tool(body),
         reasoning: wants_reasoning && can_reason,
@@ -502,6 +504,7 @@ mod tests {
         Ask {
             model: "gpt-4.1".into(),
             last_user_text: Some("hi".into()),
+            place: None,
             user_turn: true,
             tool: Some((
                 "read_file".into(),

@@ -230,9 +230,11 @@ fn ask_of(body: &Value, messages: &[Value], model: &Value) -> Ask {
     };
     let supports = &model["capabilities"]["supports"];
     let thinks = supports.get("max_thinking_budget").is_some() || supports["thinking"] == true;
+    let place = last_user_text.as_deref().and_then(answer::named_place);
     Ask {
         model: model["id"].as_str().unwrap_or("unknown").to_string(),
         last_user_text,
+        place,
         user_turn: messages.last().is_some_and(|m| is_user(m) && !returns_results(m)),
         tool,
         reasoning: body["thinking"]["type"] == "enabled" && thinks,
@@ -374,6 +376,7 @@ mod tests {
         answer::compose(&Ask {
             model: "claude-sonnet-4".into(),
             last_user_text: Some("hello there".into()),
+            place: None,
             user_turn: true,
             tool: tool.then(|| ("search".to_string(), json!({"properties": {"q": {"type": "string"}}}))),
             reasoning,

@@ -122,6 +122,7 @@ fn ask_of(body: &Value, items: &[Value], model: &Value) -> Ask {
         .rev()
         .find(|i| is_user(i))
         .and_then(|i| answer::content_text(&i["content"]));
+    let place = last_user_text.as_deref().and_then(answer::named_place);
     let prompt_chars = items
         .iter()
         .filter_map(|i| {
@@ -141,6 +142,7 @@ fn ask_of(body: &Value, items: &[Value], model: &Value) -> Ask {
     Ask {
         model: model["id"].as_str().unwrap_or("unknown").to_string(),
         last_user_text,
+        place,
         user_turn: items.last().is_some_and(is_user),
         tool,
         reasoning: body["reasoning"]["effort"].is_string()
@@ -334,6 +336,7 @@ mod tests {
         answer::compose(&Ask {
             model: "gpt-5".into(),
             last_user_text: Some("hello there".into()),
+            place: None,
             user_turn: true,
             tool: tool.then(|| {
                 (

@@ -15,8 +15,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::catalog::Policies;
-use crate::device::{self, DeviceState};
 use crate::chat::{self, ChatScript};
+use crate::device::{self, DeviceState};
 use crate::faults::{Fault, FaultTable};
 use crate::http::{self, After, Body, Framing, HttpError, Response};
 use crate::ids::Ids;

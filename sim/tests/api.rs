@@ -505,8 +505,11 @@ fn queued_scripts_are_played_once_each_in_order() {
     let event = json!({"choices": [{"index": 0, "delta": {"content": "scripted!"}}]});
     sim.script_chat(ChatScript::sse(std::slice::from_ref(&event), true, 5));
     sim.script_chat(
-        ChatScript::status(429, r#"{"error":{"message":"rate limited","code":"rate_limited"}}"#)
-            .with_header("retry-after", "7"),
+        ChatScript::status(
+            429,
+            r#"{"error":{"message":"rate limited","code":"rate_limited"}}"#,
+        )
+        .with_header("retry-after", "7"),
     );
     let first = chat(&sim, &token, "gpt-4.1", true);
     assert_eq!(first.status, 200);
@@ -811,7 +814,11 @@ fn a_raw_fault_is_written_verbatim_and_the_connection_closes() {
 #[test]
 fn an_endless_fault_streams_until_the_client_hangs_up() {
     let sim = sim();
-    sim.fault(Route::ChatCompletions, Fault::Endless(b"xyz".to_vec()), Some(1));
+    sim.fault(
+        Route::ChatCompletions,
+        Fault::Endless(b"xyz".to_vec()),
+        Some(1),
+    );
     let mut stream = open(&sim.url(), "POST", "/chat/completions", &[], b"{}");
     // Far more than any single piece: the body keeps coming.
     let mut buf = vec![0u8; 64 * 1024];

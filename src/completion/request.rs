@@ -11,7 +11,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolUse,
 };
 use crate::catalog::model::Model;
-use crate::completion::image::image_info;
+use crate::completion::image::image_facts;
 use crate::error::Error;
 
 /// Separator between several text parts folded into one string.
@@ -116,23 +116,23 @@ pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Er
                 model.id
             )));
         }
-        let info = image_info(image)?;
+        let (media_type, bytes) = image_facts(image)?;
         if let Some(max) = model.vision_max_image_bytes {
-            if info.bytes > max {
+            if bytes > max {
                 return Err(Error::InvalidRequest(format!(
                     "image {} is {} bytes, more than the {max} bytes {} accepts; send a smaller image",
                     n + 1,
-                    info.bytes,
+                    bytes,
                     model.id
                 )));
             }
         }
-        let listed = model.vision_media_types.iter().any(|t| t.trim().eq_ignore_ascii_case(&info.media_type));
+        let listed = model.vision_media_types.iter().any(|t| t.trim().eq_ignore_ascii_case(&media_type));
         if !model.vision_media_types.is_empty() && !listed {
             return Err(Error::InvalidRequest(format!(
                 "image {} is {}, which {} does not accept (it takes {})",
                 n + 1,
-                info.media_type,
+                media_type,
                 model.id,
                 model.vision_media_types.join(", ")
             )));

@@ -159,6 +159,10 @@ fn exchange_report(info: SessionInfo) -> ExchangeReport {
     }
 }
 
+/// What needs fixing. A place that holds nothing (a file or a whole Copilot config dir that
+/// does not exist, as on a machine signed in only with `copilot-host sign-in`) is not a
+/// problem; nor is a directory the host does not let the extension read while another source
+/// works: the missing credential then says what to do.
 fn problems(r: &Report) -> Vec<Problem> {
     let mut out = Vec::new();
     for s in &r.sources {
@@ -171,7 +175,9 @@ fn problems(r: &Report) -> Vec<Problem> {
             || s.result.starts_with("unreadable")
         {
             "the file is damaged: sign in again with the client that wrote it, or run `copilot-host sign-in`"
-        } else if s.result.starts_with("not readable: the host did not grant") {
+        } else if s.result.starts_with("not readable: the host did not grant")
+            && r.credential.is_none()
+        {
             "grant the extension read access to this directory, or set copilot_config_dir"
         } else {
             continue;
@@ -296,6 +302,7 @@ pub fn extract(markdown: &str) -> Option<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_api::FileError;
     use crate::testing::FakeHost;
 
     #[test]
@@ -392,6 +399,64 @@ mod tests {
         assert!(md.contains("not offered, not a chat model (embeddings or completions): `text-embedding-3-small`"), "{md}");
         // Discovery stops at the env token, so the broken file is not even read.
         assert!(r.problems.is_empty(), "{:?}", r.problems);
+    }
+
+    fn signed_in_with_copilot_host(host: &FakeHost) {
+        let json = credentials::StoredToken {
+            host: "github.com".into(),
+            token: "ghu_stored_secret".into(),
+            login: Some("me".into()),
+            api: None,
+        }
+        .to_json();
+        host.credentials
+            .borrow_mut()
+            .insert(credentials::STORED_TOKEN_KEY.to_string(), json);
+    }
+
+    #[test]
+    fn a_missing_config_dir_is_nothing_to_fix_once_signed_in() {
+        // A fresh machine: no Copilot config dir (every file not found), a stored sign-in.
+        let host = FakeHost::new().with_env("HOME", "/home/u");
+        signed_in_with_copilot_host(&host);
+        let r = report(&host, &Settings::default(), None, None);
+        assert_eq!(
+            r.credential.as_ref().map(|c| c.source.as_str()),
+            Some(credentials::STORED_SOURCE)
+        );
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        // Without the sign-in, the one problem says how to sign in.
+        let host = FakeHost::new().with_env("HOME", "/home/u");
+        let r = report(&host, &Settings::default(), None, None);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(r.problems[0].fix.contains("copilot-host sign-in"));
+    }
+
+    #[test]
+    fn an_unreadable_dir_matters_only_when_nothing_else_works() {
+        let dir = "/home/u/.config/github-copilot";
+        let denied = || {
+            ["apps.json", "hosts.json", "auth.db"]
+                .iter()
+                .fold(FakeHost::new().with_env("HOME", "/home/u"), |h, f| {
+                    h.with_file_error(&format!("{dir}/{f}"), FileError::Denied)
+                })
+        };
+        let r = report(&denied(), &Settings::default(), None, None);
+        let grants = r
+            .problems
+            .iter()
+            .filter(|p| p.fix.starts_with("grant the extension read access"))
+            .count();
+        assert_eq!(grants, 3, "{:?}", r.problems);
+        let host = denied();
+        signed_in_with_copilot_host(&host);
+        let r = report(&host, &Settings::default(), None, None);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert!(r
+            .sources
+            .iter()
+            .any(|s| s.result.starts_with("not readable: the host did not grant")));
     }
 
     #[test]

@@ -211,11 +211,13 @@ impl Grants {
         read_limited(&real)
     }
 
-    /// Whether a canonical path lies under the canonical form of a read grant.
+    /// Whether a real path (see `real_location`) lies under the real location of a read
+    /// grant. A grant that does not exist yet (a fresh machine's Copilot config dir) still
+    /// has one, so a file asked for in it is plainly not found, not denied.
     fn inside_real_grant(&self, real: &Path) -> bool {
         self.read_dirs
             .iter()
-            .filter_map(|dir| std::fs::canonicalize(dir).ok())
+            .filter_map(|dir| real_location(dir))
             .any(|dir| real.starts_with(dir))
     }
 
@@ -239,8 +241,12 @@ impl Grants {
             .ancestors()
             .find(|p| std::fs::symlink_metadata(p).is_ok())?;
         let rest = path.strip_prefix(existing).ok()?;
-        if !std::fs::symlink_metadata(existing).ok()?.file_type().is_symlink() {
-            return Some(self.inside_real_grant(&std::fs::canonicalize(existing).ok()?));
+        if !std::fs::symlink_metadata(existing)
+            .ok()?
+            .file_type()
+            .is_symlink()
+        {
+            return Some(self.inside_real_grant(&real_location(path)?));
         }
         // A link whose target is missing: follow it by hand from its real directory.
         let next_hops = hops.checked_sub(1)?;
@@ -249,6 +255,23 @@ impl Grants {
         let next = normalize_lexically(&base.join(target).join(rest));
         self.missing_lies_inside(&next, next_hops)
     }
+}
+
+/// Where `path` lies with every symlink resolved, whether or not it exists: the canonical
+/// form of its deepest existing ancestor joined with the rest, which does not exist and so
+/// holds no link. `None` when that ancestor is a link that does not resolve (dangling, a
+/// loop): callers then treat the path as outside every grant.
+fn real_location(path: &Path) -> Option<PathBuf> {
+    let existing = path
+        .ancestors()
+        .find(|p| std::fs::symlink_metadata(p).is_ok())?;
+    let rest = path.strip_prefix(existing).ok()?;
+    let real = std::fs::canonicalize(existing).ok()?;
+    Some(if rest.as_os_str().is_empty() {
+        real
+    } else {
+        real.join(rest)
+    })
 }
 
 /// The host of an enterprise URI given as `https://host/...`, `host` or `host:port`.
@@ -442,8 +465,8 @@ mod tests {
     fn a_config_dir_under_home_is_granted_as_the_extension_reads_it() {
         let declared = DeclaredCapabilities::default();
         let settings = json!({"copilot_config_dir": "~/.config/github-copilot"});
-        let g = Grants::build(&declared, &env(&[("HOME", "/home/u")]), &settings, &[])
-            .expect("grants");
+        let g =
+            Grants::build(&declared, &env(&[("HOME", "/home/u")]), &settings, &[]).expect("grants");
         assert_eq!(
             g.read_dirs,
             vec![PathBuf::from("/home/u/.config/github-copilot")]
@@ -546,6 +569,74 @@ mod tests {
             g.read_file(granted.to_str().unwrap()),
             Err(FileError::Io(_))
         ));
+    }
+
+    #[test]
+    fn a_granted_directory_that_does_not_exist_is_not_found_not_denied() {
+        let tmp = TempDir::new("fresh");
+        // A fresh machine: the grant's parent exists, the grant itself does not (yet).
+        let granted = tmp.0.join(".config").join("github-copilot");
+        std::fs::create_dir_all(tmp.0.join(".config")).unwrap();
+        let g = file_grants(&granted);
+        let read = |p: &Path| g.read_file(p.to_str().unwrap());
+        assert_eq!(read(&granted.join("apps.json")), Err(FileError::NotFound));
+        assert_eq!(
+            read(&granted.join("deeper/hosts.json")),
+            Err(FileError::NotFound)
+        );
+        // Neither the grant's missing parent nor a sibling is granted: denied, existing or not.
+        std::fs::write(tmp.0.join(".config/other.json"), b"{}").unwrap();
+        assert_eq!(
+            read(&tmp.0.join(".config/other.json")),
+            Err(FileError::Denied)
+        );
+        assert_eq!(
+            read(&tmp.0.join(".config/missing.json")),
+            Err(FileError::Denied)
+        );
+        assert_eq!(
+            read(&tmp.0.join(".config/github-copilot-evil/apps.json")),
+            Err(FileError::Denied)
+        );
+        // Once the directory appears, its files are read; an unreadable entry is `Io`.
+        std::fs::create_dir_all(&granted).unwrap();
+        std::fs::write(granted.join("apps.json"), b"{}").unwrap();
+        assert_eq!(read(&granted.join("apps.json")), Ok(b"{}".to_vec()));
+        std::fs::create_dir_all(granted.join("dir.json")).unwrap();
+        assert!(matches!(
+            read(&granted.join("dir.json")),
+            Err(FileError::Io(_))
+        ));
+    }
+
+    #[test]
+    fn a_grant_whose_parents_are_missing_too_is_not_found() {
+        let tmp = TempDir::new("fresh-deep");
+        let granted = tmp.0.join("a").join("b").join("github-copilot");
+        let g = file_grants(&granted);
+        assert_eq!(
+            g.read_file(granted.join("apps.json").to_str().unwrap()),
+            Err(FileError::NotFound)
+        );
+        assert_eq!(
+            g.read_file(tmp.0.join("a/other.json").to_str().unwrap()),
+            Err(FileError::Denied)
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_missing_grant_under_a_link_is_found_through_the_link() {
+        use std::os::unix::fs::symlink;
+        let tmp = TempDir::new("fresh-link");
+        std::fs::create_dir_all(tmp.0.join("real-config")).unwrap();
+        symlink(tmp.0.join("real-config"), tmp.0.join("config")).unwrap();
+        let granted = tmp.0.join("config").join("github-copilot");
+        let g = file_grants(&granted);
+        assert_eq!(
+            g.read_file(granted.join("apps.json").to_str().unwrap()),
+            Err(FileError::NotFound)
+        );
     }
 
     #[test]

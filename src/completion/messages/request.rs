@@ -29,7 +29,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
-use crate::completion::image::image_info;
+use crate::completion::image::image_base64;
 use crate::completion::messages::{
     REDACTED_THINKING_BLOCK, TEXT_BLOCK, THINKING_BLOCK, TOOL_USE_BLOCK,
 };
@@ -316,17 +316,10 @@ fn tool_result_block(result: &ToolResult) -> Result<Value, Error> {
 
 /// An `image` block with a base64 source and the media type sniffed from the bytes.
 fn image_block(image: &ImageData) -> Result<Value, Error> {
-    let info = image_info(image)?;
-    let data = info
-        .url
-        .split_once(";base64,")
-        .map(|(_, data)| data.to_string())
-        .ok_or_else(|| {
-            Error::InvalidRequest("an image data: URL that is not base64 cannot be sent to this model".to_string())
-        })?;
+    let (media_type, data) = image_base64(image)?;
     Ok(json!({
         "type": "image",
-        "source": { "type": "base64", "media_type": info.media_type, "data": data },
+        "source": { "type": "base64", "media_type": media_type, "data": data },
     }))
 }
 

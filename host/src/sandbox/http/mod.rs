@@ -302,7 +302,7 @@ impl HttpClient {
         match &hop.body {
             Some(body) => {
                 let request = builder
-                    .body(body.clone())
+                    .body(body.as_slice())
                     .map_err(|_| invalid_request(hop))?;
                 self.run(request, budget, loopback)
             }

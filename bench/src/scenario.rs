@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 use crate::native::Native;
 
 /// The model every stream asks for.
-const MODEL: &str = "gpt-4.1";
-const PROVIDER: &str = "copilot-chat";
+pub const MODEL: &str = "gpt-4.1";
+pub const PROVIDER: &str = "copilot-chat";
 /// The GitHub app id the Copilot editor plugins key `apps.json` with.
 const COPILOT_APP: &str = "Iv1.b507a08c87ecfe98";
 /// The path the completions go to.
@@ -103,9 +103,16 @@ impl Env {
         }
     }
 
-    /// The exact `/chat/completions` request the component sends (made now, if none yet).
+    /// The exact `/chat/completions` request the component sends for `hello()`.
     pub fn recorded_chat(&self) -> anyhow::Result<Recorded> {
-        self.component_stream()?;
+        self.recorded_chat_of(hello())
+    }
+
+    /// The exact `/chat/completions` request the component sends for `request` (one short
+    /// scripted answer is used up).
+    pub fn recorded_chat_of(&self, request: CompletionRequest) -> anyhow::Result<Recorded> {
+        self.sim.script_chat(short_script());
+        self.component_stream_of(request)?;
         self.sim
             .requests_to(CHAT_PATH)
             .pop()
@@ -114,8 +121,14 @@ impl Env {
 
     /// One completion through the component, read to the end.
     pub fn component_stream(&self) -> anyhow::Result<StreamRead> {
+        self.component_stream_of(hello())
+    }
+
+    /// One completion of `request` through the component, read to the end; the clock starts
+    /// when the request is handed over (building it is the caller's).
+    pub fn component_stream_of(&self, request: CompletionRequest) -> anyhow::Result<StreamRead> {
         let started = Instant::now();
-        let stream = match self.ext.stream(PROVIDER, MODEL, hello())? {
+        let stream = match self.ext.stream(PROVIDER, MODEL, request)? {
             Ok(stream) => stream,
             Err(e) => bail!("the stream did not start: {e:?}"),
         };
@@ -164,10 +177,27 @@ fn signed_in_config_dir() -> anyhow::Result<TempDir> {
 }
 
 fn load(sim: &Sim, clock: &Clock, config_dir: &Path, wasm: &Path) -> anyhow::Result<Extension> {
+    load_against(&sim.url(), clock, config_dir, wasm)
+}
+
+/// A signed-in config dir and the component loaded against the simulator at `sim_url`, for
+/// a process that does not own the simulator (the `serve` child). Keep the dir alive.
+pub fn load_signed_in(sim_url: &str, wasm: &Path) -> anyhow::Result<(Extension, TempDir)> {
+    let dir = signed_in_config_dir()?;
+    let ext = load_against(sim_url, &Clock::system(), dir.path(), wasm)?;
+    Ok((ext, dir))
+}
+
+fn load_against(
+    sim_url: &str,
+    clock: &Clock,
+    config_dir: &Path,
+    wasm: &Path,
+) -> anyhow::Result<Extension> {
     let mut opts = HostOptions::new(crate::extension_dir());
     opts.wasm = Some(wasm.to_path_buf());
     opts.copilot_config_dir = Some(config_dir.to_path_buf());
-    opts.github_api_url = Some(sim.url());
+    opts.github_api_url = Some(sim_url.to_string());
     opts.env = EnvSource::Map(Default::default());
     opts.clock = clock.clone();
     opts.credentials = CredentialStore::in_memory();
@@ -176,12 +206,17 @@ fn load(sim: &Sim, clock: &Clock, config_dir: &Path, wasm: &Path) -> anyhow::Res
 }
 
 fn hello() -> CompletionRequest {
+    request_of(vec![RequestMessage {
+        role: MessageRole::User,
+        content: vec![MessageContent::Text("Say hello.".into())],
+        cache: false,
+    }])
+}
+
+/// A plain request carrying `messages`.
+pub fn request_of(messages: Vec<RequestMessage>) -> CompletionRequest {
     CompletionRequest {
-        messages: vec![RequestMessage {
-            role: MessageRole::User,
-            content: vec![MessageContent::Text("Say hello.".into())],
-            cache: false,
-        }],
+        messages,
         tools: vec![],
         tool_choice: None,
         stop_sequences: vec![],

@@ -32,7 +32,7 @@ impl Row {
             value: micros(value),
             floor: micros(floor),
             floor_is: floor_is.into(),
-            overhead: format!("{:+.1} µs", excess * 1e6),
+            overhead: signed(excess),
             target: target.into(),
             met: excess < budget.as_secs_f64(),
         }
@@ -59,9 +59,27 @@ impl Row {
     }
 }
 
+/// Microseconds below 10 ms, milliseconds from there.
 fn micros(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    let secs = d.as_secs_f64();
+    if secs < MS_FROM {
+        format!("{:.1} µs", secs * 1e6)
+    } else {
+        format!("{:.1} ms", secs * 1e3)
+    }
 }
+
+/// A difference in seconds, signed, in the unit `micros` would pick for its size.
+fn signed(secs: f64) -> String {
+    if secs.abs() < MS_FROM {
+        format!("{:+.1} µs", secs * 1e6)
+    } else {
+        format!("{:+.1} ms", secs * 1e3)
+    }
+}
+
+/// Durations from this many seconds are shown in milliseconds.
+const MS_FROM: f64 = 0.01;
 
 /// The rows in order.
 #[derive(Default)]
@@ -127,4 +145,17 @@ fn push_line(out: &mut String, cells: &[String; 7], widths: &[usize; 7]) {
         out.push_str(" |");
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_switch_to_milliseconds_at_ten() {
+        assert_eq!(micros(Duration::from_micros(9_999)), "9999.0 µs");
+        assert_eq!(micros(Duration::from_micros(12_345)), "12.3 ms");
+        assert_eq!(signed(-0.000_5), "-500.0 µs");
+        assert_eq!(signed(0.025), "+25.0 ms");
+    }
 }
