@@ -74,10 +74,9 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
     let Some(object) = body.as_object() else {
         return Err("the body must be a JSON object".into());
     };
-    for (key, value) in object {
+    for key in object.keys() {
         match key.as_str() {
-            "model" | "messages" | "tools" | "stream" | "think" | "options" | "keep_alive" => {}
-            "format" => {}
+            "model" | "messages" | "tools" | "stream" | "think" | "options" | "keep_alive" | "format" => {}
             other => {
                 return Err(format!(
                     "`{other}` is not supported by this endpoint; remove it"
