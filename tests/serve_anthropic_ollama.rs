@@ -599,7 +599,7 @@ fn ollama_errors_have_its_shape() {
     let (status, error, _) = s.post_json("/api/chat", &json!({"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}), s.bearer());
     assert_eq!(status, 404);
     assert!(error["error"].as_str().unwrap_or_default().contains("no-such-model"));
-    let (status, error, _) = s.post_json("/api/chat", &json!({"model": "gpt-4.1", "format": "json", "messages": []}), s.bearer());
+    let (status, error, _) = s.post_json("/api/chat", &json!({"model": "gpt-4.1", "format": "yaml", "messages": []}), s.bearer());
     assert_eq!(status, 400);
     assert!(error["error"].as_str().unwrap_or_default().contains("format"));
     let (status, _, _) = s.post_json("/api/pull", &json!({"model": "llama3"}), s.bearer());
