@@ -45,7 +45,14 @@ const DEFAULT_REASONING_EFFORT: &str = "medium";
 /// ([`reasoning_effort`]). Errors are [`Error::InvalidRequest`]: a tool schema or tool-use
 /// input that is not JSON, content a role cannot carry (an image in an assistant message, a
 /// tool use in a user message, …), an image whose type is not PNG, JPEG, GIF or WebP or that
-/// the model cannot take, a non-finite temperature.
+/// the model cannot take, a non-finite temperature, `top_p` or penalty, a response-format
+/// schema that is not a JSON object, and a `reasoning_effort` the model does not list (see
+/// `requested_effort`).
+///
+/// The request options travel as OpenAI spells them: `response_format` (`json_schema` nests
+/// its name, schema, strict and description), `top_p`, `seed`, `presence_penalty`,
+/// `frequency_penalty`, `parallel_tool_calls` (with tools only, as the API requires) and an
+/// explicit `reasoning_effort` in place of the default level.
 pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Model>) -> Result<Value, Error> {
     if let Some(model) = model {
         check_images(request, model)?;

@@ -21,6 +21,9 @@
 //!   below `max_tokens`. The API refuses a `temperature` with thinking, and thinking with a
 //!   forced tool choice, so a temperature is then left out, and a forced tool choice wins over
 //!   thinking.
+//! * `top_p` maps; `parallel_tool_calls: false` becomes `tool_choice.disable_parallel_tool_use`.
+//!   The API has no JSON response format, seed, penalties or effort levels: a request with one
+//!   is refused naming it, never answered as if it had not been asked.
 
 use serde_json::{json, Map, Value};
 

@@ -46,10 +46,14 @@ const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 ///   only when `thinking_allowed` and the model supports reasoning.
 /// * `temperature` only for models without reasoning (reasoning models reject it).
 ///   `stop_sequences` are not sent: the Responses API has no such parameter.
+/// * `text.format` for a response format (flat: `{type: json_schema, name, schema, strict?,
+///   description?}`), `top_p`, `parallel_tool_calls` (with tools), and an explicit reasoning
+///   effort in place of the default level.
 ///
 /// Errors are [`Error::InvalidRequest`]: a tool schema or tool-use input that is not JSON,
 /// content a role cannot carry, an image that is neither a data URL nor PNG/JPEG/GIF/WebP, a
-/// non-finite temperature.
+/// non-finite temperature or `top_p`, a `seed` or penalty (the Responses API has none), a
+/// response-format schema that is not a JSON object, an effort level the model does not list.
 pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
     if request.seed.is_some() {
         return Err(not_carried("seed", RESPONSES_API));

@@ -236,7 +236,8 @@ fn refuse_unsupported(object: &Map<String, Value>) -> Result<(), BadRequest> {
 }
 
 /// `reasoning.effort: "none"` turns thinking off; any other effort (or none given) allows it.
-/// The contract has no effort levels: the extension picks the model's default one.
+/// Another level travels as the contract's `reasoning-effort` (see [`options`]); none given,
+/// the extension picks the model's default one.
 fn thinking_allowed(reasoning: Option<&Value>) -> Result<bool, BadRequest> {
     match reasoning {
         None | Some(Value::Null) => Ok(true),

@@ -167,8 +167,8 @@ pub fn boolean(
     }
 }
 
-/// Refuses fields that change the answer and that neither the contract nor the coming
-/// change can carry, each with a sentence naming it.
+/// Refuses fields that change the answer and that the contract cannot carry, each with a
+/// sentence naming it.
 fn refuse_unsupported(object: &Map<String, Value>) -> Result<(), String> {
     let present = |key: &str| object.get(key).is_some_and(|v| !v.is_null());
     if let Some(n) = object.get("n").filter(|n| !n.is_null()) {
