@@ -776,3 +776,81 @@ fn http_date_helper_matches_a_known_date() {
     assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
     assert_eq!(http_date(1_795_917_600), "Sun, 29 Nov 2026 02:00:00 GMT");
 }
+
+// ----- request options (issue 13) ------------------------------------------------------------
+
+/// A request that sets every option the contract carries (those `endpoint` can take).
+fn with_options(endpoint: &str) -> copilot_host::CompletionRequest {
+    let mut r = request(vec![user("answer in JSON")]);
+    r.tools = vec![copilot_host::ToolDefinition {
+        name: "look".into(),
+        description: "look around".into(),
+        input_schema: r#"{"type":"object"}"#.into(),
+    }];
+    r.top_p = Some(0.5);
+    r.parallel_tool_calls = Some(false);
+    if endpoint != "/v1/messages" {
+        r.response_format = Some(copilot_host::ResponseFormat::JsonSchema(copilot_host::JsonSchemaFormat {
+            name: "out".into(),
+            schema: r#"{"type":"object","properties":{"a":{"type":"string"}}}"#.into(),
+            strict: Some(true),
+            description: None,
+        }));
+    }
+    if endpoint == CHAT {
+        r.seed = Some(11);
+        r.presence_penalty = Some(0.25);
+        r.frequency_penalty = Some(0.75);
+    }
+    r
+}
+
+#[test]
+fn every_endpoint_maps_the_request_options_into_its_body() {
+    let h = Harness::new();
+    let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+
+    h.chat(VISION_MODEL, with_options(CHAT)).expect("chat");
+    let body = chat_bodies(&h).pop().expect("a chat request");
+    assert_eq!(body["response_format"], json!({"type": "json_schema", "json_schema": {"name": "out", "strict": true, "schema": schema}}));
+    assert_eq!(
+        [&body["top_p"], &body["seed"], &body["presence_penalty"], &body["frequency_penalty"], &body["parallel_tool_calls"]],
+        [&json!(0.5), &json!(11), &json!(0.25), &json!(0.75), &json!(false)],
+        "{body}"
+    );
+
+    let mut responses = with_options("/responses");
+    responses.thinking_allowed = true;
+    responses.reasoning_effort = Some("high".into());
+    h.chat("gpt-5", responses).expect("responses");
+    let body = h.sim.requests_to("/responses")[0].json().expect("JSON");
+    assert_eq!(body["text"], json!({"format": {"type": "json_schema", "name": "out", "strict": true, "schema": schema}}));
+    assert_eq!((&body["top_p"], &body["parallel_tool_calls"]), (&json!(0.5), &json!(false)), "{body}");
+    assert_eq!(body["reasoning"]["effort"], "high");
+
+    h.chat("claude-sonnet-4", with_options("/v1/messages")).expect("messages");
+    let body = h.sim.requests_to("/v1/messages")[0].json().expect("JSON");
+    assert_eq!(body["top_p"], json!(0.5), "{body}");
+    assert_eq!(body["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
+}
+
+#[test]
+fn an_option_the_endpoint_cannot_take_is_a_typed_error_naming_it() {
+    let h = Harness::new();
+    let mut seeded = request(vec![user("hi")]);
+    seeded.seed = Some(1);
+    for model in ["gpt-5", "claude-sonnet-4"] {
+        match h.chat(model, seeded.clone()) {
+            Err(ProviderError::InvalidRequest(message)) => assert!(message.contains("`seed`"), "{model}: {message}"),
+            other => panic!("{model}: {other:?}"),
+        }
+    }
+    let mut effort = request(vec![user("hi")]);
+    effort.thinking_allowed = true;
+    effort.reasoning_effort = Some("high".into());
+    match h.chat(VISION_MODEL, effort) {
+        Err(ProviderError::InvalidRequest(message)) => assert!(message.contains("reasoning effort"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.count(CHAT) + h.count("/responses") + h.count("/v1/messages"), 0, "nothing was sent");
+}

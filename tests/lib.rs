@@ -273,6 +273,13 @@ pub fn request(messages: Vec<RequestMessage>) -> CompletionRequest {
         temperature: None,
         thinking_allowed: false,
         max_tokens: None,
+        response_format: None,
+        top_p: None,
+        seed: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        parallel_tool_calls: None,
+        reasoning_effort: None,
     }
 }
 

@@ -359,11 +359,11 @@ fn errors_are_anthropic_shaped_with_real_statuses() {
     let (status, error, _) = s.post_json("/v1/messages", &json!({"model": "claude-sonnet-4", "messages": []}), s.key());
     assert_eq!(status, 400);
     assert!(error["error"]["message"].as_str().unwrap_or_default().contains("max_tokens"));
-    let mut top_p = body.clone();
-    top_p["top_p"] = json!(0.5);
-    let (status, error, _) = s.post_json("/v1/messages", &top_p, s.key());
+    let mut top_k = body.clone();
+    top_k["top_k"] = json!(5);
+    let (status, error, _) = s.post_json("/v1/messages", &top_k, s.key());
     assert_eq!(status, 400);
-    assert!(error["error"]["message"].as_str().unwrap_or_default().contains("`top_p`"));
+    assert!(error["error"]["message"].as_str().unwrap_or_default().contains("`top_k`"));
     let (status, error, _) = s.post_json("/v1/messages/batches", &body, s.key());
     assert_eq!(status, 404);
     assert_eq!(error["error"]["type"], "not_found_error");
@@ -599,7 +599,7 @@ fn ollama_errors_have_its_shape() {
     let (status, error, _) = s.post_json("/api/chat", &json!({"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}), s.bearer());
     assert_eq!(status, 404);
     assert!(error["error"].as_str().unwrap_or_default().contains("no-such-model"));
-    let (status, error, _) = s.post_json("/api/chat", &json!({"model": "gpt-4.1", "format": "json", "messages": []}), s.bearer());
+    let (status, error, _) = s.post_json("/api/chat", &json!({"model": "gpt-4.1", "format": "yaml", "messages": []}), s.bearer());
     assert_eq!(status, 400);
     assert!(error["error"].as_str().unwrap_or_default().contains("format"));
     let (status, _, _) = s.post_json("/api/pull", &json!({"model": "llama3"}), s.bearer());

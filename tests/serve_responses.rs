@@ -316,9 +316,10 @@ fn chat_completions_refuse_what_they_cannot_honour() {
         assert!(message.contains(field), "{extra}: {message}");
     }
     assert!(s.sim.requests_to("/chat/completions").is_empty());
-    // What the coming contract change carries is accepted meanwhile.
+    // What the contract carries is accepted and travels (tests/serve_options.rs).
     let (status, answer) = s.chat(&json!({"model": CHAT_MODEL, "messages": messages, "n": 1, "top_p": 0.5, "parallel_tool_calls": true}));
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(s.sim.requests_to("/chat/completions")[0].json().expect("JSON")["top_p"], json!(0.5));
 }
 
 #[test]

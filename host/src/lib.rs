@@ -40,9 +40,9 @@ pub use contract::http_client::{
 };
 pub use contract::llm_provider::{
     AccessDeniedInfo, CacheConfiguration, CompletionEvent, CompletionRequest, ContextTooLongInfo,
-    DeviceFlowPrompt, ImageData, MessageContent, MessageRole, ModelCapabilities, ModelInfo,
+    DeviceFlowPrompt, ImageData, JsonSchemaFormat, MessageContent, MessageRole, ModelCapabilities, ModelInfo,
     NotSignedInInfo, ProviderError, ProviderInfo, QuotaInfo, RateLimitInfo, RequestMessage,
-    StopReason, StreamPoll, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition,
+    ResponseFormat, StopReason, StreamPoll, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition,
     ToolInputFormat, ToolResult, ToolResultContent, ToolUse, ToolUseJsonParseError, UpstreamInfo,
 };
 pub use log::{Level, LogSink, Logger};

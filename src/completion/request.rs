@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionRequest, MessageContent, ToolChoice, ToolDefinition, ToolResult, ToolResultContent,
+    CompletionRequest, JsonSchemaFormat, MessageContent, ToolChoice, ToolDefinition, ToolResult, ToolResultContent,
     ToolUse,
 };
 use crate::catalog::model::Model;
@@ -141,3 +141,76 @@ pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Er
     Ok(())
 }
 
+
+/// JSON for an optional sampling number named `field` (`top_p`, a penalty), printed from its
+/// `f32` text like [`temperature_json`]; a non-finite value is refused naming the field.
+pub fn sampling_json(field: &str, value: f32) -> Result<Value, Error> {
+    if !value.is_finite() {
+        return Err(Error::InvalidRequest(format!("`{field}` must be a finite number, not {value}")));
+    }
+    let exact: f64 = value.to_string().parse().unwrap_or(f64::from(value));
+    Ok(json!(exact))
+}
+
+/// The error for a request field that `endpoint` has no way to carry: the request is
+/// refused rather than answered as if the field had not been sent.
+pub fn not_carried(field: &str, endpoint: &str) -> Error {
+    Error::InvalidRequest(format!(
+        "`{field}` cannot be honoured: {endpoint} has no such parameter; leave it out"
+    ))
+}
+
+/// A JSON-schema response format's schema as JSON (it must be a JSON object).
+pub fn response_schema(format: &JsonSchemaFormat) -> Result<Value, Error> {
+    let schema: Value = serde_json::from_str(&format.schema).map_err(|e| {
+        Error::InvalidRequest(format!("the schema of response format `{}` is not JSON: {e}", format.name))
+    })?;
+    if !schema.is_object() {
+        return Err(Error::InvalidRequest(format!(
+            "the schema of response format `{}` is not a JSON object",
+            format.name
+        )));
+    }
+    if format.name.trim().is_empty() {
+        return Err(Error::InvalidRequest("a JSON-schema response format needs a `name`".to_string()));
+    }
+    Ok(schema)
+}
+
+/// The reasoning effort `request` asks for, checked against the levels `model` lists.
+///
+/// `None` when the request names none. An effort without `thinking_allowed` contradicts
+/// itself and is refused. With a catalog entry, the level must be one the model lists; a
+/// model that lists none is refused unless `unlisted_ok` (the Responses route, where a
+/// reasoning model without listed levels takes the standard ones). Without a catalog entry
+/// the server judges.
+pub fn requested_effort<'a>(
+    request: &'a CompletionRequest,
+    model: Option<&Model>,
+    unlisted_ok: bool,
+) -> Result<Option<&'a str>, Error> {
+    let Some(effort) = request.reasoning_effort.as_deref() else {
+        return Ok(None);
+    };
+    if !request.thinking_allowed {
+        return Err(Error::InvalidRequest(format!(
+            "`reasoning_effort` `{effort}` was given with thinking turned off; allow thinking or leave the effort out"
+        )));
+    }
+    let Some(model) = model else {
+        return Ok(Some(effort));
+    };
+    let levels = &model.reasoning_efforts;
+    if levels.iter().any(|l| l == effort) || (levels.is_empty() && unlisted_ok && model.supports_thinking) {
+        return Ok(Some(effort));
+    }
+    Err(Error::InvalidRequest(if levels.is_empty() {
+        format!("`reasoning_effort` `{effort}` cannot be honoured: {} takes no reasoning effort levels", model.id)
+    } else {
+        format!(
+            "`reasoning_effort` `{effort}` is not supported by {}; it takes {}",
+            model.id,
+            levels.join(", ")
+        )
+    }))
+}

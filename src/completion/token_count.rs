@@ -105,6 +105,13 @@ mod tests {
             temperature: None,
             thinking_allowed: false,
             max_tokens: None,
+            response_format: None,
+            top_p: None,
+            seed: None,
+            presence_penalty: None,
+            frequency_penalty: None,
+            parallel_tool_calls: None,
+            reasoning_effort: None,
         }
     }
 

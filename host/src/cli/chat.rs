@@ -124,6 +124,13 @@ pub fn request(messages: Vec<RequestMessage>, tools: Vec<ToolDefinition>) -> Com
         temperature: None,
         thinking_allowed: true,
         max_tokens: None,
+        response_format: None,
+        top_p: None,
+        seed: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        parallel_tool_calls: None,
+        reasoning_effort: None,
     }
 }
 

@@ -5,8 +5,8 @@
 //! * The translation is pure (JSON in, contract values out, and back) and unit-tested here;
 //!   the handlers at the end of the file only move bytes.
 //! * Nothing is dropped silently. A request field that changes the answer and that the
-//!   contract cannot carry (`top_p`, `top_k`, server tools, URL images, documents, ...) is a
-//!   400 naming it. Fields that do not change the answer are accepted and have no effect:
+//!   contract cannot carry (`top_k`, server tools, URL images, documents, ...) is a 400 naming
+//!   it; `top_p` and `tool_choice.disable_parallel_tool_use` travel in the contract's request. Fields that do not change the answer are accepted and have no effect:
 //!   `metadata`, `service_tier`, `cache_control` on tools (a block's `cache_control` marks its
 //!   message as a cache breakpoint, which the contract carries), and `thinking.budget_tokens`
 //!   (the extension picks the budget for the model from `max_tokens`).
@@ -54,6 +54,7 @@ const HONOURED: &[&str] = &[
     "system",
     "stream",
     "temperature",
+    "top_p",
     "stop_sequences",
     "tools",
     "tool_choice",
@@ -87,7 +88,7 @@ pub fn parse_messages_request(body: &[u8], count_only: bool) -> Result<MessagesR
             || (count_only
                 && matches!(
                     key.as_str(),
-                    "stream" | "max_tokens" | "stop_sequences" | "temperature"
+                    "stream" | "max_tokens" | "stop_sequences" | "temperature" | "top_p"
                 ))
         {
             return Err(format!(
@@ -119,12 +120,19 @@ pub fn parse_messages_request(body: &[u8], count_only: bool) -> Result<MessagesR
             _ => return Err("`temperature` must be a number from 0 to 1".into()),
         },
     };
+    let top_p = match object.get("top_p") {
+        None | Some(Value::Null) => None,
+        Some(value) => match value.as_f64() {
+            Some(p) if (0.0..=1.0).contains(&p) => Some(p as f32),
+            _ => return Err("`top_p` must be a number from 0 to 1".into()),
+        },
+    };
     let Some(Value::Array(messages)) = object.get("messages") else {
         return Err("`messages` must be an array".into());
     };
     let mut mapped = system(object.get("system"))?;
     mapped.extend(map_messages(messages)?);
-    let (tools, tool_choice) = tools_and_choice(object)?;
+    let (tools, tool_choice, serial) = tools_and_choice(object)?;
     Ok(MessagesRequest {
         model,
         stream,
@@ -136,6 +144,13 @@ pub fn parse_messages_request(body: &[u8], count_only: bool) -> Result<MessagesR
             temperature,
             thinking_allowed: thinking_allowed(object.get("thinking"))?,
             max_tokens,
+            response_format: None,
+            top_p,
+            seed: None,
+            presence_penalty: None,
+            frequency_penalty: None,
+            parallel_tool_calls: serial.then_some(false),
+            reasoning_effort: None,
         },
     })
 }
@@ -213,9 +228,11 @@ fn text_of(block: &Value, place: &str) -> Result<String, String> {
 
 /// Tools and the tool choice. A choice naming one tool has no contract counterpart, so it
 /// becomes "must call a tool" with only that tool offered: the same constraint.
+/// The tools, the choice among them, and whether `tool_choice.disable_parallel_tool_use`
+/// asks for one call at a time.
 fn tools_and_choice(
     object: &Map<String, Value>,
-) -> Result<(Vec<ToolDefinition>, Option<ToolChoice>), String> {
+) -> Result<(Vec<ToolDefinition>, Option<ToolChoice>, bool), String> {
     let mut tools = Vec::new();
     let listed = match object.get("tools") {
         None | Some(Value::Null) => &[][..],
@@ -245,15 +262,17 @@ fn tools_and_choice(
             input_schema: schema.to_string(),
         });
     }
+    let mut serial = false;
     let choice = match object.get("tool_choice") {
         None | Some(Value::Null) => None,
         Some(choice) => {
-            if choice.get("disable_parallel_tool_use") == Some(&Value::Bool(true)) {
-                return Err(
-                    "`tool_choice.disable_parallel_tool_use` is not supported (the contract has no such switch)"
-                        .into(),
-                );
-            }
+            serial = match choice.get("disable_parallel_tool_use") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err("`tool_choice.disable_parallel_tool_use` must be a boolean".into())
+                }
+            };
             Some(match choice.get("type").and_then(Value::as_str) {
                 Some("auto") => ToolChoice::Auto,
                 Some("any") => ToolChoice::Any,
@@ -274,7 +293,7 @@ fn tools_and_choice(
             })
         }
     };
-    Ok((tools, choice))
+    Ok((tools, choice, serial))
 }
 
 fn map_messages(messages: &[Value]) -> Result<Vec<RequestMessage>, String> {
@@ -1232,20 +1251,28 @@ mod tests {
         assert!(base(json!({"type": "tool", "name": "c"}))
             .unwrap_err()
             .contains("`c`"));
-        assert!(
-            base(json!({"type": "auto", "disable_parallel_tool_use": true}))
-                .unwrap_err()
-                .contains("disable_parallel_tool_use")
-        );
+        let serial = base(json!({"type": "auto", "disable_parallel_tool_use": true})).unwrap().request;
+        assert_eq!(serial.parallel_tool_calls, Some(false));
+        assert!(matches!(serial.tool_choice, Some(ToolChoice::Auto)));
+        assert_eq!(base(json!({"type": "auto"})).unwrap().request.parallel_tool_calls, None);
+        assert!(base(json!({"type": "auto", "disable_parallel_tool_use": "yes"}))
+            .unwrap_err()
+            .contains("disable_parallel_tool_use"));
     }
 
     #[test]
     fn refuses_what_the_contract_cannot_carry_naming_the_field() {
         let user = json!([{"role": "user", "content": "x"}]);
         let err = |body: Value| parse(body).unwrap_err();
+        let sampled = parse(json!({"model": "m", "max_tokens": 5, "messages": user, "top_p": 0.9})).unwrap();
+        assert_eq!(sampled.request.top_p, Some(0.9));
         assert!(
-            err(json!({"model": "m", "max_tokens": 5, "messages": user, "top_p": 0.9}))
+            err(json!({"model": "m", "max_tokens": 5, "messages": user, "top_p": 2}))
                 .contains("`top_p`")
+        );
+        assert!(
+            err(json!({"model": "m", "max_tokens": 5, "messages": user, "seed": 1}))
+                .contains("`seed`")
         );
         assert!(
             err(json!({"model": "m", "max_tokens": 5, "messages": user, "top_k": 5}))

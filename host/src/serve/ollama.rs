@@ -9,10 +9,12 @@
 //!   call of the last assistant message with its `tool_name` (or the earliest one, or the one
 //!   its `tool_call_id` names), and consecutive tool messages share one user turn.
 //! * `think` absent means thinking is allowed (as in the OpenAI route); `false` turns it
-//!   off. Think levels (`"high"`, ...) have no contract counterpart and are a 400, as are
-//!   `format` (structured output) and sampling options other than `temperature`,
-//!   `num_predict` and `stop`. `num_ctx` and `keep_alive` are accepted with no effect: the
-//!   model's context and residency are Copilot's.
+//!   off; a level (`"high"`, ...) is the contract's reasoning effort. `format` (`"json"` or a
+//!   JSON schema) is the contract's response format; `options.top_p`, `seed`,
+//!   `presence_penalty` and `frequency_penalty` travel too, and the extension refuses what the
+//!   model's endpoint cannot take. Other sampling options besides `temperature`,
+//!   `num_predict` and `stop` are a 400. `num_ctx` and `keep_alive` are accepted with no
+//!   effect: the model's context and residency are Copilot's.
 //! * The opaque reasoning state (`reasoning-details`) has no place in Ollama's message, so
 //!   it is not returned: a follow-up request sends the thinking text only.
 //! * `/api/tags` describes a remote model honestly: size 0, format `copilot`, no parameter
@@ -31,8 +33,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::contract::llm_provider::{
-    CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, ModelInfo,
-    ProviderError, RequestMessage, StopReason, ThinkingContent, TokenUsage, ToolDefinition,
+    CompletionEvent, CompletionRequest, ImageData, JsonSchemaFormat, MessageContent, MessageRole,
+    ModelInfo, ProviderError, RequestMessage, ResponseFormat, StopReason, ThinkingContent, TokenUsage, ToolDefinition,
     ToolResult, ToolResultContent, ToolUse,
 };
 
@@ -46,6 +48,8 @@ pub const OLLAMA_API_VERSION: &str = "0.12.0";
 const FORMAT: &str = "copilot";
 /// The schema sent for a tool that declares no parameters.
 const EMPTY_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
+/// The name given to a `format` schema (Ollama's has none; the OpenAI shape needs one).
+const SCHEMA_NAME: &str = "response";
 
 /// A parsed `POST /api/chat` body.
 #[derive(Debug)]
@@ -70,13 +74,9 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
     let Some(object) = body.as_object() else {
         return Err("the body must be a JSON object".into());
     };
-    for (key, value) in object {
+    for key in object.keys() {
         match key.as_str() {
-            "model" | "messages" | "tools" | "stream" | "think" | "options" | "keep_alive" => {}
-            "format" if value.is_null() || value == "" => {}
-            "format" => {
-                return Err("`format` (structured output) is not supported by this endpoint".into())
-            }
+            "model" | "messages" | "tools" | "stream" | "think" | "options" | "keep_alive" | "format" => {}
             other => {
                 return Err(format!(
                     "`{other}` is not supported by this endpoint; remove it"
@@ -93,11 +93,15 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err("`stream` must be a boolean".into()),
     };
-    let thinking_allowed = match object.get("think") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("`think` levels are not supported; send `true` or `false`".into()),
+    // `think: "high"` (a level) allows thinking at that effort; the extension checks the
+    // level against the model's.
+    let (thinking_allowed, reasoning_effort) = match object.get("think") {
+        None | Some(Value::Null) => (true, None),
+        Some(Value::Bool(b)) => (*b, None),
+        Some(Value::String(level)) if !level.is_empty() => (true, Some(level.clone())),
+        Some(_) => return Err("`think` must be `true`, `false` or an effort level such as `high`".into()),
     };
+    let response_format = response_format(object.get("format"))?;
     let Some(Value::Array(messages)) = object.get("messages") else {
         return Err("`messages` must be an array".into());
     };
@@ -109,6 +113,7 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
     let mut temperature = None;
     let mut max_tokens = None;
     let mut stop_sequences = Vec::new();
+    let (mut top_p, mut seed, mut presence_penalty, mut frequency_penalty) = (None, None, None, None);
     for (key, value) in options.iter().filter(|(_, v)| !v.is_null()) {
         match key.as_str() {
             "temperature" => {
@@ -129,6 +134,12 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
                     .collect::<Option<Vec<String>>>()
                     .ok_or("`options.stop` must be an array of strings")?;
             }
+            "top_p" => top_p = Some(number(value, "top_p")?),
+            "presence_penalty" => presence_penalty = Some(number(value, "presence_penalty")?),
+            "frequency_penalty" => frequency_penalty = Some(number(value, "frequency_penalty")?),
+            "seed" => {
+                seed = Some(value.as_i64().ok_or("`options.seed` must be an integer")?)
+            }
             "num_ctx" => {}
             other => {
                 return Err(format!(
@@ -148,8 +159,38 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
             temperature,
             thinking_allowed,
             max_tokens,
+            response_format,
+            top_p,
+            seed,
+            presence_penalty,
+            frequency_penalty,
+            parallel_tool_calls: None,
+            reasoning_effort,
         },
     })
+}
+
+/// A number in `options`.
+fn number(value: &Value, key: &str) -> Result<f32, String> {
+    value.as_f64().map(|n| n as f32).ok_or_else(|| format!("`options.{key}` must be a number"))
+}
+
+/// Ollama's `format`: `"json"` asks for any JSON object, a JSON schema (an object) for an
+/// answer that follows it; absent, null or `""` is plain text.
+fn response_format(format: Option<&Value>) -> Result<Option<ResponseFormat>, String> {
+    match format {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s == "json" => Ok(Some(ResponseFormat::JsonObject)),
+        Some(schema @ Value::Object(_)) => Ok(Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
+            // Ollama's schema has no name; OpenAI's format needs one.
+            name: SCHEMA_NAME.to_string(),
+            schema: schema.to_string(),
+            strict: None,
+            description: None,
+        }))),
+        Some(_) => Err("`format` must be \"json\" or a JSON schema object".into()),
+    }
 }
 
 fn tools(value: Option<&Value>) -> Result<Vec<ToolDefinition>, String> {
@@ -909,14 +950,43 @@ mod tests {
     }
 
     #[test]
+    fn format_options_and_think_levels_go_into_the_request() {
+        let chat = parse(json!({"model": "m", "messages": [], "format": "json", "think": "high",
+            "options": {"top_p": 0.5, "seed": 7, "presence_penalty": 0.25, "frequency_penalty": -1}}))
+        .unwrap();
+        let r = &chat.request;
+        assert_eq!(r.response_format, Some(ResponseFormat::JsonObject));
+        assert_eq!((r.top_p, r.seed), (Some(0.5), Some(7)));
+        assert_eq!((r.presence_penalty, r.frequency_penalty), (Some(0.25), Some(-1.0)));
+        assert!(r.thinking_allowed);
+        assert_eq!(r.reasoning_effort.as_deref(), Some("high"));
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let chat = parse(json!({"model": "m", "messages": [], "format": schema})).unwrap();
+        match &chat.request.response_format {
+            Some(ResponseFormat::JsonSchema(f)) => {
+                assert_eq!(f.name, SCHEMA_NAME);
+                assert_eq!(serde_json::from_str::<Value>(&f.schema).unwrap(), schema);
+            }
+            other => panic!("{other:?}"),
+        }
+        let plain = parse(json!({"model": "m", "messages": [], "format": ""})).unwrap();
+        assert_eq!(plain.request.response_format, None);
+        assert_eq!(plain.request.reasoning_effort, None);
+    }
+
+    #[test]
     fn refuses_what_it_cannot_honour() {
         let err = |body: Value| parse(body).unwrap_err();
-        assert!(err(json!({"model": "m", "messages": [], "format": "json"})).contains("`format`"));
+        assert!(err(json!({"model": "m", "messages": [], "format": 3})).contains("`format`"));
         assert!(
-            err(json!({"model": "m", "messages": [], "options": {"top_p": 0.9}}))
-                .contains("`options.top_p`")
+            err(json!({"model": "m", "messages": [], "options": {"top_k": 5}}))
+                .contains("`options.top_k`")
         );
-        assert!(err(json!({"model": "m", "messages": [], "think": "high"})).contains("`think`"));
+        assert!(
+            err(json!({"model": "m", "messages": [], "options": {"seed": "x"}}))
+                .contains("`options.seed`")
+        );
+        assert!(err(json!({"model": "m", "messages": [], "think": 3})).contains("`think`"));
         assert!(err(json!({"messages": []})).contains("model"));
         assert!(err(
             json!({"model": "m", "messages": [{"role": "tool", "tool_name": "x", "content": "y"}]})

@@ -10,14 +10,15 @@
 use serde_json::{json, Map, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionRequest, MessageContent, MessageRole, RequestMessage, ToolDefinition, ToolResult,
-    ToolResultContent, ToolUse,
+    CompletionRequest, MessageContent, MessageRole, RequestMessage, ResponseFormat,
+    ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
 use crate::completion::image::image_url;
 use crate::completion::request::{
-    bounded_max_tokens, check_images, misplaced, temperature_json, thinking_budget,
-    tool_arguments, tool_choice_str, tool_parameters, TEXT_PART_SEPARATOR,
+    bounded_max_tokens, check_images, misplaced, requested_effort, response_schema,
+    sampling_json, temperature_json, thinking_budget, tool_arguments, tool_choice_str,
+    tool_parameters, TEXT_PART_SEPARATOR,
 };
 use crate::error::Error;
 
@@ -44,7 +45,14 @@ const DEFAULT_REASONING_EFFORT: &str = "medium";
 /// ([`reasoning_effort`]). Errors are [`Error::InvalidRequest`]: a tool schema or tool-use
 /// input that is not JSON, content a role cannot carry (an image in an assistant message, a
 /// tool use in a user message, …), an image whose type is not PNG, JPEG, GIF or WebP or that
-/// the model cannot take, a non-finite temperature.
+/// the model cannot take, a non-finite temperature, `top_p` or penalty, a response-format
+/// schema that is not a JSON object, and a `reasoning_effort` the model does not list (see
+/// `requested_effort`).
+///
+/// The request options travel as OpenAI spells them: `response_format` (`json_schema` nests
+/// its name, schema, strict and description), `top_p`, `seed`, `presence_penalty`,
+/// `frequency_penalty`, `parallel_tool_calls` (with tools only, as the API requires) and an
+/// explicit `reasoning_effort` in place of the default level.
 pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Model>) -> Result<Value, Error> {
     if let Some(model) = model {
         check_images(request, model)?;
@@ -64,7 +72,24 @@ pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Mod
     if let Some(max) = bounded_max_tokens(request.max_tokens, model.and_then(|m| m.max_output_tokens)) {
         body.insert("max_tokens".into(), json!(max));
     }
-    if request.thinking_allowed {
+    if let Some(t) = request.top_p {
+        body.insert("top_p".into(), sampling_json("top_p", t)?);
+    }
+    if let Some(seed) = request.seed {
+        body.insert("seed".into(), json!(seed));
+    }
+    if let Some(p) = request.presence_penalty {
+        body.insert("presence_penalty".into(), sampling_json("presence_penalty", p)?);
+    }
+    if let Some(p) = request.frequency_penalty {
+        body.insert("frequency_penalty".into(), sampling_json("frequency_penalty", p)?);
+    }
+    if let Some(format) = &request.response_format {
+        body.insert("response_format".into(), response_format_json(format)?);
+    }
+    if let Some(effort) = requested_effort(request, model, false)? {
+        body.insert("reasoning_effort".into(), json!(effort));
+    } else if request.thinking_allowed {
         if let Some(effort) = model.and_then(reasoning_effort) {
             body.insert("reasoning_effort".into(), json!(effort));
         } else if let Some(budget) = model.and_then(|m| thinking_budget(m, body.get("max_tokens").and_then(Value::as_u64))) {
@@ -78,8 +103,34 @@ pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Mod
         if let Some(choice) = &request.tool_choice {
             body.insert("tool_choice".into(), json!(tool_choice_str(choice)));
         }
+        // Like `tool_choice`, the API accepts it only alongside tools (without tools there
+        // is no call to make in parallel, so nothing is lost).
+        if let Some(parallel) = request.parallel_tool_calls {
+            body.insert("parallel_tool_calls".into(), json!(parallel));
+        }
     }
     Ok(Value::Object(body))
+}
+
+/// OpenAI's `response_format`: `{type: text}`, `{type: json_object}` or `{type: json_schema,
+/// json_schema: {name, schema, strict?, description?}}`.
+fn response_format_json(format: &ResponseFormat) -> Result<Value, Error> {
+    Ok(match format {
+        ResponseFormat::Text => json!({ "type": "text" }),
+        ResponseFormat::JsonObject => json!({ "type": "json_object" }),
+        ResponseFormat::JsonSchema(f) => {
+            let mut inner = Map::new();
+            inner.insert("name".into(), json!(f.name));
+            inner.insert("schema".into(), response_schema(f)?);
+            if let Some(strict) = f.strict {
+                inner.insert("strict".into(), json!(strict));
+            }
+            if let Some(description) = &f.description {
+                inner.insert("description".into(), json!(description));
+            }
+            json!({ "type": "json_schema", "json_schema": inner })
+        }
+    })
 }
 
 /// The `reasoning_effort` to send when thinking is allowed: `medium` when the model lists it
@@ -697,5 +748,85 @@ mod tests {
         let h = request_headers(&image_result);
         assert_eq!(header_value(&h, "Copilot-Vision-Request"), Some("true"));
         assert_eq!(header_value(&h, "X-Initiator"), Some("agent"));
+    }
+
+    // ----- request options -------------------------------------------------------------------
+
+    fn schema_format() -> ResponseFormat {
+        ResponseFormat::JsonSchema(crate::bindings::copilot_chat::extension::llm_provider::JsonSchemaFormat {
+            name: "answer".into(),
+            schema: r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#.into(),
+            strict: Some(true),
+            description: Some("the count".into()),
+        })
+    }
+
+    fn reasoning_model() -> Model {
+        let body = r#"{"data":[{"id":"o4","capabilities":{"type":"chat",
+            "supports":{"tool_calls":true,"reasoning_effort":["low","medium","high"]}}}]}"#;
+        crate::catalog::wire::parse_models(body.as_bytes()).expect("fixture").0.remove(0)
+    }
+
+    #[test]
+    fn options_map_to_the_chat_fields() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("count")])]);
+        req.tools = vec![tool("f", r#"{"type":"object"}"#)];
+        req.response_format = Some(schema_format());
+        req.top_p = Some(0.9);
+        req.seed = Some(-7);
+        req.presence_penalty = Some(0.5);
+        req.frequency_penalty = Some(-0.25);
+        req.parallel_tool_calls = Some(false);
+        req.thinking_allowed = true;
+        req.reasoning_effort = Some("high".into());
+        let body = chat_body("o4", &req, Some(&reasoning_model())).unwrap();
+        assert_eq!(
+            body["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "answer", "strict": true,
+                "description": "the count",
+                "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}})
+        );
+        assert_eq!(body["top_p"], json!(0.9));
+        assert_eq!(body["seed"], json!(-7));
+        assert_eq!(body["presence_penalty"], json!(0.5));
+        assert_eq!(body["frequency_penalty"], json!(-0.25));
+        assert_eq!(body["parallel_tool_calls"], json!(false));
+        assert_eq!(body["reasoning_effort"], json!("high"));
+
+        req.response_format = Some(ResponseFormat::JsonObject);
+        req.reasoning_effort = None;
+        let body = chat_body("o4", &req, Some(&reasoning_model())).unwrap();
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+        assert_eq!(body["reasoning_effort"], json!("medium"));
+    }
+
+    #[test]
+    fn unset_options_send_nothing() {
+        let req = request(vec![message(MessageRole::User, vec![text("hi")])]);
+        let body = chat_body("m", &req, None).unwrap();
+        for key in ["response_format", "top_p", "seed", "presence_penalty", "frequency_penalty", "parallel_tool_calls", "reasoning_effort"] {
+            assert!(body.get(key).is_none(), "{key}: {body}");
+        }
+    }
+
+    #[test]
+    fn an_effort_the_model_does_not_list_is_refused_naming_the_levels() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("hi")])]);
+        req.thinking_allowed = true;
+        req.reasoning_effort = Some("xhigh".into());
+        let err = chat_body("o4", &req, Some(&reasoning_model())).unwrap_err().to_string();
+        assert!(err.contains("xhigh") && err.contains("low, medium, high"), "{err}");
+        req.thinking_allowed = false;
+        req.reasoning_effort = Some("low".into());
+        let err = chat_body("o4", &req, Some(&reasoning_model())).unwrap_err().to_string();
+        assert!(err.contains("reasoning_effort"), "{err}");
+        let mut bad = request(vec![message(MessageRole::User, vec![text("hi")])]);
+        bad.top_p = Some(f32::NAN);
+        assert!(chat_body("m", &bad, None).unwrap_err().to_string().contains("top_p"));
+        bad.top_p = None;
+        bad.response_format = Some(ResponseFormat::JsonSchema(crate::bindings::copilot_chat::extension::llm_provider::JsonSchemaFormat {
+            name: "x".into(), schema: "[1]".into(), strict: None, description: None,
+        }));
+        assert!(chat_body("m", &bad, None).unwrap_err().to_string().contains("schema"));
     }
 }

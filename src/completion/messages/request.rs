@@ -21,11 +21,14 @@
 //!   below `max_tokens`. The API refuses a `temperature` with thinking, and thinking with a
 //!   forced tool choice, so a temperature is then left out, and a forced tool choice wins over
 //!   thinking.
+//! * `top_p` maps; `parallel_tool_calls: false` becomes `tool_choice.disable_parallel_tool_use`.
+//!   The API has no JSON response format, seed, penalties or effort levels: a request with one
+//!   is refused naming it, never answered as if it had not been asked.
 
 use serde_json::{json, Map, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionRequest, ImageData, MessageContent, MessageRole, RequestMessage, ToolChoice,
+    CompletionRequest, ImageData, MessageContent, MessageRole, RequestMessage, ResponseFormat, ToolChoice,
     ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
@@ -34,8 +37,8 @@ use crate::completion::messages::{
     REDACTED_THINKING_BLOCK, TEXT_BLOCK, THINKING_BLOCK, TOOL_USE_BLOCK,
 };
 use crate::completion::request::{
-    bounded_max_tokens, check_images, misplaced, temperature_json, thinking_budget,
-    tool_arguments, tool_parameters,
+    bounded_max_tokens, check_images, misplaced, not_carried, sampling_json, temperature_json,
+    thinking_budget, tool_arguments, tool_parameters,
 };
 use crate::error::Error;
 
@@ -56,6 +59,7 @@ const DEFAULT_THINKING_BUDGET: u64 = 16_000;
 /// that is not a JSON object, a non-finite temperature, and a conversation with no message
 /// left to send.
 pub fn messages_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
+    refuse_uncarried(request)?;
     check_images(request, model)?;
     let mut system = Vec::new();
     let mut turns: Vec<Turn> = Vec::new();
@@ -107,11 +111,45 @@ pub fn messages_body(model: &Model, request: &CompletionRequest) -> Result<Value
         let tools = request.tools.iter().map(tool_json).collect::<Result<Vec<_>, _>>()?;
         body.insert("tools".into(), Value::Array(tools));
         // Like `tools`, a choice means nothing (and is refused) without tools.
-        if let Some(choice) = &request.tool_choice {
-            body.insert("tool_choice".into(), json!({ "type": tool_choice_type(choice) }));
+        let serial = request.parallel_tool_calls == Some(false);
+        if request.tool_choice.is_some() || serial {
+            let choice = request.tool_choice.as_ref().unwrap_or(&ToolChoice::Auto);
+            let mut choice = json!({ "type": tool_choice_type(choice) });
+            // `none` calls no tool, so there is nothing to keep serial.
+            if serial && !matches!(request.tool_choice, Some(ToolChoice::None)) {
+                choice["disable_parallel_tool_use"] = json!(true);
+            }
+            body.insert("tool_choice".into(), choice);
         }
     }
+    if let Some(p) = request.top_p {
+        body.insert("top_p".into(), sampling_json("top_p", p)?);
+    }
     Ok(Value::Object(body))
+}
+
+/// How the errors for a field this endpoint lacks name it.
+const MESSAGES_API: &str = "the Anthropic Messages API (/v1/messages)";
+
+/// Refuses the request fields the Messages API has no parameter for (JSON response formats,
+/// seed, penalties, effort levels: Claude's thinking takes a budget).
+fn refuse_uncarried(request: &CompletionRequest) -> Result<(), Error> {
+    if matches!(request.response_format, Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema(_))) {
+        return Err(not_carried("response_format", MESSAGES_API));
+    }
+    if request.seed.is_some() {
+        return Err(not_carried("seed", MESSAGES_API));
+    }
+    if request.presence_penalty.is_some() {
+        return Err(not_carried("presence_penalty", MESSAGES_API));
+    }
+    if request.frequency_penalty.is_some() {
+        return Err(not_carried("frequency_penalty", MESSAGES_API));
+    }
+    if request.reasoning_effort.is_some() {
+        return Err(not_carried("reasoning_effort", MESSAGES_API));
+    }
+    Ok(())
 }
 
 /// The thinking budget for the Messages API: the model's range as on the chat route (see
@@ -519,5 +557,46 @@ mod tests {
         let mut req = request(vec![message(MessageRole::User, vec![text("hi")])]);
         req.tools = vec![tool("t", "[]")];
         assert!(matches!(messages_body(&claude(), &req), Err(Error::InvalidRequest(m)) if m.contains("input schema")));
+    }
+
+    // ----- request options -------------------------------------------------------------------
+
+    #[test]
+    fn top_p_and_serial_tool_use_map_to_the_messages_fields() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("hi")])]);
+        req.tools = vec![tool("f", r#"{"type":"object"}"#)];
+        req.top_p = Some(0.75);
+        req.parallel_tool_calls = Some(false);
+        let body = messages_body(&claude(), &req).unwrap();
+        assert_eq!(body["top_p"], json!(0.75));
+        assert_eq!(body["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
+        req.tool_choice = Some(ToolChoice::Any);
+        let body = messages_body(&claude(), &req).unwrap();
+        assert_eq!(body["tool_choice"], json!({"type": "any", "disable_parallel_tool_use": true}));
+        req.parallel_tool_calls = Some(true);
+        let body = messages_body(&claude(), &req).unwrap();
+        assert_eq!(body["tool_choice"], json!({"type": "any"}));
+        req.response_format = Some(ResponseFormat::Text);
+        assert!(messages_body(&claude(), &req).is_ok());
+    }
+
+    #[test]
+    fn fields_the_messages_api_lacks_are_refused_by_name() {
+        for (field, set) in [
+            ("response_format", (|r: &mut CompletionRequest| r.response_format = Some(ResponseFormat::JsonObject)) as fn(&mut CompletionRequest)),
+            ("seed", |r| r.seed = Some(1)),
+            ("presence_penalty", |r| r.presence_penalty = Some(0.5)),
+            ("frequency_penalty", |r| r.frequency_penalty = Some(0.5)),
+            ("reasoning_effort", |r| {
+                r.thinking_allowed = true;
+                r.reasoning_effort = Some("high".into());
+            }),
+        ] {
+            let mut req = request(vec![message(MessageRole::User, vec![text("hi")])]);
+            set(&mut req);
+            let err = messages_body(&claude(), &req).unwrap_err();
+            assert!(matches!(err, Error::InvalidRequest(_)));
+            assert!(err.to_string().contains(&format!("`{field}`")), "{err}");
+        }
     }
 }

@@ -14,14 +14,15 @@
 use serde_json::{json, Map, Value};
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionRequest, MessageContent, MessageRole, ToolDefinition, ToolResult,
+    CompletionRequest, MessageContent, MessageRole, ResponseFormat, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
 use crate::completion::image::image_url;
 use crate::completion::request::{
-    bounded_max_tokens, misplaced, temperature_json, tool_arguments, tool_choice_str,
-    tool_parameters, TEXT_PART_SEPARATOR,
+    bounded_max_tokens, misplaced, not_carried, requested_effort, response_schema,
+    sampling_json, temperature_json, tool_arguments, tool_choice_str, tool_parameters,
+    TEXT_PART_SEPARATOR,
 };
 use crate::completion::responses::{FUNCTION_CALL_ITEM, MESSAGE_ITEM, REASONING_ITEM};
 use crate::error::Error;
@@ -45,11 +46,25 @@ const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 ///   only when `thinking_allowed` and the model supports reasoning.
 /// * `temperature` only for models without reasoning (reasoning models reject it).
 ///   `stop_sequences` are not sent: the Responses API has no such parameter.
+/// * `text.format` for a response format (flat: `{type: json_schema, name, schema, strict?,
+///   description?}`), `top_p`, `parallel_tool_calls` (with tools), and an explicit reasoning
+///   effort in place of the default level.
 ///
 /// Errors are [`Error::InvalidRequest`]: a tool schema or tool-use input that is not JSON,
 /// content a role cannot carry, an image that is neither a data URL nor PNG/JPEG/GIF/WebP, a
-/// non-finite temperature.
+/// non-finite temperature or `top_p`, a `seed` or penalty (the Responses API has none), a
+/// response-format schema that is not a JSON object, an effort level the model does not list.
 pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
+    if request.seed.is_some() {
+        return Err(not_carried("seed", RESPONSES_API));
+    }
+    if request.presence_penalty.is_some() {
+        return Err(not_carried("presence_penalty", RESPONSES_API));
+    }
+    if request.frequency_penalty.is_some() {
+        return Err(not_carried("frequency_penalty", RESPONSES_API));
+    }
+    let effort = requested_effort(request, Some(model), true)?;
     let mut body = Map::new();
     body.insert("model".into(), json!(model.id));
     let (instructions, input) = map_messages(request)?;
@@ -78,15 +93,47 @@ pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Valu
         if let Some(choice) = &request.tool_choice {
             body.insert("tool_choice".into(), json!(tool_choice_str(choice)));
         }
+        if let Some(parallel) = request.parallel_tool_calls {
+            body.insert("parallel_tool_calls".into(), json!(parallel));
+        }
+    }
+    if let Some(t) = request.top_p {
+        body.insert("top_p".into(), sampling_json("top_p", t)?);
+    }
+    if let Some(format) = &request.response_format {
+        body.insert("text".into(), json!({ "format": text_format_json(format)? }));
     }
     if request.thinking_allowed && model.supports_thinking {
-        body.insert(
-            "reasoning".into(),
-            json!({ "effort": reasoning_effort(&model.reasoning_efforts), "summary": "auto" }),
-        );
+        let effort = effort.unwrap_or_else(|| reasoning_effort(&model.reasoning_efforts));
+        body.insert("reasoning".into(), json!({ "effort": effort, "summary": "auto" }));
         body.insert("include".into(), json!([INCLUDE_ENCRYPTED_REASONING]));
     }
     Ok(Value::Object(body))
+}
+
+/// How the errors for a field this endpoint lacks name it.
+const RESPONSES_API: &str = "the Responses API (/responses)";
+
+/// The Responses API's `text.format`: flat, unlike chat's `response_format` (`{type:
+/// json_schema, name, schema, strict?, description?}`).
+fn text_format_json(format: &ResponseFormat) -> Result<Value, Error> {
+    Ok(match format {
+        ResponseFormat::Text => json!({ "type": "text" }),
+        ResponseFormat::JsonObject => json!({ "type": "json_object" }),
+        ResponseFormat::JsonSchema(f) => {
+            let mut out = Map::new();
+            out.insert("type".into(), json!("json_schema"));
+            out.insert("name".into(), json!(f.name));
+            out.insert("schema".into(), response_schema(f)?);
+            if let Some(strict) = f.strict {
+                out.insert("strict".into(), json!(strict));
+            }
+            if let Some(description) = &f.description {
+                out.insert("description".into(), json!(description));
+            }
+            Value::Object(out)
+        }
+    })
 }
 
 /// `medium` when the model lists it or lists nothing; otherwise the middle listed level (the
@@ -470,5 +517,58 @@ mod tests {
         assert_eq!(reasoning_effort(&levels(&["low", "high"])), "high");
         assert_eq!(reasoning_effort(&levels(&["low", "high", "xhigh"])), "high");
         assert_eq!(reasoning_effort(&levels(&["low"])), "low");
+    }
+
+    // ----- request options -------------------------------------------------------------------
+
+    #[test]
+    fn options_map_to_the_responses_fields() {
+        let mut req = request(vec![message(MessageRole::User, vec![text("count")])]);
+        req.tools = vec![tool("f", r#"{"type":"object"}"#)];
+        req.response_format = Some(ResponseFormat::JsonSchema(
+            crate::bindings::copilot_chat::extension::llm_provider::JsonSchemaFormat {
+                name: "answer".into(),
+                schema: r#"{"type":"object"}"#.into(),
+                strict: Some(true),
+                description: None,
+            },
+        ));
+        req.top_p = Some(0.5);
+        req.parallel_tool_calls = Some(false);
+        req.thinking_allowed = true;
+        req.reasoning_effort = Some("low".into());
+        let body = responses_body(&gpt5(), &req).unwrap();
+        assert_eq!(
+            body["text"],
+            json!({"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}, "strict": true}})
+        );
+        assert_eq!(body["top_p"], json!(0.5));
+        assert_eq!(body["parallel_tool_calls"], json!(false));
+        assert_eq!(body["reasoning"], json!({"effort": "low", "summary": "auto"}));
+        req.response_format = Some(ResponseFormat::JsonObject);
+        let body = responses_body(&gpt5(), &req).unwrap();
+        assert_eq!(body["text"], json!({"format": {"type": "json_object"}}));
+    }
+
+    #[test]
+    fn fields_the_responses_api_lacks_are_refused_by_name() {
+        for (field, set) in [
+            ("seed", (|r: &mut CompletionRequest| r.seed = Some(1)) as fn(&mut CompletionRequest)),
+            ("presence_penalty", |r| r.presence_penalty = Some(0.5)),
+            ("frequency_penalty", |r| r.frequency_penalty = Some(0.5)),
+        ] {
+            let mut req = request(vec![message(MessageRole::User, vec![text("hi")])]);
+            set(&mut req);
+            let err = responses_body(&gpt5(), &req).unwrap_err();
+            assert!(matches!(err, Error::InvalidRequest(_)));
+            assert!(err.to_string().contains(&format!("`{field}`")), "{err}");
+        }
+        let mut req = request(vec![message(MessageRole::User, vec![text("hi")])]);
+        req.thinking_allowed = true;
+        req.reasoning_effort = Some("max".into());
+        let err = responses_body(&gpt5(), &req).unwrap_err().to_string();
+        assert!(err.contains("minimal, low, medium, high"), "{err}");
+        req.reasoning_effort = Some("high".into());
+        assert!(responses_body(&plain_model(), &req).unwrap_err().to_string().contains("no reasoning effort"));
     }
 }

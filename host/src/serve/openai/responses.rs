@@ -14,9 +14,9 @@
 //!   event, redacted thinking or a thinking signature), and a reasoning item sent back becomes
 //!   redacted thinking in the assistant turn, which the extension echoes upstream.
 //! * Anything the contract cannot express (non-function tools, remote or file images, files,
-//!   log probabilities, text formats, ...) is a 400 naming the field, never dropped silently.
-//!   The exceptions are the options in [`RequestOptions`], kept for the contract change that
-//!   will carry them.
+//!   log probabilities, ...) is a 400 naming the field, never dropped silently. `text.format`,
+//!   `top_p`, `parallel_tool_calls` and `reasoning.effort` travel in the contract's request
+//!   ([`RequestOptions`]).
 
 use std::io;
 use std::net::TcpStream;
@@ -27,7 +27,7 @@ use super::translate::{self as openai, RequestOptions};
 use crate::serve::context::{unix_now, Context};
 use crate::serve::wire;
 use crate::contract::llm_provider::{
-    CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, ProviderError,
+    CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, ProviderError, ResponseFormat,
     RequestMessage, StopReason, ThinkingContent, TokenUsage, ToolChoice, ToolDefinition,
     ToolResult, ToolResultContent, ToolUse,
 };
@@ -93,8 +93,6 @@ pub struct ResponsesRequest {
     pub stream: bool,
     /// The request in the contract's shape.
     pub request: CompletionRequest,
-    /// Options captured for the coming contract change; not sent yet.
-    pub passthrough: RequestOptions,
     /// The request's own settings, repeated in the response object as the API does.
     pub echo: Map<String, Value>,
 }
@@ -158,7 +156,7 @@ pub fn parse_responses_request(body: &[u8]) -> Result<ResponsesRequest, BadReque
             )
         })?),
     };
-    let request = CompletionRequest {
+    let mut request = CompletionRequest {
         messages,
         tools,
         tool_choice,
@@ -167,12 +165,19 @@ pub fn parse_responses_request(body: &[u8]) -> Result<ResponsesRequest, BadReque
         temperature,
         thinking_allowed: thinking_allowed(object.get("reasoning"))?,
         max_tokens,
+        response_format: None,
+        top_p: None,
+        seed: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        parallel_tool_calls: None,
+        reasoning_effort: None,
     };
+    options(object)?.apply(&mut request);
     Ok(ResponsesRequest {
         model,
         stream,
         request,
-        passthrough: passthrough(object)?,
         echo: echo(object),
     })
 }
@@ -231,7 +236,8 @@ fn refuse_unsupported(object: &Map<String, Value>) -> Result<(), BadRequest> {
 }
 
 /// `reasoning.effort: "none"` turns thinking off; any other effort (or none given) allows it.
-/// The contract has no effort levels: the extension picks the model's default one.
+/// Another level travels as the contract's `reasoning-effort` (see [`options`]); none given,
+/// the extension picks the model's default one.
 fn thinking_allowed(reasoning: Option<&Value>) -> Result<bool, BadRequest> {
     match reasoning {
         None | Some(Value::Null) => Ok(true),
@@ -250,28 +256,26 @@ fn thinking_allowed(reasoning: Option<&Value>) -> Result<bool, BadRequest> {
     }
 }
 
-/// The options that will travel with the coming contract change (`text.format` is the
-/// Responses spelling of `response_format`).
-fn passthrough(object: &Map<String, Value>) -> Result<RequestOptions, BadRequest> {
+/// The options that travel in the contract's request (`text.format` is the Responses
+/// spelling of `response_format`; `text` is the default and sends nothing).
+fn options(object: &Map<String, Value>) -> Result<RequestOptions, BadRequest> {
     let field = |(field, message): (&str, String)| BadRequest::field(field, message);
     let response_format = match object.get("text").and_then(|t| t.get("format")) {
         None | Some(Value::Null) => None,
-        Some(format) => match format.get("type").and_then(Value::as_str) {
-            Some("text") => None,
-            Some(_) => Some(format.clone()),
-            None => {
-                return Err(BadRequest::field(
-                    "text.format",
-                    "`text.format` needs a `type`",
-                ))
-            }
+        Some(format) => match openai::response_format(format, "text.format", true).map_err(field)? {
+            ResponseFormat::Text => None,
+            other => Some(other),
         },
+    };
+    let reasoning_effort = match object.get("reasoning") {
+        Some(Value::Object(r)) => openai::effort(r.get("effort"), "reasoning.effort").map_err(field)?,
+        _ => None,
     };
     Ok(RequestOptions {
         response_format,
-        top_p: openai::number(object, "top_p").map_err(field)?,
+        top_p: openai::number(object, "top_p").map_err(field)?.map(|n| n as f32),
         parallel_tool_calls: openai::boolean(object, "parallel_tool_calls").map_err(field)?,
-        // The Responses API has no seed or penalties.
+        reasoning_effort,
         ..RequestOptions::default()
     })
 }
@@ -1108,7 +1112,6 @@ pub(super) fn handle(
         Ok(parsed) => parsed,
         Err(bad) => return wire::write_json(out, 400, &[], &bad.body()),
     };
-    // contract: wit bump pending — `parsed.passthrough` is not sent yet.
     let mut stream = match ctx
         .ext
         .stream(&ctx.provider, &parsed.model, parsed.request)
@@ -1207,7 +1210,7 @@ fn whole_answer(
 mod tests {
     use super::*;
     use crate::contract::llm_provider::{
-        NotSignedInInfo, ToolUseJsonParseError, UpstreamInfo,
+        JsonSchemaFormat, NotSignedInInfo, ToolUseJsonParseError, UpstreamInfo,
     };
 
     fn parse(body: Value) -> Result<ResponsesRequest, BadRequest> {
@@ -1299,7 +1302,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(parsed.passthrough.parallel_tool_calls, Some(false));
+        assert_eq!(parsed.request.parallel_tool_calls, Some(false));
+        assert_eq!(r.reasoning_effort.as_deref(), Some("high"));
         assert_eq!(parsed.echo["tool_choice"], "auto");
         assert_eq!(parsed.echo["instructions"], "You are a coding agent.");
     }
@@ -1442,17 +1446,29 @@ mod tests {
     }
 
     #[test]
-    fn a_json_text_format_is_captured_for_the_contract_change() {
-        let format = json!({"type": "json_schema", "name": "x", "schema": {"type": "object"}});
+    fn a_json_text_format_goes_into_the_request() {
+        let format = json!({"type": "json_schema", "name": "x", "schema": {"type": "object"}, "strict": true});
         let parsed =
             parse(json!({"model": "m", "input": "x", "text": {"format": format}, "top_p": 0.5}))
                 .unwrap();
-        assert_eq!(parsed.passthrough.response_format, Some(format));
-        assert_eq!(parsed.passthrough.top_p, Some(0.5));
+        assert_eq!(
+            parsed.request.response_format,
+            Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name: "x".into(),
+                schema: r#"{"type":"object"}"#.into(),
+                strict: Some(true),
+                description: None,
+            }))
+        );
+        assert_eq!(parsed.request.top_p, Some(0.5));
         let plain =
             parse(json!({"model": "m", "input": "x", "text": {"format": {"type": "text"}}}))
                 .unwrap();
-        assert_eq!(plain.passthrough, RequestOptions::default());
+        assert_eq!(plain.request.response_format, None);
+        assert_eq!((plain.request.top_p, plain.request.reasoning_effort.as_deref()), (None, None));
+        let bad = parse(json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema"}}}))
+            .unwrap_err();
+        assert!(bad.message.contains("text.format"), "{}", bad.message);
     }
 
     fn translator() -> ResponsesTranslator {

@@ -10,8 +10,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::contract::llm_provider::{
-    CompletionEvent, CompletionRequest, ImageData, MessageContent, MessageRole, ModelInfo,
-    ProviderError, RequestMessage, StopReason, TokenUsage, ToolChoice, ToolDefinition, ToolResult,
+    CompletionEvent, CompletionRequest, ImageData, JsonSchemaFormat, MessageContent, MessageRole,
+    ModelInfo, ProviderError, RequestMessage, ResponseFormat, StopReason, TokenUsage, ToolChoice, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse,
 };
 use crate::serve::upstream::{blame, Blame};
@@ -30,24 +30,24 @@ pub struct ChatRequest {
     pub stream: bool,
     /// `stream_options.include_usage`: send a final usage chunk.
     pub include_usage: bool,
-    /// The request in the contract's shape.
+    /// The request in the contract's shape (with the [`RequestOptions`] applied).
     pub request: CompletionRequest,
-    /// Options that change the answer and that the contract cannot carry yet.
-    // contract: wit bump pending — captured here, not sent until the contract has a slot.
-    pub passthrough: RequestOptions,
 }
 
-/// Request options that change the answer and that travel with the coming contract change;
-/// until then they are captured and checked, not sent.
+/// Request options that change the answer, beyond the basic fields, as every protocol
+/// captures them before they go into the contract's request ([`RequestOptions::apply`]).
+/// Whether an endpoint can take one is the extension's call: it refuses what it cannot
+/// send with an invalid-request error naming the field.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RequestOptions {
-    /// `response_format` (chat) or `text.format` (Responses), as sent.
-    pub response_format: Option<Value>,
-    pub top_p: Option<f64>,
+    pub response_format: Option<ResponseFormat>,
+    pub top_p: Option<f32>,
     pub seed: Option<i64>,
-    pub presence_penalty: Option<f64>,
-    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
     pub parallel_tool_calls: Option<bool>,
+    /// A reasoning effort level other than `none` (which turns thinking off instead).
+    pub reasoning_effort: Option<String>,
 }
 
 impl RequestOptions {
@@ -55,14 +55,11 @@ impl RequestOptions {
     pub fn capture(object: &Map<String, Value>) -> Result<RequestOptions, (&'static str, String)> {
         let response_format = match object.get("response_format") {
             None | Some(Value::Null) => None,
-            Some(format) if format.get("type").and_then(Value::as_str).is_some() => {
-                Some(format.clone())
-            }
-            Some(_) => return Err(("response_format", "`response_format` needs a `type`".into())),
+            Some(format) => Some(response_format(format, "response_format", false)?),
         };
         Ok(RequestOptions {
             response_format,
-            top_p: number(object, "top_p")?,
+            top_p: number(object, "top_p")?.map(|n| n as f32),
             seed: match object.get("seed") {
                 None | Some(Value::Null) => None,
                 Some(seed) => Some(
@@ -70,10 +67,79 @@ impl RequestOptions {
                         .ok_or(("seed", "`seed` must be an integer".to_string()))?,
                 ),
             },
-            presence_penalty: number(object, "presence_penalty")?,
-            frequency_penalty: number(object, "frequency_penalty")?,
+            presence_penalty: number(object, "presence_penalty")?.map(|n| n as f32),
+            frequency_penalty: number(object, "frequency_penalty")?.map(|n| n as f32),
             parallel_tool_calls: boolean(object, "parallel_tool_calls")?,
+            reasoning_effort: effort(object.get("reasoning_effort"), "reasoning_effort")?,
         })
+    }
+
+    /// Puts the options into `request`.
+    pub fn apply(self, request: &mut CompletionRequest) {
+        request.response_format = self.response_format;
+        request.top_p = self.top_p;
+        request.seed = self.seed;
+        request.presence_penalty = self.presence_penalty;
+        request.frequency_penalty = self.frequency_penalty;
+        request.parallel_tool_calls = self.parallel_tool_calls;
+        request.reasoning_effort = self.reasoning_effort;
+    }
+}
+
+/// An effort level field (`reasoning_effort`, `reasoning.effort`): `None` when absent or
+/// `none` (thinking off, see the callers' `thinking_allowed`), else the level.
+pub fn effort(
+    value: Option<&Value>,
+    field: &'static str,
+) -> Result<Option<String>, (&'static str, String)> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(level)) if level == "none" => Ok(None),
+        Some(Value::String(level)) if !level.is_empty() => Ok(Some(level.clone())),
+        Some(_) => Err((field, format!("`{field}` must be an effort level such as `low`, `medium` or `high`"))),
+    }
+}
+
+/// A response format as OpenAI spells it: `{type: text | json_object | json_schema}`, the
+/// schema's fields nested under `json_schema` (chat completions) or beside `type` (`flat`,
+/// the Responses API's `text.format`). `field` names the field in errors.
+pub fn response_format(
+    format: &Value,
+    field: &'static str,
+    flat: bool,
+) -> Result<ResponseFormat, (&'static str, String)> {
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(ResponseFormat::Text),
+        Some("json_object") => Ok(ResponseFormat::JsonObject),
+        Some("json_schema") => {
+            let spec = if flat { Some(format) } else { format.get("json_schema") };
+            let Some(spec) = spec.filter(|s| s.is_object()) else {
+                return Err((field, format!("`{field}` of type `json_schema` needs a `json_schema` object")));
+            };
+            let name = match spec.get("name") {
+                Some(Value::String(name)) if !name.is_empty() => name.clone(),
+                _ => return Err((field, format!("`{field}` of type `json_schema` needs a `name`"))),
+            };
+            let schema = match spec.get("schema") {
+                Some(schema @ Value::Object(_)) => schema.to_string(),
+                // OpenAI treats a missing schema as "any JSON object".
+                None | Some(Value::Null) => "{}".to_string(),
+                Some(_) => return Err((field, format!("the `schema` of `{field}` must be a JSON object"))),
+            };
+            let strict = match spec.get("strict") {
+                None | Some(Value::Null) => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(_) => return Err((field, format!("the `strict` of `{field}` must be a boolean"))),
+            };
+            let description = match spec.get("description") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(d)) => Some(d.clone()),
+                Some(_) => return Err((field, format!("the `description` of `{field}` must be a string"))),
+            };
+            Ok(ResponseFormat::JsonSchema(JsonSchemaFormat { name, schema, strict, description }))
+        }
+        Some(other) => Err((field, format!("`{field}` type `{other}` is not supported; use `text`, `json_object` or `json_schema`"))),
+        None => Err((field, format!("`{field}` needs a `type`"))),
     }
 }
 
@@ -101,8 +167,8 @@ pub fn boolean(
     }
 }
 
-/// Refuses fields that change the answer and that neither the contract nor the coming
-/// change can carry, each with a sentence naming it.
+/// Refuses fields that change the answer and that the contract cannot carry, each with a
+/// sentence naming it.
 fn refuse_unsupported(object: &Map<String, Value>) -> Result<(), String> {
     let present = |key: &str| object.get(key).is_some_and(|v| !v.is_null());
     if let Some(n) = object.get("n").filter(|n| !n.is_null()) {
@@ -177,7 +243,7 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let (tools, tool_choice) = tools_and_choice(object)?;
-    let request = CompletionRequest {
+    let mut request = CompletionRequest {
         messages: map_messages(messages)?,
         tools,
         tool_choice,
@@ -191,13 +257,20 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
             .get("max_completion_tokens")
             .or_else(|| object.get("max_tokens"))
             .and_then(Value::as_u64),
+        response_format: None,
+        top_p: None,
+        seed: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        parallel_tool_calls: None,
+        reasoning_effort: None,
     };
+    RequestOptions::capture(object).map_err(|(_, why)| why)?.apply(&mut request);
     Ok(ChatRequest {
         model,
         stream,
         include_usage,
         request,
-        passthrough: RequestOptions::capture(object).map_err(|(_, why)| why)?,
     })
 }
 
@@ -852,26 +925,50 @@ mod tests {
     }
 
     #[test]
-    fn options_for_the_contract_change_are_captured() {
+    fn request_options_go_into_the_request() {
         let chat = parse(json!({
             "model": "m",
             "messages": [{"role": "user", "content": "x"}],
-            "response_format": {"type": "json_object"},
-            "top_p": 0.9, "seed": 42, "presence_penalty": 0.5, "frequency_penalty": -0.5,
-            "parallel_tool_calls": false,
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": "answer", "strict": true, "description": "d",
+                "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}},
+            "top_p": 0.5, "seed": 42, "presence_penalty": 0.5, "frequency_penalty": -0.5,
+            "parallel_tool_calls": false, "reasoning_effort": "high",
         }))
         .unwrap();
+        let r = &chat.request;
+        let Some(ResponseFormat::JsonSchema(f)) = &r.response_format else {
+            panic!("{:?}", r.response_format)
+        };
+        assert_eq!((f.name.as_str(), f.strict, f.description.as_deref()), ("answer", Some(true), Some("d")));
         assert_eq!(
-            chat.passthrough,
-            RequestOptions {
-                response_format: Some(json!({"type": "json_object"})),
-                top_p: Some(0.9),
-                seed: Some(42),
-                presence_penalty: Some(0.5),
-                frequency_penalty: Some(-0.5),
-                parallel_tool_calls: Some(false),
-            }
+            serde_json::from_str::<Value>(&f.schema).unwrap(),
+            json!({"type": "object", "properties": {"n": {"type": "integer"}}})
         );
+        assert_eq!((r.top_p, r.seed), (Some(0.5), Some(42)));
+        assert_eq!((r.presence_penalty, r.frequency_penalty), (Some(0.5), Some(-0.5)));
+        assert_eq!(r.parallel_tool_calls, Some(false));
+        assert_eq!(r.reasoning_effort.as_deref(), Some("high"));
+        assert!(r.thinking_allowed);
+
+        let off = parse(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "reasoning_effort": "none", "response_format": {"type": "json_object"}}))
+        .unwrap();
+        assert_eq!(off.request.reasoning_effort, None);
+        assert!(!off.request.thinking_allowed);
+        assert_eq!(off.request.response_format, Some(ResponseFormat::JsonObject));
+
+        for (bad, field) in [
+            (json!({"type": "json_schema"}), "json_schema"),
+            (json!({"type": "json_schema", "json_schema": {"schema": {}}}), "name"),
+            (json!({"type": "json_schema", "json_schema": {"name": "n", "schema": 3}}), "schema"),
+            (json!({"type": "xml"}), "xml"),
+            (json!({}), "type"),
+        ] {
+            let err = parse(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+                "response_format": bad})).unwrap_err();
+            assert!(err.contains("response_format") && err.contains(field), "{err}");
+        }
     }
 
     #[test]
