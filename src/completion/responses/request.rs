@@ -20,7 +20,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
 use crate::catalog::model::Model;
 use crate::completion::image::image_url;
 use crate::completion::request::{
-    bounded_max_tokens, misplaced, not_carried, requested_effort, response_schema,
+    bounded_max_tokens, check_images, misplaced, not_carried, requested_effort, response_schema,
     sampling_json, temperature_json, tool_arguments, tool_choice_str, tool_parameters,
     TEXT_PART_SEPARATOR,
 };
@@ -51,10 +51,13 @@ const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 ///   effort in place of the default level.
 ///
 /// Errors are [`Error::InvalidRequest`]: a tool schema or tool-use input that is not JSON,
-/// content a role cannot carry, an image that is neither a data URL nor PNG/JPEG/GIF/WebP, a
+/// content a role cannot carry, an image the model cannot take (vision, size, media type: see
+/// [`check_images`], as on the other routes) or that is neither a data URL nor
+/// PNG/JPEG/GIF/WebP, a
 /// non-finite temperature or `top_p`, a `seed` or penalty (the Responses API has none), a
 /// response-format schema that is not a JSON object, an effort level the model does not list.
 pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
+    check_images(request, model)?;
     if request.seed.is_some() {
         return Err(not_carried("seed", RESPONSES_API));
     }
@@ -462,6 +465,28 @@ mod tests {
             responses_body(&gpt5(), &system_image),
             Err(Error::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn images_are_checked_against_the_models_vision_as_on_the_other_routes() {
+        let with_image = request(vec![message(
+            MessageRole::User,
+            vec![
+                text("what is this?"),
+                MessageContent::Image(ImageData {
+                    source: PNG_B64.into(),
+                    width: None,
+                    height: None,
+                }),
+            ],
+        )]);
+        assert!(responses_body(&gpt5(), &with_image).is_ok());
+        match responses_body(&plain_model(), &with_image) {
+            Err(Error::InvalidRequest(message)) => {
+                assert!(message.contains("plain does not accept images"), "{message}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]
