@@ -265,22 +265,7 @@ pub fn system(text: &str) -> RequestMessage {
 }
 
 pub fn request(messages: Vec<RequestMessage>) -> CompletionRequest {
-    CompletionRequest {
-        messages,
-        tools: vec![],
-        tool_choice: None,
-        stop_sequences: vec![],
-        temperature: None,
-        thinking_allowed: false,
-        max_tokens: None,
-        response_format: None,
-        top_p: None,
-        seed: None,
-        presence_penalty: None,
-        frequency_penalty: None,
-        parallel_tool_calls: None,
-        reasoning_effort: None,
-    }
+    copilot_host::plain_request(messages)
 }
 
 pub fn tool(name: &str) -> ToolDefinition {

@@ -33,7 +33,7 @@ pub mod build {
     pub use crate::install::devbuild::ensure_component;
 }
 
-pub use contract::api_version;
+pub use contract::{api_version, plain_request};
 pub use contract::host::{Architecture, CredentialError, FileError, LogLevel, Os};
 pub use contract::http_client::{
     ChunkPoll, HttpError, HttpMethod, HttpRequest, HttpResponse, RedirectPolicy,

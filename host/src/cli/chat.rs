@@ -117,20 +117,9 @@ pub fn pick_model(
 /// A request with default options (thinking allowed, no limits).
 pub fn request(messages: Vec<RequestMessage>, tools: Vec<ToolDefinition>) -> CompletionRequest {
     CompletionRequest {
-        messages,
         tools,
-        tool_choice: None,
-        stop_sequences: Vec::new(),
-        temperature: None,
         thinking_allowed: true,
-        max_tokens: None,
-        response_format: None,
-        top_p: None,
-        seed: None,
-        presence_penalty: None,
-        frequency_penalty: None,
-        parallel_tool_calls: None,
-        reasoning_effort: None,
+        ..copilot_host::plain_request(messages)
     }
 }
 
