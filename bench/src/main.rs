@@ -10,6 +10,9 @@
 //! compiled-component cache is per process in memory and only the disk cache survives; the
 //! session-token schedule runs on the host clock (`Clock::advance`), never by sleeping.
 //!
+//! `--only ttfe,long,serve` runs only the named sections (see [`SECTIONS`]), for working on
+//! one figure; the component-size row is always printed.
+//!
 //! The heavy rows (`heavy`): a 10 MiB image request and a 200-message conversation, timed to
 //! the first event against the native client sending the same bytes. The `serve` rows
 //! (`serve_load`): 64 streams started at once through `serve` in a child process
@@ -58,6 +61,40 @@ const IMAGE_LOOP_RUNS: usize = 30;
 const IMAGE_RUNS: usize = 15;
 const CONVERSATION_RUNS: usize = 100;
 
+/// Runs only some sections of the table (for working on one figure): `--only ttfe,serve`.
+const ONLY: &str = "--only";
+/// The sections of the table, in the order they run.
+const SECTIONS: [&str; 8] = [
+    "cold", "ttfe", "long", "image", "conversation", "serve", "memory", "schedule",
+];
+
+/// The sections a run measures.
+struct Sections(Vec<&'static str>);
+
+impl Sections {
+    fn all() -> Sections {
+        Sections(SECTIONS.to_vec())
+    }
+
+    fn parse(list: &str) -> anyhow::Result<Sections> {
+        let mut chosen = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match SECTIONS.iter().find(|s| **s == name) {
+                Some(section) => chosen.push(*section),
+                None => bail!("unknown section {name:?}; the sections are {}", SECTIONS.join(",")),
+            }
+        }
+        if chosen.is_empty() {
+            bail!("name at least one section: {}", SECTIONS.join(","));
+        }
+        Ok(Sections(chosen))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.contains(&name)
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -67,7 +104,15 @@ fn main() -> ExitCode {
         Some(serve_load::SERVE_CHILD) => {
             serve_load::serve_child(args.get(1).map(String::as_str), args.get(2).map(Path::new))
         }
-        _ => run(),
+        Some(ONLY) => match args.get(1) {
+            Some(list) => Sections::parse(list).and_then(|only| run(&only)),
+            None => Err(anyhow::anyhow!("usage: bench {ONLY} {}", SECTIONS.join(","))),
+        },
+        None => run(&Sections::all()),
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown argument {other:?}; bench takes no argument, or {ONLY} {}",
+            SECTIONS.join(",")
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,7 +144,7 @@ fn component() -> anyhow::Result<(PathBuf, &'static str)> {
     Ok((copilot_host::build::ensure_component(&dir)?, "debug build"))
 }
 
-fn run() -> anyhow::Result<()> {
+fn run(only: &Sections) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("bench: this is a debug build of the host; run with --release for real figures");
     }
@@ -108,153 +153,195 @@ fn run() -> anyhow::Result<()> {
     eprintln!("bench: component {} ({kind}, {size} bytes)", wasm.display());
     let mut table = Table::default();
 
-    eprintln!("bench: cold start (two child processes)…");
-    let cold = cold_start(&wasm)?;
-    let native_models = scenario::native_first_models()?;
+    let cold = if only.has("cold") {
+        eprintln!("bench: cold start (two child processes)…");
+        Some((cold_start(&wasm)?, scenario::native_first_models()?))
+    } else {
+        None
+    };
 
-    eprintln!("bench: time to first event ({TTFE_RUNS} streams each side)…");
-    let env = Env::start(&wasm, copilot_sim::SimConfig::default())?;
-    env.warm_up()?;
-    let recorded = env.recorded_chat()?;
-    let mut component_first = Vec::new();
-    let mut native_first = Vec::new();
-    for _ in 0..TTFE_RUNS {
-        env.sim.script_chat(scenario::short_script());
-        component_first.push(env.component_stream()?.first_event);
-        env.sim.script_chat(scenario::short_script());
-        native_first.push(env.native_stream(&recorded)?.first_event);
+    let needs_env = ["ttfe", "long", "image", "conversation"].iter().any(|s| only.has(s));
+    let env = if needs_env {
+        let env = Env::start(&wasm, copilot_sim::SimConfig::default())?;
+        env.warm_up()?;
+        Some(env)
+    } else {
+        None
+    };
+    let mut first = None;
+    let mut long = None;
+    let mut image = None;
+    let mut conversation = None;
+    if let Some(env) = &env {
+        let recorded = env.recorded_chat()?;
+        if only.has("ttfe") {
+            eprintln!("bench: time to first event ({TTFE_RUNS} streams each side)…");
+            let (mut component, mut native) = (Vec::new(), Vec::new());
+            for _ in 0..TTFE_RUNS {
+                env.sim.script_chat(scenario::short_script());
+                component.push(env.component_stream()?.first_event);
+                env.sim.script_chat(scenario::short_script());
+                native.push(env.native_stream(&recorded)?.first_event);
+            }
+            first = Some((component, native));
+        }
+        if only.has("long") {
+            eprintln!("bench: long streams ({LONG_RUNS} × {LONG_EVENTS} events each side)…");
+            let (mut component, mut native) = (Vec::new(), Vec::new());
+            for _ in 0..LONG_RUNS {
+                env.sim.script_chat(scenario::long_script(LONG_EVENTS));
+                component.push(env.component_stream()?);
+                env.sim.script_chat(scenario::long_script(LONG_EVENTS));
+                native.push(env.native_stream(&recorded)?);
+            }
+            long = Some((component, native));
+        }
+        if only.has("image") {
+            eprintln!("bench: a 10 MiB image request ({IMAGE_RUNS} each side)…");
+            image = Some(heavy::measure(env, &heavy::image_request(), IMAGE_RUNS)?);
+        }
+        if only.has("conversation") {
+            eprintln!(
+                "bench: a {}-message conversation ({CONVERSATION_RUNS} each side)…",
+                heavy::CONVERSATION_MESSAGES
+            );
+            conversation = Some(heavy::measure(env, &heavy::conversation_request(), CONVERSATION_RUNS)?);
+        }
     }
-
-    eprintln!("bench: long streams ({LONG_RUNS} × {LONG_EVENTS} events each side)…");
-    let mut component_long = Vec::new();
-    let mut native_long = Vec::new();
-    for _ in 0..LONG_RUNS {
-        env.sim.script_chat(scenario::long_script(LONG_EVENTS));
-        component_long.push(env.component_stream()?);
-        env.sim.script_chat(scenario::long_script(LONG_EVENTS));
-        native_long.push(env.native_stream(&recorded)?);
-    }
-
-    eprintln!("bench: a 10 MiB image request ({IMAGE_RUNS} each side)…");
-    let image = heavy::measure(&env, &heavy::image_request(), IMAGE_RUNS)?;
-    eprintln!(
-        "bench: a {}-message conversation ({CONVERSATION_RUNS} each side)…",
-        heavy::CONVERSATION_MESSAGES
-    );
-    let conversation = heavy::measure(&env, &heavy::conversation_request(), CONVERSATION_RUNS)?;
     drop(env);
 
-    eprintln!("bench: serve, {} concurrent streams…", serve_load::STREAMS);
-    let serve = serve_load::measure(&wasm)?;
-
-    eprintln!("bench: memory over {MEMORY_STREAMS} streams…");
-    let memory = memory_over_streams(&wasm)?;
-    eprintln!("bench: session-token schedule…");
-    let schedule = token_schedule(&wasm)?;
-
-    let ttfe = median(&component_first);
-    let ttfe_floor = median(&native_first);
-    table.push(Row::duration(
-        "time to first event",
-        ttfe,
-        ttfe_floor,
-        "native ureq + SSE read",
-        "< +50 µs",
-        Duration::from_micros(50),
-    ));
-    let per_event = median_per_event(&component_long);
-    let per_event_floor = median_per_event(&native_long);
-    table.push(Row::duration(
-        "per-event cost",
-        per_event,
-        per_event_floor,
-        "native ureq + SSE read",
-        "< +0.5 µs",
-        Duration::from_nanos(500),
-    ));
-    let rate = events_per_sec(per_event);
-    table.push(Row::plain(
-        "events/s through the component",
-        format!("{rate:.0}"),
-        format!("{:.0}", events_per_sec(per_event_floor)),
-        "native ureq + SSE read",
-        "> 100,000",
-        rate > 100_000.0,
-    ));
-    table.push(Row::duration(
-        &format!(
-            "time to first event, {:.0} MiB image request",
-            image.body_bytes as f64 / MIB
-        ),
-        median(&image.component),
-        median(&image.native),
-        "native ureq sending the same bytes",
-        "< +30 ms",
-        Duration::from_millis(30),
-    ));
-    table.push(Row::duration(
-        &format!(
-            "time to first event, {}-message conversation",
-            heavy::CONVERSATION_MESSAGES
-        ),
-        median(&conversation.component),
-        median(&conversation.native),
-        "native ureq sending the same bytes",
-        "-",
-        Duration::MAX,
-    ));
-    let streams = serve_load::STREAMS;
-    table.push(Row::duration(
-        &format!("serve: time to first event, p50 of {streams} at once"),
-        serve_load::quantile(&serve.concurrent, 0.5),
-        serve_load::quantile(&serve.single, 0.5),
-        "p50, one stream at a time",
-        "-",
-        Duration::MAX,
-    ));
-    table.push(Row::duration(
-        &format!("serve: time to first event, p99 of {streams} at once"),
-        serve_load::quantile(&serve.concurrent, 0.99),
-        serve_load::quantile(&serve.single, 0.99),
-        "p99, one stream at a time",
-        "< +5 ms",
-        Duration::from_millis(5),
-    ));
-    let mib = |bytes: Option<u64>| {
-        bytes.map_or("n/a".to_string(), |b| format!("{:.1} MiB", b as f64 / MIB))
+    let serve = if only.has("serve") {
+        eprintln!("bench: serve, {} concurrent streams…", serve_load::STREAMS);
+        Some(serve_load::measure(&wasm)?)
+    } else {
+        None
     };
-    table.push(Row::plain(
-        &format!("serve: RSS, peak under {streams} streams"),
-        mib(serve.peak_rss),
-        mib(serve.idle_rss),
-        &format!("serve after {} single streams", serve_load::SINGLE_RUNS),
-        "-",
-        true,
-    ));
-    table.push(Row::plain(
-        "load, no compiled cache",
-        ms(cold.uncached_load),
-        ms(cold.cached_load),
-        "load from the disk cache",
-        "-",
-        true,
-    ));
-    table.push(Row::plain(
-        "load, compiled cache on disk",
-        ms(cold.cached_load),
-        "-".into(),
-        "",
-        "-",
-        true,
-    ));
-    table.push(Row::plain(
-        "first models call (exchange + /models)",
-        ms(cold.first_models),
-        ms(native_models),
-        "native exchange + /models",
-        "-",
-        true,
-    ));
+    let memory = if only.has("memory") {
+        eprintln!("bench: memory over {MEMORY_STREAMS} streams…");
+        Some(memory_over_streams(&wasm)?)
+    } else {
+        None
+    };
+    let schedule = if only.has("schedule") {
+        eprintln!("bench: session-token schedule…");
+        Some(token_schedule(&wasm)?)
+    } else {
+        None
+    };
+
+    if let Some((component, native)) = &first {
+        table.push(Row::duration(
+            "time to first event",
+            median(component),
+            median(native),
+            "native ureq + SSE read",
+            "< +50 µs",
+            Duration::from_micros(50),
+        ));
+    }
+    if let Some((component, native)) = &long {
+        let per_event = median_per_event(component);
+        let per_event_floor = median_per_event(native);
+        table.push(Row::duration(
+            "per-event cost",
+            per_event,
+            per_event_floor,
+            "native ureq + SSE read",
+            "< +0.5 µs",
+            Duration::from_nanos(500),
+        ));
+        let rate = events_per_sec(per_event);
+        table.push(Row::plain(
+            "events/s through the component",
+            format!("{rate:.0}"),
+            format!("{:.0}", events_per_sec(per_event_floor)),
+            "native ureq + SSE read",
+            "> 100,000",
+            rate > 100_000.0,
+        ));
+    }
+    if let Some(image) = &image {
+        table.push(Row::duration(
+            &format!(
+                "time to first event, {:.0} MiB image request",
+                image.body_bytes as f64 / MIB
+            ),
+            median(&image.component),
+            median(&image.native),
+            "native ureq sending the same bytes",
+            "< +30 ms",
+            Duration::from_millis(30),
+        ));
+    }
+    if let Some(conversation) = &conversation {
+        table.push(Row::duration(
+            &format!(
+                "time to first event, {}-message conversation",
+                heavy::CONVERSATION_MESSAGES
+            ),
+            median(&conversation.component),
+            median(&conversation.native),
+            "native ureq sending the same bytes",
+            "-",
+            Duration::MAX,
+        ));
+    }
+    if let Some(serve) = &serve {
+        let streams = serve_load::STREAMS;
+        table.push(Row::duration(
+            &format!("serve: time to first event, p50 of {streams} at once"),
+            serve_load::quantile(&serve.concurrent, 0.5),
+            serve_load::quantile(&serve.single, 0.5),
+            "p50, one stream at a time",
+            "-",
+            Duration::MAX,
+        ));
+        table.push(Row::duration(
+            &format!("serve: time to first event, p99 of {streams} at once"),
+            serve_load::quantile(&serve.concurrent, 0.99),
+            serve_load::quantile(&serve.single, 0.99),
+            "p99, one stream at a time",
+            "< +5 ms",
+            Duration::from_millis(5),
+        ));
+        let mib = |bytes: Option<u64>| {
+            bytes.map_or("n/a".to_string(), |b| format!("{:.1} MiB", b as f64 / MIB))
+        };
+        table.push(Row::plain(
+            &format!("serve: RSS, peak under {streams} streams"),
+            mib(serve.peak_rss),
+            mib(serve.idle_rss),
+            &format!("serve after {} single streams", serve_load::SINGLE_RUNS),
+            "-",
+            true,
+        ));
+    }
+    if let Some((cold, native_models)) = &cold {
+        table.push(Row::plain(
+            "load, no compiled cache",
+            ms(cold.uncached_load),
+            ms(cold.cached_load),
+            "load from the disk cache",
+            "-",
+            true,
+        ));
+        table.push(Row::plain(
+            "load, compiled cache on disk",
+            ms(cold.cached_load),
+            "-".into(),
+            "",
+            "-",
+            true,
+        ));
+        table.push(Row::plain(
+            "first models call (exchange + /models)",
+            ms(cold.first_models),
+            ms(*native_models),
+            "native exchange + /models",
+            "-",
+            true,
+        ));
+    }
     table.push(Row::plain(
         &format!("component size ({kind})"),
         format!("{:.2} MiB", size as f64 / MIB),
@@ -263,28 +350,32 @@ fn run() -> anyhow::Result<()> {
         "< 1 MiB",
         (size as f64) < MIB,
     ));
-    table.push(Row::plain(
-        &format!("guest memory after {MEMORY_STREAMS} streams"),
-        format!("{:.2} MiB", memory.after_all as f64 / MIB),
-        format!("{:.2} MiB", memory.after_warm_up as f64 / MIB),
-        &format!(
-            "after the first {MEMORY_WARM_UP} (at load {:.2} MiB)",
-            memory.at_load as f64 / MIB
-        ),
-        "flat",
-        memory.after_all == memory.after_warm_up,
-    ));
-    table.push(Row::plain(
-        &format!("exchanges, {SCHEDULE_REQUESTS} requests over 2 h (TTL 30 min)"),
-        schedule.exchanges.to_string(),
-        schedule.minimum.to_string(),
-        &format!(
-            "minimum honouring refresh_in ({} if used to expiry)",
-            schedule.minimum_at_expiry
-        ),
-        "= minimum",
-        schedule.exchanges == schedule.minimum,
-    ));
+    if let Some(memory) = &memory {
+        table.push(Row::plain(
+            &format!("guest memory after {MEMORY_STREAMS} streams"),
+            format!("{:.2} MiB", memory.after_all as f64 / MIB),
+            format!("{:.2} MiB", memory.after_warm_up as f64 / MIB),
+            &format!(
+                "after the first {MEMORY_WARM_UP} (at load {:.2} MiB)",
+                memory.at_load as f64 / MIB
+            ),
+            "flat",
+            memory.after_all == memory.after_warm_up,
+        ));
+    }
+    if let Some(schedule) = &schedule {
+        table.push(Row::plain(
+            &format!("exchanges, {SCHEDULE_REQUESTS} requests over 2 h (TTL 30 min)"),
+            schedule.exchanges.to_string(),
+            schedule.minimum.to_string(),
+            &format!(
+                "minimum honouring refresh_in ({} if used to expiry)",
+                schedule.minimum_at_expiry
+            ),
+            "= minimum",
+            schedule.exchanges == schedule.minimum,
+        ));
+    }
     print!("{}", table.render());
     println!(
         "component: {} ({kind}); host: {} build; events per long stream: {LONG_EVENTS}",
@@ -504,6 +595,16 @@ mod tests {
         assert_eq!(minimum_exchanges(&times, 1500), 5);
         assert_eq!(minimum_exchanges(&times, 1800), 4);
         assert_eq!(minimum_exchanges(&[], 1800), 0);
+    }
+
+    #[test]
+    fn sections_are_named_from_the_list_and_unknown_names_are_refused() {
+        let only = Sections::parse("ttfe, serve").expect("known names");
+        assert!(only.has("ttfe") && only.has("serve") && !only.has("image"));
+        let error = Sections::parse("ttfe,imag").err().expect("a typo is refused");
+        assert!(error.to_string().contains("\"imag\""), "{error}");
+        assert!(Sections::parse(" , ").is_err());
+        assert!(SECTIONS.iter().all(|s| Sections::all().has(s)));
     }
 
     #[test]
