@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use copilot_chat_tests::*;
 use copilot_host::ProviderError;
@@ -29,6 +30,9 @@ const EXPIRED_REQUESTS: usize = 16;
 /// a timeout after it. Only a bound: the other stream and the `models` call on loopback finish
 /// long before, and the test asserts their order, not their speed.
 const STALL_TIMEOUT_SECS: u64 = 5;
+/// The safety net of the wake-up test: long enough that a stream woken by nothing but its
+/// safety net shows in its count of quiet waits.
+const LONG_SAFETY_NET: Duration = Duration::from_secs(10);
 /// Past the simulator's token lifetime (1,800 s), so any refresh rule must exchange again.
 const PAST_EXPIRY_SECS: u64 = 1800 + 120;
 
@@ -103,6 +107,44 @@ fn streams_from_several_threads_all_complete_on_one_instance() {
     );
     assert_eq!(h.count(CHAT), THREADS * STREAMS_PER_THREAD);
     assert_eq!(h.count(TOKEN), 1, "one exchange shared by every thread");
+}
+
+#[test]
+fn each_pending_stream_is_woken_by_its_own_answer_not_by_the_safety_net() {
+    // Every stream's first poll finds its headers not yet there, so each waits at least
+    // once; the bytes of its own answer must end every wait. A wake-up that went to the wrong
+    // signal (another stream's, or none) would end the wait only at the 10 s safety net and
+    // be counted.
+    let h = Harness::with(Setup {
+        poll_safety_net: Some(LONG_SAFETY_NET),
+        ..Setup::default()
+    });
+    assert!(!h.model_ids().is_empty());
+    let quiet = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (h, quiet) = (&h, &quiet);
+            scope.spawn(move || {
+                for s in 0..STREAMS_PER_THREAD {
+                    let mut stream = h
+                        .ext
+                        .stream(PROVIDER, MODEL, request(vec![user(&format!("thread {t} stream {s}"))]))
+                        .expect("no trap")
+                        .expect("the stream starts");
+                    let mut text = String::new();
+                    while let Some(event) = stream.next_event().expect("no host failure") {
+                        if let CompletionEvent::Text(t) = event.expect("no provider error") {
+                            text.push_str(&t);
+                        }
+                    }
+                    assert!(!text.is_empty(), "thread {t} stream {s} streamed no text");
+                    quiet.fetch_add(stream.quiet_waits() as usize, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(quiet.load(Ordering::SeqCst), 0, "waits that only the safety net ended");
+    assert_eq!(h.count(CHAT), THREADS * STREAMS_PER_THREAD);
 }
 
 #[test]

@@ -148,6 +148,8 @@ pub struct Setup {
     /// Put `apps.json` in the default place (`$HOME/.config/github-copilot`, with `HOME` the
     /// test's config dir) instead of passing the config dir explicitly.
     pub default_config_dir: bool,
+    /// How long a pending stream waits without news, when not the host's default.
+    pub poll_safety_net: Option<std::time::Duration>,
 }
 
 impl Default for Setup {
@@ -162,6 +164,7 @@ impl Default for Setup {
             start_at: None,
             max_guest_memory_bytes: None,
             default_config_dir: false,
+            poll_safety_net: None,
         }
     }
 }
@@ -205,6 +208,9 @@ impl Harness {
         opts.log = LogSink::Capture;
         if let Some(cap) = setup.max_guest_memory_bytes {
             opts.max_guest_memory_bytes = cap;
+        }
+        if let Some(wait) = setup.poll_safety_net {
+            opts.poll_safety_net = wait;
         }
         let ext = Extension::load(opts).expect("load the extension");
         Harness { sim, ext, clock, config_dir }

@@ -51,6 +51,7 @@ pub use runtime::clock::Clock;
 pub use runtime::{
     limits, precompile, CompletionStream, Extension, GuestFailure, HostOptions,
     DEFAULT_CALL_DEADLINE, DEFAULT_HTTP_TIMEOUT, MAX_LOG_LINES_PER_CALL, MAX_REQUESTS_PER_CALL,
+    READINESS_SAFETY_NET,
 };
 pub use sandbox::capabilities::EnvSource;
 pub use sandbox::credentials::CredentialStore;

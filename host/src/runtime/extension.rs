@@ -75,11 +75,10 @@ impl Extension {
         let component = crate::runtime::component::compile(&engine, &wasm, &log)
             .with_context(|| format!("cannot load {}", component_path.display()))?;
 
-        let readiness = Readiness::new();
         let http = HttpClient::new(
             grants.clone(),
             opts.http_timeout,
-            readiness.clone(),
+            Readiness::new(),
             log.clone(),
         );
         let context = HostContext {
@@ -103,9 +102,10 @@ impl Extension {
             max_memory: opts.max_guest_memory_bytes,
             meter: Arc::new(MemoryMeter::default()),
             deadline: opts.call_deadline,
+            poll_safety_net: opts.poll_safety_net,
         };
         let first = spawner.spawn()?;
-        let shared = Shared::new(first, spawner, readiness, log.clone());
+        let shared = Shared::new(first, spawner, log.clone());
         Ok(Extension {
             shared: Arc::new(shared),
             manifest,
@@ -285,12 +285,16 @@ impl Extension {
         request: CompletionRequest,
     ) -> anyhow::Result<Result<CompletionStream, ProviderError>> {
         check_request_size(&request)?;
-        let (started, generation) =
-            self.shared
-                .call_at("llm-stream-completion-start", None, |e, s| {
-                    e.call_llm_stream_completion_start(s, provider, model, &request)
-                })?;
-        Ok(started.map(|id| CompletionStream::new(self.shared.clone(), id, generation)))
+        // The stream's own signal exists before `start`, which opens the request: its
+        // headers may arrive before the first poll.
+        let signal = Readiness::new();
+        let (started, generation) = self.shared.call_at(
+            "llm-stream-completion-start",
+            None,
+            Some(&signal),
+            |e, s| e.call_llm_stream_completion_start(s, provider, model, &request),
+        )?;
+        Ok(started.map(|id| CompletionStream::new(self.shared.clone(), id, generation, signal)))
     }
 
     /// One raw `llm-stream-completion-poll` call by stream id (for hosts that manage ids

@@ -25,7 +25,7 @@ use crate::runtime::deadline::CallTimer;
 use crate::runtime::limits::{GuestLimiter, MemoryMeter};
 use crate::sandbox::capabilities::{EnvSource, Grants};
 use crate::sandbox::credentials::CredentialStore;
-use crate::sandbox::http::{HttpClient, HttpStream};
+use crate::sandbox::http::{HttpClient, HttpStream, Readiness};
 
 /// The log source name of lines the guest writes.
 const GUEST_SOURCE: &str = "guest";
@@ -63,6 +63,9 @@ pub(crate) struct HostState {
     /// Log lines and HTTP requests of the export call in progress.
     log_lines: u32,
     requests: u32,
+    /// The signal of the completion stream the export call in progress starts or polls: the
+    /// HTTP streams that call opens or looks at wake that completion stream, and no other.
+    listener: Option<Readiness>,
 }
 
 impl HostState {
@@ -80,13 +83,24 @@ impl HostState {
             timer: CallTimer::default(),
             log_lines: 0,
             requests: 0,
+            listener: None,
         }
     }
 
-    /// Resets the per-call budgets before an export call.
-    pub(crate) fn begin_call(&mut self) {
+    /// Resets the per-call budgets before an export call; `listener` is the signal of the
+    /// completion stream the call works for, if it works for one.
+    pub(crate) fn begin_call(&mut self, listener: Option<&Readiness>) {
         self.log_lines = 0;
         self.requests = 0;
+        self.listener = listener.cloned();
+    }
+
+    /// Points `stream`'s news at the completion stream of the call in progress, before the
+    /// guest looks at it (news that lands after the look then still wakes that stream).
+    fn listen_to(&self, stream: &HttpStream) {
+        if let Some(listener) = &self.listener {
+            stream.listen(listener);
+        }
     }
 
     /// Runs `f`, a host step that may wait on the network or the disk; the wait does not
@@ -199,7 +213,10 @@ impl http_client::Host for HostState {
         request: HttpRequest,
     ) -> Result<Resource<HttpResponseStream>, HttpError> {
         self.count_request()?;
-        let stream = self.ctx.http.fetch_stream(request)?;
+        let stream = self
+            .ctx
+            .http
+            .fetch_stream_waking(request, self.listener.as_ref())?;
         self.table
             .push(stream)
             .map(|entry| Resource::new_own(entry.rep()))
@@ -210,7 +227,13 @@ impl http_client::Host for HostState {
 impl HostHttpResponseStream for HostState {
     fn ready(&mut self, stream: Resource<HttpResponseStream>) -> bool {
         // A lost handle has nothing to wait for: `status` answers 0 at once for it.
-        self.table.get(&entry(&stream)).map(|s| s.ready()).unwrap_or(true)
+        match self.table.get(&entry(&stream)) {
+            Ok(stream) => {
+                self.listen_to(stream);
+                stream.ready()
+            }
+            Err(_) => true,
+        }
     }
 
     fn status(&mut self, stream: Resource<HttpResponseStream>) -> u16 {
@@ -244,10 +267,12 @@ impl HostHttpResponseStream for HostState {
         &mut self,
         stream: Resource<HttpResponseStream>,
     ) -> Result<ChunkPoll, HttpError> {
-        self.table
-            .get_mut(&entry(&stream))
-            .map_err(lost_stream)?
-            .poll_chunk()
+        let listener = self.listener.clone();
+        let stream = self.table.get_mut(&entry(&stream)).map_err(lost_stream)?;
+        if let Some(listener) = &listener {
+            stream.listen(listener);
+        }
+        stream.poll_chunk()
     }
 
     fn drop(&mut self, stream: Resource<HttpResponseStream>) -> wasmtime::Result<()> {

@@ -1,6 +1,5 @@
 //! The live instance behind an [`Extension`](crate::Extension): its `Store` and exports
-//! behind one lock, the readiness signal its HTTP streams raise, and its replacement after a
-//! failure.
+//! behind one lock, and its replacement after a failure.
 //!
 //! Design decision: every export call goes through [`Shared::call`], which takes the lock for
 //! that one call only. A call that fails on the host side (a trap, the memory cap, the per-call
@@ -38,6 +37,8 @@ pub(crate) struct Spawner {
     pub max_memory: usize,
     pub meter: Arc<MemoryMeter>,
     pub deadline: Duration,
+    /// See [`crate::HostOptions::poll_safety_net`].
+    pub poll_safety_net: Duration,
 }
 
 impl Spawner {
@@ -54,7 +55,7 @@ impl Spawner {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|ctx| deadline::on_epoch(&ctx.data().timer));
-        begin_call(&mut store, self.deadline);
+        begin_call(&mut store, self.deadline, None);
         let exports = Exports::instantiate(&mut store, &self.component, &self.linker).map_err(|e| {
             anyhow::anyhow!(
                 "the component does not fit this host's contract (wit/) or failed to start: {}; rebuild it against this version",
@@ -86,7 +87,6 @@ struct Slot {
 pub(crate) struct Shared {
     slot: Mutex<Slot>,
     spawner: Spawner,
-    pub(crate) readiness: Readiness,
     /// How many instances were discarded so far (also the current generation).
     restarts: AtomicU64,
     log: Logger,
@@ -94,17 +94,21 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The shared part of an extension whose first instance is `first`.
-    pub(crate) fn new(first: Live, spawner: Spawner, readiness: Readiness, log: Logger) -> Shared {
+    pub(crate) fn new(first: Live, spawner: Spawner, log: Logger) -> Shared {
         Shared {
             slot: Mutex::new(Slot {
                 live: Some(first),
                 generation: 0,
             }),
             spawner,
-            readiness,
             restarts: AtomicU64::new(0),
             log,
         }
+    }
+
+    /// How long a pending stream waits without news (see [`crate::HostOptions::poll_safety_net`]).
+    pub(crate) fn poll_safety_net(&self) -> Duration {
+        self.spawner.poll_safety_net
     }
 
     /// The linear-memory meter of the current instance (read without the instance lock).
@@ -123,15 +127,17 @@ impl Shared {
         export: &str,
         f: impl FnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<R> {
-        self.call_at(export, None, f).map(|(r, _)| r)
+        self.call_at(export, None, None, f).map(|(r, _)| r)
     }
 
     /// Like [`Shared::call`], but only on instance `generation` when one is given (a stream's
-    /// own instance); answers the generation the call ran on.
+    /// own instance), with the HTTP streams the call opens or looks at waking `listener` (a
+    /// completion stream's signal); answers the generation the call ran on.
     pub(crate) fn call_at<R>(
         &self,
         export: &str,
         generation: Option<u64>,
+        listener: Option<&Readiness>,
         f: impl FnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> anyhow::Result<(R, u64)> {
         let mut slot = self.lock();
@@ -147,7 +153,7 @@ impl Shared {
         }
         let current = slot.generation;
         let live = slot.live.as_mut().expect("an instance was just ensured");
-        begin_call(&mut live.store, self.spawner.deadline);
+        begin_call(&mut live.store, self.spawner.deadline, listener);
         let result = f(&live.exports, &mut live.store);
         live.stderr.flush_to(&self.log, result.is_err());
         match result {
@@ -186,8 +192,8 @@ impl Shared {
         slot.live = None;
         slot.generation += 1;
         self.restarts.fetch_add(1, Ordering::Relaxed);
-        // Wake every waiting stream so it notices its instance is gone.
-        self.readiness.notify();
+        // Dropping the instance dropped its HTTP streams, and each woke whoever waited on it,
+        // so a waiting completion stream looks again and finds its instance gone.
     }
 
     /// Whether instance `generation` is still the live one.
@@ -197,9 +203,9 @@ impl Shared {
 }
 
 /// Arms the per-call deadline and resets the per-call budgets before an export call.
-fn begin_call(store: &mut Store<HostState>, limit: Duration) {
+fn begin_call(store: &mut Store<HostState>, limit: Duration, listener: Option<&Readiness>) {
     let (timer, ticks) = deadline::start(limit);
     store.data_mut().timer = timer;
-    store.data_mut().begin_call();
+    store.data_mut().begin_call(listener);
     store.set_epoch_deadline(ticks);
 }

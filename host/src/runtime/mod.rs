@@ -34,4 +34,4 @@ pub use extension::Extension;
 pub use failure::GuestFailure;
 pub use imports::{MAX_LOG_LINES_PER_CALL, MAX_REQUESTS_PER_CALL};
 pub use options::{HostOptions, DEFAULT_HTTP_TIMEOUT};
-pub use stream::CompletionStream;
+pub use stream::{CompletionStream, READINESS_SAFETY_NET};

@@ -14,6 +14,7 @@ use crate::log::LogSink;
 use crate::runtime::clock::Clock;
 use crate::runtime::deadline::DEFAULT_CALL_DEADLINE;
 use crate::runtime::limits::MAX_GUEST_MEMORY_BYTES;
+use crate::runtime::stream::READINESS_SAFETY_NET;
 use crate::sandbox::capabilities::{EnvSource, SETTING_COPILOT_CONFIG_DIR, SETTING_GITHUB_API_URL};
 use crate::sandbox::credentials::CredentialStore;
 
@@ -60,6 +61,11 @@ pub struct HostOptions {
     /// The most linear memory one instance may hold; past it the call fails with
     /// [`crate::GuestFailure::OutOfMemory`] and the instance is replaced.
     pub max_guest_memory_bytes: usize,
+    /// The longest a pending completion stream waits for news before it polls the guest
+    /// again anyway ([`crate::READINESS_SAFETY_NET`] by default). Its HTTP streams
+    /// wake it as soon as bytes arrive; this only bounds waits for news that comes from
+    /// nowhere else (the end of a retry's pause).
+    pub poll_safety_net: Duration,
 }
 
 /// Settings are shown redacted; env values and credentials never.
@@ -81,6 +87,7 @@ impl std::fmt::Debug for HostOptions {
             .field("allow_browser", &self.allow_browser)
             .field("call_deadline", &self.call_deadline)
             .field("max_guest_memory_bytes", &self.max_guest_memory_bytes)
+            .field("poll_safety_net", &self.poll_safety_net)
             .finish()
     }
 }
@@ -107,6 +114,7 @@ impl HostOptions {
             allow_browser: false,
             call_deadline: DEFAULT_CALL_DEADLINE,
             max_guest_memory_bytes: MAX_GUEST_MEMORY_BYTES,
+            poll_safety_net: READINESS_SAFETY_NET,
         }
     }
 

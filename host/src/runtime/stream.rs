@@ -1,10 +1,13 @@
 //! A completion stream driven by non-blocking polls.
 //!
 //! Design decision: each step takes the instance lock only for one `llm-stream-completion-poll`
-//! call. On `pending` the lock is released and the stream waits on the shared readiness signal
-//! that HTTP reader threads raise when bytes arrive (with a short timeout as a safety net, in
-//! case readiness came from somewhere that does not signal). So many streams, and model
-//! calls, interleave on one instance, and a stalled stream blocks nobody but its reader.
+//! call. On `pending` the lock is released and the stream waits on its own readiness signal,
+//! which the HTTP streams its `start` and polls opened or looked at raise when their headers or
+//! bytes arrive (with a short timeout as a safety net, for news that does not come from an
+//! HTTP stream, such as the end of a retry's wait). So many streams, and model calls,
+//! interleave on one instance, a stalled stream blocks nobody but its reader, and one
+//! stream's bytes wake that stream alone: with one signal shared by all, every chunk woke
+//! every waiting stream, and each polled the guest under the one lock for nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +17,7 @@ use crate::contract::llm_provider::{
 };
 use crate::runtime::failure::GuestFailure;
 use crate::runtime::instance::Shared;
+use crate::sandbox::http::Readiness;
 
 /// The longest a `pending` stream sleeps without a readiness signal before polling again.
 pub const READINESS_SAFETY_NET: Duration = Duration::from_millis(25);
@@ -27,16 +31,27 @@ pub struct CompletionStream {
     id: String,
     /// The instance the stream lives in: if it is replaced, the stream ends with an error.
     generation: u64,
+    /// Raised by the HTTP streams this completion reads.
+    signal: Readiness,
+    /// Waits that ran the whole safety net without news.
+    quiet_waits: u64,
     finished: bool,
     host_error: Option<String>,
 }
 
 impl CompletionStream {
-    pub(crate) fn new(shared: Arc<Shared>, id: String, generation: u64) -> CompletionStream {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        id: String,
+        generation: u64,
+        signal: Readiness,
+    ) -> CompletionStream {
         CompletionStream {
             shared,
             id,
             generation,
+            signal,
+            quiet_waits: 0,
             finished: false,
             host_error: None,
         }
@@ -50,6 +65,14 @@ impl CompletionStream {
     /// Whether the stream has ended (finished, failed, or closed).
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    /// How many times the stream, pending, waited the whole
+    /// [`crate::HostOptions::poll_safety_net`] without being woken: 0 for a stream whose
+    /// answer kept arriving (its HTTP stream wakes it), more while a server is slow or a
+    /// retry pauses.
+    pub fn quiet_waits(&self) -> u64 {
+        self.quiet_waits
     }
 
     /// The host failure that ended the stream, if one did.
@@ -67,20 +90,25 @@ impl CompletionStream {
             }
             // Read the generation before polling, so a chunk that lands between the poll and
             // the wait still wakes us.
-            let seen = self.shared.readiness.generation();
+            let seen = self.signal.generation();
             let id = self.id.as_str();
             let step = self
                 .shared
-                .call_at("llm-stream-completion-poll", Some(self.generation), |e, s| {
-                    e.call_llm_stream_completion_poll(s, id)
-                })
+                .call_at(
+                    "llm-stream-completion-poll",
+                    Some(self.generation),
+                    Some(&self.signal),
+                    |e, s| e.call_llm_stream_completion_poll(s, id),
+                )
                 .map(|(step, _)| step);
             match step {
                 Ok(Ok(StreamPoll::Event(event))) => return Ok(Some(Ok(event))),
-                Ok(Ok(StreamPoll::Pending)) => self
-                    .shared
-                    .readiness
-                    .wait_for_change(seen, READINESS_SAFETY_NET),
+                Ok(Ok(StreamPoll::Pending)) => {
+                    let safety_net = self.shared.poll_safety_net();
+                    if !self.signal.wait_for_change(seen, safety_net) {
+                        self.quiet_waits += 1;
+                    }
+                }
                 Ok(Ok(StreamPoll::Finished)) => {
                     self.finished = true;
                     return Ok(None);
@@ -111,9 +139,12 @@ impl CompletionStream {
         let id = self.id.as_str();
         let closed = self
             .shared
-            .call_at("llm-stream-completion-close", Some(self.generation), |e, s| {
-                e.call_llm_stream_completion_close(s, id)
-            });
+            .call_at(
+                "llm-stream-completion-close",
+                Some(self.generation),
+                None,
+                |e, s| e.call_llm_stream_completion_close(s, id),
+            );
         match closed {
             Ok((closed, _)) => Ok(closed),
             // Its instance, and so its state, is already gone: closing it is done.

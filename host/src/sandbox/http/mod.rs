@@ -9,8 +9,12 @@
 //!   and returns at once, so a server that stalls before its headers holds up nobody but that
 //!   thread (the guest asks `ready` instead of blocking on `status` under the instance lock).
 //!   The same thread then reads the body into a small bounded channel; the headers' arrival
-//!   and each chunk bump a shared [`Readiness`] so a host driving many streams with `poll`
-//!   sleeps until something arrived instead of spinning. A request that fails before its
+//!   and each chunk bump the [`Readiness`] of whoever reads that stream, so a host driving
+//!   many streams with `poll` sleeps until something arrived instead of spinning, and one
+//!   stream's bytes wake only the one waiter that reads it (a shared signal woke every
+//!   waiting stream on any stream's news, each then polling the guest for nothing). A stream
+//!   starts with the signal it was opened for (or the client's) and is re-pointed with
+//!   [`HttpStream::listen`] when another reader polls it. A request that fails before its
 //!   headers puts its typed error into the channel (the next read returns it) and reports
 //!   status 0. Dropping the stream drops the receiver; the thread exits on its next send, at
 //!   the end of the body, or when the per-read timeout notices a stall.
@@ -48,6 +52,9 @@ const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authori
 const BODY_HEADERS: [&str; 3] = ["content-type", "content-length", "content-encoding"];
 
 /// A generation counter that reader threads bump and pollers wait on.
+///
+/// Clones share the counter: a waiter reads [`Readiness::generation`] before it looks for
+/// news and waits for a change after, so news that lands in between still wakes it.
 #[derive(Clone, Default)]
 pub struct Readiness {
     inner: Arc<(Mutex<u64>, Condvar)>,
@@ -73,11 +80,48 @@ impl Readiness {
         condvar.notify_all();
     }
 
-    /// Waits until the generation differs from `seen`, or `timeout` passes.
-    pub fn wait_for_change(&self, seen: u64, timeout: Duration) {
+    /// Waits until the generation differs from `seen`, or `timeout` passes; whether it
+    /// changed.
+    pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> bool {
         let (lock, condvar) = &*self.inner;
-        if let Ok(guard) = lock.lock() {
-            let _ = condvar.wait_timeout_while(guard, timeout, |generation| *generation == seen);
+        match lock.lock() {
+            Ok(guard) => condvar
+                .wait_timeout_while(guard, timeout, |generation| *generation == seen)
+                .map(|(generation, _)| *generation != seen)
+                .unwrap_or(true),
+            Err(_) => true,
+        }
+    }
+
+    /// Whether `other` is a clone of this signal.
+    pub fn same_as(&self, other: &Readiness) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// The signal one streamed response raises: shared by the stream and its reader thread, and
+/// re-pointed when a different waiter starts reading the stream.
+#[derive(Clone)]
+struct Listener(Arc<Mutex<Readiness>>);
+
+impl Listener {
+    fn new(readiness: Readiness) -> Listener {
+        Listener(Arc::new(Mutex::new(readiness)))
+    }
+
+    /// Raises the current listener's signal.
+    fn notify(&self) {
+        if let Ok(readiness) = self.0.lock() {
+            readiness.notify();
+        }
+    }
+
+    /// Makes `readiness` the signal raised from now on (a no-op when it already is).
+    fn point_at(&self, readiness: &Readiness) {
+        if let Ok(mut current) = self.0.lock() {
+            if !current.same_as(readiness) {
+                *current = readiness.clone();
+            }
         }
     }
 }
@@ -173,8 +217,19 @@ impl HttpClient {
     /// Sends a request from a thread of its own and returns at once: the status and headers
     /// become known later ([`HttpStream::ready`]). A host the grants do not allow is refused
     /// here, before any I/O; every later failure (refused connection, timeout before the
-    /// headers, a redirect to a denied host) is the stream's first read error.
+    /// headers, a redirect to a denied host) is the stream's first read error. The stream's
+    /// news raises the client's own signal until [`HttpStream::listen`] points it elsewhere.
     pub fn fetch_stream(&self, request: HttpRequest) -> Result<HttpStream, HttpError> {
+        self.fetch_stream_waking(request, None)
+    }
+
+    /// [`HttpClient::fetch_stream`], raising `listener` (when given) from the start: the
+    /// headers may arrive before whoever opened the stream first looks at it.
+    pub fn fetch_stream_waking(
+        &self,
+        request: HttpRequest,
+        listener: Option<&Readiness>,
+    ) -> Result<HttpStream, HttpError> {
         self.check_grant(&request.url)?;
         let slot = StreamSlot::take(&self.open_streams).ok_or_else(|| {
             HttpError::Other(format!(
@@ -183,24 +238,32 @@ impl HttpClient {
         })?;
         let (tx, rx) = mpsc::sync_channel(CHANNEL_CHUNKS);
         let head = Arc::new(HeadCell::default());
-        let (client, cell) = (self.clone(), head.clone());
+        let listener = Listener::new(listener.unwrap_or(&self.readiness).clone());
+        let (client, cell, signal) = (self.clone(), head.clone(), listener.clone());
         std::thread::Builder::new()
             .name("copilot-host-http-stream".into())
             .spawn(move || {
                 // The slot is given back when the thread ends, whatever way it ends.
                 let _slot = slot;
-                client.run_stream(request, &cell, &tx)
+                client.run_stream(request, &cell, &tx, &signal)
             })
             .map_err(|e| HttpError::Other(format!("cannot start the request thread: {e}")))?;
         Ok(HttpStream {
             head,
             rx,
+            listener,
             finished: None,
         })
     }
 
     /// The body of a streamed request's thread: send, publish the head, pump the body.
-    fn run_stream(&self, request: HttpRequest, cell: &HeadCell, tx: &SyncSender<Piece>) {
+    fn run_stream(
+        &self,
+        request: HttpRequest,
+        cell: &HeadCell,
+        tx: &SyncSender<Piece>,
+        listener: &Listener,
+    ) {
         let limit = body_limit(&request);
         match self.send(request, Phase::Headers) {
             Ok(response) => {
@@ -208,16 +271,16 @@ impl HttpClient {
                     status: response.status().as_u16(),
                     headers: header_pairs(response.headers()),
                 });
-                self.readiness.notify();
+                listener.notify();
                 let reader = response.into_body().into_reader();
-                pump_body(reader, limit, tx, &self.readiness);
+                pump_body(reader, limit, tx, listener);
             }
             Err(error) => {
                 // The error goes into the channel before the head is published, so a reader
                 // that saw `ready` finds it on its next read.
                 let _ = tx.send(Piece::Failed(error));
                 cell.set(Head::Failed);
-                self.readiness.notify();
+                listener.notify();
             }
         }
     }
@@ -522,7 +585,7 @@ enum Piece {
 }
 
 /// Reads a body into the channel until it ends, fails, or nobody listens any more.
-fn pump_body(mut reader: impl Read, limit: u64, tx: &SyncSender<Piece>, readiness: &Readiness) {
+fn pump_body(mut reader: impl Read, limit: u64, tx: &SyncSender<Piece>, listener: &Listener) {
     let mut buf = vec![0u8; CHUNK_BYTES];
     let mut total: u64 = 0;
     loop {
@@ -541,7 +604,7 @@ fn pump_body(mut reader: impl Read, limit: u64, tx: &SyncSender<Piece>, readines
         };
         let last = !matches!(piece, Piece::Data(_));
         let delivered = tx.send(piece).is_ok();
-        readiness.notify();
+        listener.notify();
         if last || !delivered {
             return;
         }
@@ -604,6 +667,8 @@ impl HeadCell {
 pub struct HttpStream {
     head: Arc<HeadCell>,
     rx: Receiver<Piece>,
+    /// Whom the reader thread wakes.
+    listener: Listener,
     /// `Some(Ok)` after the end, `Some(Err)` after a failure: later reads repeat it.
     finished: Option<Result<(), HttpError>>,
 }
@@ -617,6 +682,12 @@ impl std::fmt::Debug for HttpStream {
 }
 
 impl HttpStream {
+    /// Makes `readiness` the signal this stream's news raises from now on. A poller calls it
+    /// before it looks (`ready`, `poll_chunk`), so news arriving after the look wakes it.
+    pub fn listen(&self, readiness: &Readiness) {
+        self.listener.point_at(readiness);
+    }
+
     /// Whether the status and headers are known (or the request failed before them). Never
     /// blocks.
     pub fn ready(&self) -> bool {
@@ -677,6 +748,14 @@ impl HttpStream {
                 Err(error)
             }
         }
+    }
+}
+
+impl Drop for HttpStream {
+    /// Whoever waits on this stream learns that it is gone (when its instance is discarded,
+    /// its streams go with it, and a waiting reader must look again and find out).
+    fn drop(&mut self) {
+        self.listener.notify();
     }
 }
 

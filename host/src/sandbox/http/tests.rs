@@ -448,7 +448,9 @@ fn poll_until_data(stream: &mut HttpStream, readiness: &Readiness) -> Vec<u8> {
         let seen = readiness.generation();
         match stream.poll_chunk().expect("poll") {
             ChunkPoll::Data(bytes) => return bytes,
-            ChunkPoll::Pending => readiness.wait_for_change(seen, Duration::from_millis(25)),
+            ChunkPoll::Pending => {
+                readiness.wait_for_change(seen, Duration::from_millis(25));
+            }
             ChunkPoll::End => panic!("ended early"),
         }
     }
@@ -581,6 +583,36 @@ fn fetch_stream_returns_before_the_headers_and_readiness_signals_their_arrival()
     assert!(has_header(&stream.headers(), "content-type", "text/event-stream"));
     assert_eq!(poll_until_data(&mut stream, &readiness), b"first");
     drop(body_tx);
+}
+
+#[test]
+fn a_streams_news_wakes_only_the_reader_it_was_opened_or_last_polled_for() {
+    let (server, go) = Server::chunked_in_two();
+    let client_signal = Readiness::new();
+    let client = TestClient::granting([server.grant()])
+        .readiness(&client_signal)
+        .build();
+    let (opener, poller) = (Readiness::new(), Readiness::new());
+    let opened = (client_signal.generation(), opener.generation());
+    let mut stream = client
+        .fetch_stream_waking(get(server.url("/"), &[]), Some(&opener))
+        .expect("stream");
+    // The headers and the first chunk raise the signal the stream was opened for.
+    assert_eq!(poll_until_data(&mut stream, &opener), b"first");
+    assert_ne!(opener.generation(), opened.1, "the opener was woken");
+    assert_eq!(client_signal.generation(), opened.0, "the client's own signal stayed quiet");
+    // Pointed at another reader, the rest of the body wakes that reader alone.
+    stream.listen(&poller);
+    let before = (opener.generation(), poller.generation());
+    go.send(()).unwrap();
+    assert_eq!(poll_until_data(&mut stream, &poller), b"second");
+    assert_ne!(poller.generation(), before.1, "the new reader was woken");
+    assert_eq!(opener.generation(), before.0, "the first reader was not");
+    // A reader waiting on a stream learns when the stream goes away.
+    let seen = poller.generation();
+    drop(stream);
+    assert_ne!(poller.generation(), seen, "dropping the stream woke its reader");
+    assert_eq!(client_signal.generation(), opened.0);
 }
 
 #[test]
