@@ -307,6 +307,27 @@ fn run(only: &Sections) -> anyhow::Result<()> {
         let mib = |bytes: Option<u64>| {
             bytes.map_or("n/a".to_string(), |b| format!("{:.1} MiB", b as f64 / MIB))
         };
+        table.push(Row::duration(
+            &format!("direct to the simulator: p99 of {streams} at once"),
+            serve_load::quantile(&serve.direct_concurrent, 0.99),
+            serve_load::quantile(&serve.direct_single, 0.99),
+            "p99, one stream at a time",
+            "-",
+            Duration::MAX,
+        ));
+        if let (Some(single), Some(concurrent)) = (serve.cpu_per_single, serve.cpu_per_concurrent) {
+            let pair = |(server, here): (Duration, Duration)| {
+                format!("{:.0}+{:.0} µs", server.as_secs_f64() * 1e6, here.as_secs_f64() * 1e6)
+            };
+            table.push(Row::plain(
+                &format!("serve: CPU per stream, {streams} at once (server+sim/client)"),
+                pair(concurrent),
+                pair(single),
+                "one stream at a time",
+                "-",
+                true,
+            ));
+        }
         table.push(Row::plain(
             &format!("serve: RSS, peak under {streams} streams"),
             mib(serve.peak_rss),

@@ -13,7 +13,7 @@ use copilot_sim::Recorded;
 use ureq::Agent;
 
 /// Headers the HTTP client writes itself; replaying them would duplicate or contradict.
-const CLIENT_OWNED_HEADERS: [&str; 4] =
+pub const CLIENT_OWNED_HEADERS: [&str; 4] =
     ["host", "content-length", "transfer-encoding", "connection"];
 /// The SSE payload that ends an OpenAI-style stream.
 const DONE: &str = "[DONE]";

@@ -7,6 +7,11 @@
 //! HTTP/1.1 over one fresh TCP connection each (the server answers `Connection: close`), and
 //! the clock starts when the request is written: connecting is not part of the figure. All
 //! streams of a round are released by one barrier once every one is connected.
+//!
+//! The same rounds are also sent straight to the simulator (the exact request the component
+//! sends, replayed by the same raw clients): on a machine where the simulator and the 64
+//! clients share the cores with the server, that is the machine's own figure for 64 at once,
+//! which no server in between can beat.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -18,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use copilot_host::serve::Server;
-use copilot_sim::{Sim, SimConfig};
+use copilot_sim::{Recorded, Sim, SimConfig};
 
-use crate::scenario::{self, MODEL, PROVIDER};
+use crate::native::CLIENT_OWNED_HEADERS;
+use crate::scenario::{self, Env, MODEL, PROVIDER};
 
 /// The child-process mode that runs `serve` (see the module docs).
 pub const SERVE_CHILD: &str = "--serve";
@@ -41,10 +47,18 @@ pub struct ServeLoad {
     pub single: Vec<Duration>,
     /// Time to first event of every stream of every concurrent round.
     pub concurrent: Vec<Duration>,
+    /// The same streams sent straight to the simulator: one at a time, and 64 at once.
+    pub direct_single: Vec<Duration>,
+    pub direct_concurrent: Vec<Duration>,
     /// The server's RSS after the single streams (bytes), `None` without procfs.
     pub idle_rss: Option<u64>,
     /// The highest RSS sampled during the concurrent rounds.
     pub peak_rss: Option<u64>,
+    /// CPU time (user + system) per stream, run alone: the server's, and this process's
+    /// (the simulator and the client), `None` without procfs.
+    pub cpu_per_single: Option<(Duration, Duration)>,
+    /// The same during the concurrent rounds.
+    pub cpu_per_concurrent: Option<(Duration, Duration)>,
 }
 
 /// Child mode: load the component against the simulator at `sim_url`, serve it on a free
@@ -123,13 +137,30 @@ impl Drop for ServeChild {
 
 /// Runs the single streams, then the concurrent rounds, sampling the child's RSS.
 pub fn measure(wasm: &Path) -> anyhow::Result<ServeLoad> {
-    let sim = Sim::start(SimConfig::default()).context("start the simulator")?;
-    let server = ServeChild::start(&sim, wasm)?;
-    let mut single = Vec::with_capacity(SINGLE_RUNS);
-    for _ in 0..SINGLE_RUNS {
-        single.push(one_stream(server.addr, &server.key, None)?);
-    }
+    // The in-process component only records the exact request it sends, for the direct rounds.
+    let env = Env::start(wasm, SimConfig::default())?;
+    env.warm_up()?;
+    let recorded = env.recorded_chat()?;
+    let sim_addr: SocketAddr = env
+        .sim
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .context("the simulator's address")?;
+    let direct = direct_request(sim_addr, &recorded);
+    let server = ServeChild::start(&env.sim, wasm)?;
+    let to_serve = serve_request(server.addr, &server.key);
     let pid = server.child.id();
+    let mut single = Vec::with_capacity(SINGLE_RUNS);
+    let mut direct_single = Vec::with_capacity(SINGLE_RUNS);
+    let before = cpu_times(pid);
+    for _ in 0..SINGLE_RUNS {
+        single.push(one_stream(server.addr, &to_serve, None)?);
+    }
+    let cpu_per_single = per_stream(before, cpu_times(pid), SINGLE_RUNS);
+    for _ in 0..SINGLE_RUNS {
+        direct_single.push(one_stream(sim_addr, &direct, None)?);
+    }
     let idle_rss = rss_bytes(pid);
     let peak = Arc::new(AtomicU64::new(idle_rss.unwrap_or(0)));
     let done = Arc::new(AtomicBool::new(false));
@@ -145,10 +176,18 @@ pub fn measure(wasm: &Path) -> anyhow::Result<ServeLoad> {
         })
     };
     let mut concurrent = Vec::with_capacity(ROUNDS * STREAMS);
+    let mut direct_concurrent = Vec::with_capacity(ROUNDS * STREAMS);
+    let mut cpu = (Duration::ZERO, Duration::ZERO);
     let result = (|| -> anyhow::Result<()> {
         for _ in 0..ROUNDS {
             std::thread::sleep(ROUND_GAP);
-            concurrent.extend(round(server.addr, &server.key)?);
+            let before = cpu_times(pid);
+            concurrent.extend(round(server.addr, &to_serve)?);
+            if let Some((server, here)) = per_stream(before, cpu_times(pid), 1) {
+                cpu = (cpu.0 + server, cpu.1 + here);
+            }
+            std::thread::sleep(ROUND_GAP);
+            direct_concurrent.extend(round(sim_addr, &direct)?);
         }
         Ok(())
     })();
@@ -158,17 +197,83 @@ pub fn measure(wasm: &Path) -> anyhow::Result<ServeLoad> {
     Ok(ServeLoad {
         single,
         concurrent,
+        direct_single,
+        direct_concurrent,
         idle_rss,
         peak_rss: idle_rss.map(|_| peak.load(Ordering::Relaxed)),
+        cpu_per_single,
+        cpu_per_concurrent: cpu_per_single.map(|_| {
+            let streams = (ROUNDS * STREAMS) as u32;
+            (cpu.0 / streams, cpu.1 / streams)
+        }),
     })
 }
 
+/// CPU time used so far (user + system) by process `pid` and by this process, from procfs.
+fn cpu_times(pid: u32) -> Option<(Duration, Duration)> {
+    Some((cpu_time(&pid.to_string())?, cpu_time("self")?))
+}
+
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at its closing paren;
+    // utime and stime are the 14th and 15th fields of the line, in clock ticks.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(ticks as f64 / CLOCK_TICKS_PER_SEC))
+}
+
+/// The kernel's `USER_HZ`, 100 on every Linux configuration in use.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+/// CPU per stream between two readings of [`cpu_times`].
+fn per_stream(
+    before: Option<(Duration, Duration)>,
+    after: Option<(Duration, Duration)>,
+    streams: usize,
+) -> Option<(Duration, Duration)> {
+    let ((s0, h0), (s1, h1)) = (before?, after?);
+    let n = streams as u32;
+    Some((s1.saturating_sub(s0) / n, h1.saturating_sub(h0) / n))
+}
+
+/// The raw HTTP/1.1 request a client sends to `serve`.
+fn serve_request(addr: SocketAddr, key: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "model": MODEL,
+        "stream": true,
+        "messages": [{"role": "user", "content": "Say hello."}],
+    })
+    .to_string();
+    format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// `recorded` (what the component sent to the simulator) as a raw HTTP/1.1 request to `addr`.
+fn direct_request(addr: SocketAddr, recorded: &Recorded) -> Vec<u8> {
+    let mut head = format!("{} {} HTTP/1.1\r\nHost: {addr}\r\n", recorded.method, recorded.path);
+    for (name, value) in &recorded.headers {
+        if !CLIENT_OWNED_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", recorded.body.len()));
+    let mut request = head.into_bytes();
+    request.extend_from_slice(&recorded.body);
+    request
+}
+
 /// `STREAMS` streams released together; their times to first event.
-fn round(addr: SocketAddr, key: &str) -> anyhow::Result<Vec<Duration>> {
+fn round(addr: SocketAddr, request: &[u8]) -> anyhow::Result<Vec<Duration>> {
     let barrier = Barrier::new(STREAMS);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..STREAMS)
-            .map(|_| scope.spawn(|| one_stream(addr, key, Some(&barrier))))
+            .map(|_| scope.spawn(|| one_stream(addr, request, Some(&barrier))))
             .collect();
         handles
             .into_iter()
@@ -180,36 +285,23 @@ fn round(addr: SocketAddr, key: &str) -> anyhow::Result<Vec<Duration>> {
     })
 }
 
-/// One streamed chat completion through the server, read to the end; the time from writing
-/// the request to the first content delta. With `barrier`, waits there once connected (a
-/// failed connection still waits, so the others are not stranded).
-fn one_stream(addr: SocketAddr, key: &str, barrier: Option<&Barrier>) -> anyhow::Result<Duration> {
+/// One streamed chat completion (`request`, raw) to `addr`, read to the end; the time from
+/// writing the request to the first content delta. With `barrier`, waits there once connected
+/// (a failed connection still waits, so the others are not stranded).
+fn one_stream(addr: SocketAddr, request: &[u8], barrier: Option<&Barrier>) -> anyhow::Result<Duration> {
     let connected = TcpStream::connect(addr);
     if let Some(barrier) = barrier {
         barrier.wait();
     }
-    let mut socket = connected.context("connect to serve")?;
+    let mut socket = connected.with_context(|| format!("connect to {addr}"))?;
     socket.set_nodelay(true).context("TCP_NODELAY")?;
-    let body = serde_json::json!({
-        "model": MODEL,
-        "stream": true,
-        "messages": [{"role": "user", "content": "Say hello."}],
-    })
-    .to_string();
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
     let started = Instant::now();
-    socket
-        .write_all(request.as_bytes())
-        .context("send to serve")?;
+    socket.write_all(request).context("send the request")?;
     let mut reader = BufReader::new(socket);
     let mut line = String::new();
     reader.read_line(&mut line).context("read the status")?;
     if !line.starts_with("HTTP/1.1 200") {
-        bail!("serve answered {:?}", line.trim_end());
+        bail!("{addr} answered {:?}", line.trim_end());
     }
     let mut first = None;
     loop {
@@ -226,7 +318,7 @@ fn one_stream(addr: SocketAddr, key: &str, barrier: Option<&Barrier>) -> anyhow:
         }
         if first.is_none() {
             let event: serde_json::Value =
-                serde_json::from_str(payload).context("event JSON from serve")?;
+                serde_json::from_str(payload).context("event JSON")?;
             if event
                 .pointer("/choices/0/delta/content")
                 .and_then(|c| c.as_str())
@@ -236,7 +328,7 @@ fn one_stream(addr: SocketAddr, key: &str, barrier: Option<&Barrier>) -> anyhow:
             }
         }
     }
-    first.context("serve streamed no content")
+    first.with_context(|| format!("{addr} streamed no content"))
 }
 
 /// A process's resident set size, from procfs (`None` elsewhere).
