@@ -1,5 +1,9 @@
 //! Images in a request, for every endpoint: the `data:` URL sent, the media type sniffed from
 //! the bytes and the decoded size, checked against what the model accepts.
+//!
+//! Design: an image is read once per request ([`read_image`], one pass over its bytes) and
+//! that read serves both the limit check and the body ([`ReadImages`]): a multi-megabyte
+//! image is not scanned twice.
 
 use crate::bindings::copilot_chat::extension::llm_provider::ImageData;
 use crate::error::Error;
@@ -9,31 +13,11 @@ const IMAGE_MAGIC_BYTES: usize = 12;
 /// The scheme of inline image URLs, compared case-insensitively.
 const DATA_SCHEME: &str = "data:";
 
-/// A `data:` URL for an image: base64 gets its media type from the bytes; a base64 `data:`
-/// URL is re-labelled with the sniffed type (see `read_image`). Shared with `/responses`.
-pub fn image_url(image: &ImageData) -> Result<String, Error> {
-    read_image(image).map(|read| read.url())
-}
-
-/// The media type and decoded size of an image, without building its URL (checking a large
-/// image against a model's limits copies nothing).
-pub fn image_facts(image: &ImageData) -> Result<(String, u64), Error> {
-    read_image(image).map(|read| (read.media_type.to_string(), read.bytes))
-}
-
-/// The sniffed (or declared) media type and the bare base64 data of an image, for APIs that
-/// take them apart (the Messages API's base64 source); a `data:` URL that is not base64 is an
-/// error there.
-pub fn image_base64(image: &ImageData) -> Result<(String, String), Error> {
-    let read = read_image(image)?;
-    let data = read.payload.as_deref().ok_or_else(|| {
-        Error::InvalidRequest("an image data: URL that is not base64 cannot be sent to this model".to_string())
-    })?;
-    Ok((read.media_type.to_string(), data.to_string()))
-}
-
-/// An image source read once; its URL is built only when asked for.
-struct ReadImage<'a> {
+/// An image source read once (one pass over its bytes): what the limit check needs (media
+/// type, decoded size) and what a body needs (its URL, or its type and base64 data), so a
+/// large image is scanned once per request. The URL is built only when asked for.
+#[derive(Debug)]
+pub struct ReadImage<'a> {
     media_type: std::borrow::Cow<'a, str>,
     bytes: u64,
     /// The base64 payload to label with `media_type`, or `None` when the source passes
@@ -43,7 +27,19 @@ struct ReadImage<'a> {
 }
 
 impl ReadImage<'_> {
-    fn url(&self) -> String {
+    /// The sniffed media type, or the one a `data:` URL declares.
+    pub fn media_type(&self) -> &str {
+        &self.media_type
+    }
+
+    /// The decoded size in bytes (for a `data:` URL that is not base64, its data's length).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The `data:` URL to send: base64 labelled with its media type; a base64 `data:` URL
+    /// re-labelled with the sniffed type; any other `data:` URL unchanged.
+    pub fn into_url(self) -> String {
         let Some(payload) = &self.payload else {
             return self.source.to_string();
         };
@@ -54,17 +50,53 @@ impl ReadImage<'_> {
         url.push_str(payload);
         url
     }
+
+    /// The media type and the bare base64 data, for APIs that take them apart (the Messages
+    /// API's base64 source); a `data:` URL that is not base64 (or whose type was not sniffed)
+    /// is an error there.
+    pub fn into_base64(self) -> Result<(String, String), Error> {
+        let data = self.payload.ok_or_else(|| {
+            Error::InvalidRequest("an image data: URL that is not base64 cannot be sent to this model".to_string())
+        })?;
+        Ok((self.media_type.into_owned(), data.into_owned()))
+    }
+}
+
+/// The images of one request read once, in request order, handed to the body builder one by
+/// one ([`ReadImages::take`]); an image that was not read before (no limit check ran, as for
+/// a model missing from the catalog) is read when taken.
+#[derive(Debug, Default)]
+pub struct ReadImages<'a> {
+    read: std::collections::VecDeque<(&'a ImageData, ReadImage<'a>)>,
+}
+
+impl<'a> ReadImages<'a> {
+    /// Keeps `read`, the read of `image`, for [`ReadImages::take`].
+    pub fn keep(&mut self, image: &'a ImageData, read: ReadImage<'a>) {
+        self.read.push_back((image, read));
+    }
+
+    /// `image` as read before, when it is the next image kept (the builders visit images in
+    /// the order they were read); otherwise it is read now. Either way the result is the same.
+    pub fn take(&mut self, image: &'a ImageData) -> Result<ReadImage<'a>, Error> {
+        if self.read.front().is_some_and(|(kept, _)| std::ptr::eq(*kept, image)) {
+            if let Some((_, read)) = self.read.pop_front() {
+                return Ok(read);
+            }
+        }
+        read_image(image)
+    }
 }
 
 /// Between the media type and the payload of a base64 `data:` URL.
 const BASE64_MARK: &str = ";base64,";
 
-/// Reads an image source. Base64 gets its media type from the bytes' magic number
+/// Reads an image source (one pass over it). Base64 gets its media type from the bytes' magic number
 /// (whitespace such as base64 line breaks is removed). A base64 `data:` URL is re-labelled
 /// with the sniffed type when it is PNG, JPEG, GIF or WebP (editors guess the type from file
 /// names, and a wrong label makes the API refuse the image); any other `data:` URL passes
 /// through with its declared type.
-fn read_image(image: &ImageData) -> Result<ReadImage<'_>, Error> {
+pub fn read_image(image: &ImageData) -> Result<ReadImage<'_>, Error> {
     let source = image.source.trim();
     if source.get(..DATA_SCHEME.len()).is_some_and(|p| p.eq_ignore_ascii_case(DATA_SCHEME)) {
         return read_data_url(source);
@@ -189,6 +221,18 @@ mod tests {
         ImageData { source: source.to_string(), width: None, height: None }
     }
 
+    fn image_url(image: &ImageData) -> Result<String, Error> {
+        read_image(image).map(ReadImage::into_url)
+    }
+
+    fn image_facts(image: &ImageData) -> Result<(String, u64), Error> {
+        read_image(image).map(|read| (read.media_type().to_string(), read.bytes()))
+    }
+
+    fn image_base64(image: &ImageData) -> Result<(String, String), Error> {
+        read_image(image)?.into_base64()
+    }
+
     #[test]
     fn base64_is_labelled_and_stripped_of_whitespace_only_when_it_has_some() {
         assert_eq!(image_url(&image("iVBORw0KGgoAAAAA")).unwrap(), "data:image/png;base64,iVBORw0KGgoAAAAA");
@@ -219,5 +263,60 @@ mod tests {
         assert_eq!(image_facts(&image(plain)).unwrap(), ("image/svg+xml".to_string(), 6));
         assert!(image_url(&image("data:image/png;base64")).is_err());
         assert!(image_url(&image("not an image")).is_err());
+    }
+
+    #[test]
+    fn a_read_image_gives_the_bytes_the_builders_sent_before() {
+        // Base64: labelled; with whitespace, stripped (and only then copied).
+        let plain = image("iVBORw0KGgoAAAAA");
+        let read = read_image(&plain).unwrap();
+        assert!(matches!(read.payload, Some(std::borrow::Cow::Borrowed(_))));
+        assert_eq!((read.media_type(), read.bytes()), ("image/png", 12));
+        assert_eq!(read.into_url(), "data:image/png;base64,iVBORw0KGgoAAAAA");
+        assert_eq!(image_base64(&plain).unwrap(), ("image/png".to_string(), "iVBORw0KGgoAAAAA".to_string()));
+        let wrapped = image("iVBORw0K\r\nGgoA AAAA\n");
+        assert_eq!(image_base64(&wrapped).unwrap(), ("image/png".to_string(), "iVBORw0KGgoAAAAA".to_string()));
+        // A mislabelled base64 data URL: relabelled in both forms.
+        let mislabelled = image("DATA:image/jpeg;BASE64,iVBORw0K\nGgoA");
+        assert_eq!(image_url(&mislabelled).unwrap(), "data:image/png;base64,iVBORw0KGgoA");
+        assert_eq!(image_base64(&mislabelled).unwrap(), ("image/png".to_string(), "iVBORw0KGgoA".to_string()));
+        // Not base64, or base64 of an unknown type: the URL passes through unchanged, and the
+        // base64 form is refused.
+        for source in ["data:image/svg+xml,<svg/>", "data:image/bmp;base64,Qk0AAAAA"] {
+            assert_eq!(image_url(&image(source)).unwrap(), source);
+            match image_base64(&image(source)) {
+                Err(Error::InvalidRequest(m)) => assert!(m.contains("not base64"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Errors are the reader's, whichever form is asked for.
+        for source in ["data:image/png;base64", "not an image", ""] {
+            let expected = read_image(&image(source)).unwrap_err().to_string();
+            assert_eq!(image_base64(&image(source)).unwrap_err().to_string(), expected);
+            assert_eq!(image_url(&image(source)).unwrap_err().to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn kept_reads_are_taken_in_order_and_anything_else_is_read_when_taken() {
+        let png = image("iVBORw0KGgoAAAAA");
+        let gif = image("data:image/png;base64,R0lGODlhAQABAAAAACw=");
+        let svg = image("data:image/svg+xml,<svg/>");
+        let mut images = ReadImages::default();
+        for kept in [&png, &gif] {
+            images.keep(kept, read_image(kept).unwrap());
+        }
+        // Out of order: read afresh, the kept reads stay.
+        assert_eq!(images.take(&gif).unwrap().into_url(), image_url(&gif).unwrap());
+        assert_eq!(images.read.len(), 2);
+        let taken = images.take(&png).unwrap();
+        assert_eq!(taken.media_type(), "image/png");
+        assert_eq!(taken.into_url(), image_url(&png).unwrap());
+        assert_eq!(images.take(&gif).unwrap().into_url(), "data:image/gif;base64,R0lGODlhAQABAAAAACw=");
+        assert!(images.read.is_empty());
+        // Never kept (no check ran): read when taken, errors included.
+        assert_eq!(images.take(&svg).unwrap().into_url(), "data:image/svg+xml,<svg/>");
+        let bad = image("not an image");
+        assert_eq!(images.take(&bad).unwrap_err().to_string(), read_image(&bad).unwrap_err().to_string());
     }
 }
