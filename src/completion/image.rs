@@ -91,8 +91,8 @@ impl<'a> ReadImages<'a> {
 /// Between the media type and the payload of a base64 `data:` URL.
 const BASE64_MARK: &str = ";base64,";
 
-/// Reads an image source (one pass over it). Base64 gets its media type from the bytes' magic number
-/// (whitespace such as base64 line breaks is removed). A base64 `data:` URL is re-labelled
+/// Reads an image source (one pass over it). Base64 gets its media type from the bytes' magic
+/// number (whitespace such as base64 line breaks is removed). A base64 `data:` URL is re-labelled
 /// with the sniffed type when it is PNG, JPEG, GIF or WebP (editors guess the type from file
 /// names, and a wrong label makes the API refuse the image); any other `data:` URL passes
 /// through with its declared type.

@@ -356,7 +356,11 @@ fn tool_result_block<'a>(result: &'a ToolResult, images: &mut ReadImages<'a>) ->
 /// data moves into the block).
 fn image_block<'a>(image: &'a ImageData, images: &mut ReadImages<'a>) -> Result<Value, Error> {
     let (media_type, data) = images.take(image)?.into_base64()?;
-    let source = object([("type", json!("base64")), ("media_type", Value::String(media_type)), ("data", Value::String(data))]);
+    let source = object([
+        ("type", json!("base64")),
+        ("media_type", Value::String(media_type)),
+        ("data", Value::String(data)),
+    ]);
     Ok(object([("type", json!("image")), ("source", source)]))
 }
 
