@@ -58,8 +58,8 @@ impl HostApi for WitHost {
     fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         http_client::fetch(&request)
     }
-    fn fetch_stream(&self, request: HttpRequest) -> Result<Box<dyn ByteStream>, HttpError> {
-        http_client::fetch_stream(&request).map(|s| Box::new(WitStream(s)) as Box<dyn ByteStream>)
+    fn fetch_stream(&self, request: &HttpRequest) -> Result<Box<dyn ByteStream>, HttpError> {
+        http_client::fetch_stream(request).map(|s| Box::new(WitStream(s)) as Box<dyn ByteStream>)
     }
     fn now_unix(&self) -> u64 {
         std::time::SystemTime::now()

@@ -33,7 +33,9 @@ pub trait HostApi {
     /// The provider's settings as JSON text (`{}` when none).
     fn settings_json(&self) -> String;
     fn fetch(&self, request: HttpRequest) -> Result<HttpResponse, HttpError>;
-    fn fetch_stream(&self, request: HttpRequest) -> Result<Box<dyn ByteStream>, HttpError>;
+    /// Sends `request` and returns its answer as a stream. The request is lent, not given:
+    /// a caller that keeps its body for a retry does not copy it (a body can be megabytes).
+    fn fetch_stream(&self, request: &HttpRequest) -> Result<Box<dyn ByteStream>, HttpError>;
     /// Wall-clock time, unix seconds. The host controls it (tests move it forward).
     fn now_unix(&self) -> u64;
     /// Lets about `millis` milliseconds pass. Only a blocking export waiting for a retry time

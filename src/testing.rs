@@ -310,8 +310,8 @@ impl HostApi for FakeHost {
         Ok(response)
     }
 
-    fn fetch_stream(&self, request: HttpRequest) -> Result<Box<dyn ByteStream>, HttpError> {
-        match self.dispatch(&request)? {
+    fn fetch_stream(&self, request: &HttpRequest) -> Result<Box<dyn ByteStream>, HttpError> {
+        match self.dispatch(request)? {
             Dispatched::Stream(stream) => Ok(stream),
             Dispatched::Plain(response) => Ok(Box::new(MemoryStream::from_response(
                 response,
@@ -564,7 +564,7 @@ mod tests {
         let host = FakeHost::new();
         host.stream_chunk_size.set(2);
         host.route("https://a.test/", |_| Ok(json_response(200, "abcde")));
-        let mut s = host.fetch_stream(get("https://a.test/")).expect("stream");
+        let mut s = host.fetch_stream(&get("https://a.test/")).expect("stream");
         let mut chunks = Vec::new();
         while let Ok(Some(c)) = s.next_chunk() {
             chunks.push(c);

@@ -1,5 +1,9 @@
 //! Images in a request, for every endpoint: the `data:` URL sent, the media type sniffed from
 //! the bytes and the decoded size, checked against what the model accepts.
+//!
+//! Design: an image is read once per request ([`read_image`], one pass over its bytes) and
+//! that read serves both the limit check and the body ([`ReadImages`]): a multi-megabyte
+//! image is not scanned twice.
 
 use crate::bindings::copilot_chat::extension::llm_provider::ImageData;
 use crate::error::Error;
@@ -9,31 +13,11 @@ const IMAGE_MAGIC_BYTES: usize = 12;
 /// The scheme of inline image URLs, compared case-insensitively.
 const DATA_SCHEME: &str = "data:";
 
-/// A `data:` URL for an image: base64 gets its media type from the bytes; a base64 `data:`
-/// URL is re-labelled with the sniffed type (see `read_image`). Shared with `/responses`.
-pub fn image_url(image: &ImageData) -> Result<String, Error> {
-    read_image(image).map(|read| read.url())
-}
-
-/// The media type and decoded size of an image, without building its URL (checking a large
-/// image against a model's limits copies nothing).
-pub fn image_facts(image: &ImageData) -> Result<(String, u64), Error> {
-    read_image(image).map(|read| (read.media_type.to_string(), read.bytes))
-}
-
-/// The sniffed (or declared) media type and the bare base64 data of an image, for APIs that
-/// take them apart (the Messages API's base64 source); a `data:` URL that is not base64 is an
-/// error there.
-pub fn image_base64(image: &ImageData) -> Result<(String, String), Error> {
-    let read = read_image(image)?;
-    let data = read.payload.as_deref().ok_or_else(|| {
-        Error::InvalidRequest("an image data: URL that is not base64 cannot be sent to this model".to_string())
-    })?;
-    Ok((read.media_type.to_string(), data.to_string()))
-}
-
-/// An image source read once; its URL is built only when asked for.
-struct ReadImage<'a> {
+/// An image source read once (one pass over its bytes): what the limit check needs (media
+/// type, decoded size) and what a body needs (its URL, or its type and base64 data), so a
+/// large image is scanned once per request. The URL is built only when asked for.
+#[derive(Debug)]
+pub struct ReadImage<'a> {
     media_type: std::borrow::Cow<'a, str>,
     bytes: u64,
     /// The base64 payload to label with `media_type`, or `None` when the source passes
@@ -43,7 +27,19 @@ struct ReadImage<'a> {
 }
 
 impl ReadImage<'_> {
-    fn url(&self) -> String {
+    /// The sniffed media type, or the one a `data:` URL declares.
+    pub fn media_type(&self) -> &str {
+        &self.media_type
+    }
+
+    /// The decoded size in bytes (for a `data:` URL that is not base64, its data's length).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The `data:` URL to send: base64 labelled with its media type; a base64 `data:` URL
+    /// re-labelled with the sniffed type; any other `data:` URL unchanged.
+    pub fn into_url(self) -> String {
         let Some(payload) = &self.payload else {
             return self.source.to_string();
         };
@@ -54,17 +50,53 @@ impl ReadImage<'_> {
         url.push_str(payload);
         url
     }
+
+    /// The media type and the bare base64 data, for APIs that take them apart (the Messages
+    /// API's base64 source); a `data:` URL that is not base64 (or whose type was not sniffed)
+    /// is an error there.
+    pub fn into_base64(self) -> Result<(String, String), Error> {
+        let data = self.payload.ok_or_else(|| {
+            Error::InvalidRequest("an image data: URL that is not base64 cannot be sent to this model".to_string())
+        })?;
+        Ok((self.media_type.into_owned(), data.into_owned()))
+    }
+}
+
+/// The images of one request read once, in request order, handed to the body builder one by
+/// one ([`ReadImages::take`]); an image that was not read before (no limit check ran, as for
+/// a model missing from the catalog) is read when taken.
+#[derive(Debug, Default)]
+pub struct ReadImages<'a> {
+    read: std::collections::VecDeque<(&'a ImageData, ReadImage<'a>)>,
+}
+
+impl<'a> ReadImages<'a> {
+    /// Keeps `read`, the read of `image`, for [`ReadImages::take`].
+    pub fn keep(&mut self, image: &'a ImageData, read: ReadImage<'a>) {
+        self.read.push_back((image, read));
+    }
+
+    /// `image` as read before, when it is the next image kept (the builders visit images in
+    /// the order they were read); otherwise it is read now. Either way the result is the same.
+    pub fn take(&mut self, image: &'a ImageData) -> Result<ReadImage<'a>, Error> {
+        if self.read.front().is_some_and(|(kept, _)| std::ptr::eq(*kept, image)) {
+            if let Some((_, read)) = self.read.pop_front() {
+                return Ok(read);
+            }
+        }
+        read_image(image)
+    }
 }
 
 /// Between the media type and the payload of a base64 `data:` URL.
 const BASE64_MARK: &str = ";base64,";
 
-/// Reads an image source. Base64 gets its media type from the bytes' magic number
-/// (whitespace such as base64 line breaks is removed). A base64 `data:` URL is re-labelled
+/// Reads an image source (one pass over it). Base64 gets its media type from the bytes' magic
+/// number (whitespace such as base64 line breaks is removed). A base64 `data:` URL is re-labelled
 /// with the sniffed type when it is PNG, JPEG, GIF or WebP (editors guess the type from file
 /// names, and a wrong label makes the API refuse the image); any other `data:` URL passes
 /// through with its declared type.
-fn read_image(image: &ImageData) -> Result<ReadImage<'_>, Error> {
+pub fn read_image(image: &ImageData) -> Result<ReadImage<'_>, Error> {
     let source = image.source.trim();
     if source.get(..DATA_SCHEME.len()).is_some_and(|p| p.eq_ignore_ascii_case(DATA_SCHEME)) {
         return read_data_url(source);
@@ -101,8 +133,17 @@ fn read_data_url(source: &str) -> Result<ReadImage<'_>, Error> {
 /// copied here.
 fn base64_payload(text: &str) -> (std::borrow::Cow<'_, str>, u64) {
     // One addition per byte: base64 characters count in the low half, whitespace in the
-    // high half (a `&str` is far shorter than 2^32 bytes in a 32-bit guest).
-    let counts = text.as_bytes().iter().fold(0u64, |sum, &b| sum + BYTE_CLASS[usize::from(b)]);
+    // high half (a `&str` is far shorter than 2^32 bytes in a 32-bit guest). Eight bytes a
+    // step, spelled out: the small-code build does not unroll the loop itself.
+    let class = |b: u8| BYTE_CLASS[usize::from(b)];
+    let mut words = text.as_bytes().chunks_exact(8);
+    let mut counts = 0u64;
+    for word in &mut words {
+        if let Ok([b0, b1, b2, b3, b4, b5, b6, b7]) = <[u8; 8]>::try_from(word) {
+            counts += class(b0) + class(b1) + class(b2) + class(b3) + class(b4) + class(b5) + class(b6) + class(b7);
+        }
+    }
+    counts += words.remainder().iter().map(|&b| class(b)).sum::<u64>();
     let decoded = (counts & u64::from(u32::MAX)) * 3 / 4;
     if counts >> 32 == 0 {
         return (std::borrow::Cow::Borrowed(text), decoded);
@@ -189,6 +230,18 @@ mod tests {
         ImageData { source: source.to_string(), width: None, height: None }
     }
 
+    fn image_url(image: &ImageData) -> Result<String, Error> {
+        read_image(image).map(ReadImage::into_url)
+    }
+
+    fn image_facts(image: &ImageData) -> Result<(String, u64), Error> {
+        read_image(image).map(|read| (read.media_type().to_string(), read.bytes()))
+    }
+
+    fn image_base64(image: &ImageData) -> Result<(String, String), Error> {
+        read_image(image)?.into_base64()
+    }
+
     #[test]
     fn base64_is_labelled_and_stripped_of_whitespace_only_when_it_has_some() {
         assert_eq!(image_url(&image("iVBORw0KGgoAAAAA")).unwrap(), "data:image/png;base64,iVBORw0KGgoAAAAA");
@@ -206,6 +259,19 @@ mod tests {
     }
 
     #[test]
+    fn the_payload_is_counted_as_byte_by_byte_at_every_length() {
+        let text = "iVBORw0K\nGgo AAAA=\r\n-_+/é!QUJD\tRA==".repeat(3);
+        for end in (0..=text.len()).filter(|&end| text.is_char_boundary(end)) {
+            let part = &text[..end];
+            let base64 = part.bytes().filter(|&b| base64_value(b).is_some()).count() as u64;
+            let stripped: String = part.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let (payload, bytes) = base64_payload(part);
+            assert_eq!((payload.as_ref(), bytes), (stripped.as_str(), base64 * 3 / 4), "{end}");
+            assert_eq!(matches!(payload, std::borrow::Cow::Borrowed(_)), !part.bytes().any(|b| b.is_ascii_whitespace()));
+        }
+    }
+
+    #[test]
     fn data_urls_are_relabelled_or_passed_through() {
         assert_eq!(
             image_url(&image("data:image/jpeg;base64,iVBORw0K GgoA")).unwrap(),
@@ -219,5 +285,60 @@ mod tests {
         assert_eq!(image_facts(&image(plain)).unwrap(), ("image/svg+xml".to_string(), 6));
         assert!(image_url(&image("data:image/png;base64")).is_err());
         assert!(image_url(&image("not an image")).is_err());
+    }
+
+    #[test]
+    fn a_read_image_gives_the_bytes_the_builders_sent_before() {
+        // Base64: labelled; with whitespace, stripped (and only then copied).
+        let plain = image("iVBORw0KGgoAAAAA");
+        let read = read_image(&plain).unwrap();
+        assert!(matches!(read.payload, Some(std::borrow::Cow::Borrowed(_))));
+        assert_eq!((read.media_type(), read.bytes()), ("image/png", 12));
+        assert_eq!(read.into_url(), "data:image/png;base64,iVBORw0KGgoAAAAA");
+        assert_eq!(image_base64(&plain).unwrap(), ("image/png".to_string(), "iVBORw0KGgoAAAAA".to_string()));
+        let wrapped = image("iVBORw0K\r\nGgoA AAAA\n");
+        assert_eq!(image_base64(&wrapped).unwrap(), ("image/png".to_string(), "iVBORw0KGgoAAAAA".to_string()));
+        // A mislabelled base64 data URL: relabelled in both forms.
+        let mislabelled = image("DATA:image/jpeg;BASE64,iVBORw0K\nGgoA");
+        assert_eq!(image_url(&mislabelled).unwrap(), "data:image/png;base64,iVBORw0KGgoA");
+        assert_eq!(image_base64(&mislabelled).unwrap(), ("image/png".to_string(), "iVBORw0KGgoA".to_string()));
+        // Not base64, or base64 of an unknown type: the URL passes through unchanged, and the
+        // base64 form is refused.
+        for source in ["data:image/svg+xml,<svg/>", "data:image/bmp;base64,Qk0AAAAA"] {
+            assert_eq!(image_url(&image(source)).unwrap(), source);
+            match image_base64(&image(source)) {
+                Err(Error::InvalidRequest(m)) => assert!(m.contains("not base64"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Errors are the reader's, whichever form is asked for.
+        for source in ["data:image/png;base64", "not an image", ""] {
+            let expected = read_image(&image(source)).unwrap_err().to_string();
+            assert_eq!(image_base64(&image(source)).unwrap_err().to_string(), expected);
+            assert_eq!(image_url(&image(source)).unwrap_err().to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn kept_reads_are_taken_in_order_and_anything_else_is_read_when_taken() {
+        let png = image("iVBORw0KGgoAAAAA");
+        let gif = image("data:image/png;base64,R0lGODlhAQABAAAAACw=");
+        let svg = image("data:image/svg+xml,<svg/>");
+        let mut images = ReadImages::default();
+        for kept in [&png, &gif] {
+            images.keep(kept, read_image(kept).unwrap());
+        }
+        // Out of order: read afresh, the kept reads stay.
+        assert_eq!(images.take(&gif).unwrap().into_url(), image_url(&gif).unwrap());
+        assert_eq!(images.read.len(), 2);
+        let taken = images.take(&png).unwrap();
+        assert_eq!(taken.media_type(), "image/png");
+        assert_eq!(taken.into_url(), image_url(&png).unwrap());
+        assert_eq!(images.take(&gif).unwrap().into_url(), "data:image/gif;base64,R0lGODlhAQABAAAAACw=");
+        assert!(images.read.is_empty());
+        // Never kept (no check ran): read when taken, errors included.
+        assert_eq!(images.take(&svg).unwrap().into_url(), "data:image/svg+xml,<svg/>");
+        let bad = image("not an image");
+        assert_eq!(images.take(&bad).unwrap_err().to_string(), read_image(&bad).unwrap_err().to_string());
     }
 }

@@ -10,11 +10,13 @@
 //! * `chat`, `responses`, `messages`: one folder per endpoint, each a `request` (body mapping)
 //!   and a `decode` (stream decoder) module. A new endpoint is a new folder of the same shape.
 //! * `routing`: which endpoint a model's request goes to, with its body and decoder.
+//! * `body`: the body's JSON text (`serde_json`'s, with long strings copied in bulk).
 //! * `tokens`, `token_count`: the token-count estimate behind `llm-count-tokens`.
 //!
 //! May import the shared top-level modules and `catalog` (a model's entry shapes its request);
 //! never `auth` or `provider`: sending, retrying and sessions are the provider's business.
 
+pub mod body;
 pub mod chat;
 pub mod decoder;
 pub mod image;

@@ -11,7 +11,7 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolUse,
 };
 use crate::catalog::model::Model;
-use crate::completion::image::image_facts;
+use crate::completion::image::{read_image, ReadImages};
 use crate::error::Error;
 
 /// Separator between several text parts folded into one string.
@@ -66,6 +66,12 @@ pub fn tool_arguments(tool_use: &ToolUse) -> Result<&str, Error> {
     Ok(tool_use.input.as_str())
 }
 
+/// A JSON object of `fields`, moved in: `json!` serialises a value it is given again (a deep
+/// copy), which for a part carrying an image is a copy of megabytes.
+pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(key, value)| (key.to_string(), value)).collect())
+}
+
 /// Content that a message of some role (`place`) cannot carry.
 pub fn misplaced(content: &MessageContent, place: &str) -> Error {
     let what = match content {
@@ -102,13 +108,17 @@ pub fn thinking_budget(model: &Model, max_tokens: Option<u64>) -> Option<u64> {
 ///
 /// A model counts as accepting images when the catalog says `supports.vision` or gives
 /// vision limits (some catalogs omit the flag but keep the limits).
-pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Error> {
+///
+/// Each image is read once here; the reads are returned for the body builder
+/// ([`ReadImages::take`]), so a large image is not scanned again.
+pub fn check_images<'a>(request: &'a CompletionRequest, model: &Model) -> Result<ReadImages<'a>, Error> {
     let images = request.messages.iter().flat_map(|m| m.content.iter()).filter_map(|c| match c {
         MessageContent::Image(image) => Some(image),
         MessageContent::ToolResult(ToolResult { content: ToolResultContent::Image(image), .. }) => Some(image),
         _ => None,
     });
     let vision = model.supports_vision || model.vision_max_image_bytes.is_some() || !model.vision_media_types.is_empty();
+    let mut read_images = ReadImages::default();
     for (n, image) in images.enumerate() {
         if !vision {
             return Err(Error::InvalidRequest(format!(
@@ -116,7 +126,8 @@ pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Er
                 model.id
             )));
         }
-        let (media_type, bytes) = image_facts(image)?;
+        let read = read_image(image)?;
+        let (media_type, bytes) = (read.media_type(), read.bytes());
         if let Some(max) = model.vision_max_image_bytes {
             if bytes > max {
                 return Err(Error::InvalidRequest(format!(
@@ -127,7 +138,7 @@ pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Er
                 )));
             }
         }
-        let listed = model.vision_media_types.iter().any(|t| t.trim().eq_ignore_ascii_case(&media_type));
+        let listed = model.vision_media_types.iter().any(|t| t.trim().eq_ignore_ascii_case(media_type));
         if !model.vision_media_types.is_empty() && !listed {
             return Err(Error::InvalidRequest(format!(
                 "image {} is {}, which {} does not accept (it takes {})",
@@ -137,10 +148,10 @@ pub fn check_images(request: &CompletionRequest, model: &Model) -> Result<(), Er
                 model.vision_media_types.join(", ")
             )));
         }
+        read_images.keep(image, read);
     }
-    Ok(())
+    Ok(read_images)
 }
-
 
 /// JSON for an optional sampling number named `field` (`top_p`, a penalty), printed from its
 /// `f32` text like [`temperature_json`]; a non-finite value is refused naming the field.
@@ -213,4 +224,45 @@ pub fn requested_effort<'a>(
             levels.join(", ")
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::copilot_chat::extension::llm_provider::{ImageData, MessageRole};
+    use crate::completion::fixtures::*;
+
+    #[test]
+    fn an_object_is_its_fields_in_key_order() {
+        let value = object([("b", json!([1, "two"])), ("a", Value::String("x".repeat(3))), ("c", object([]))]);
+        assert_eq!(value, json!({ "a": "xxx", "b": [1, "two"], "c": {} }));
+        assert_eq!(serde_json::to_string(&value).unwrap(), r#"{"a":"xxx","b":[1,"two"],"c":{}}"#);
+    }
+
+    #[test]
+    fn checked_images_are_handed_on_read() {
+        let gif = ImageData { source: GIF_B64.into(), width: None, height: None };
+        let req = request(vec![message(
+            MessageRole::User,
+            vec![image(PNG_B64), tool_result("t", ToolResultContent::Image(gif)), text("and?")],
+        )]);
+        let model = Model { id: "m".into(), supports_vision: true, ..Model::default() };
+        let mut images = check_images(&req, &model).unwrap();
+        let content = &req.messages[0].content;
+        let (MessageContent::Image(png), MessageContent::ToolResult(ToolResult { content: ToolResultContent::Image(gif), .. })) =
+            (&content[0], &content[1])
+        else {
+            panic!("fixture");
+        };
+        let first = images.take(png).unwrap();
+        assert_eq!((first.media_type(), first.bytes()), ("image/png", 16));
+        assert_eq!(first.into_url(), format!("data:image/png;base64,{PNG_B64}"));
+        assert_eq!(images.take(gif).unwrap().into_url(), format!("data:image/gif;base64,{GIF_B64}"));
+        // A refused image is refused by the check, as before.
+        let small = Model { vision_max_image_bytes: Some(15), ..model };
+        match check_images(&req, &small) {
+            Err(Error::InvalidRequest(m)) => assert!(m.contains("image 1 is 16 bytes, more than the 15 bytes m accepts"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

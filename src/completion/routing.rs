@@ -10,6 +10,7 @@
 
 use crate::bindings::copilot_chat::extension::llm_provider::{CompletionEvent, CompletionRequest};
 use crate::catalog::model::{Endpoint, Model};
+use crate::completion::body;
 use crate::completion::chat::decode::ChatStream;
 use crate::completion::chat::request as chat;
 use crate::completion::messages::decode::MessagesStream;
@@ -101,7 +102,7 @@ pub fn prepare(
             Decoder::Chat(ChatStream::new()),
         ),
     };
-    let body = serde_json::to_vec(&body)
+    let body = body::encode(&body)
         .map_err(|e| Error::InvalidRequest(format!("could not encode the request: {e}")))?;
     Ok(Prepared {
         endpoint,
@@ -176,5 +177,22 @@ mod tests {
         // A preference the model cannot honour falls back to the rule.
         let p = prepare("claude-sonnet-4", Some(&claude), Some("/responses"), &hello()).unwrap();
         assert_eq!(p.endpoint, Endpoint::Messages);
+    }
+
+    #[test]
+    fn the_body_is_serde_jsons_text_of_the_mapped_body() {
+        use crate::bindings::copilot_chat::extension::llm_provider::MessageRole;
+        use crate::completion::fixtures::{image, message, request, text, PNG_B64};
+        let vision = model(r#"["/chat/completions"]"#);
+        let vision = Model { supports_vision: true, ..vision };
+        let big = format!("{PNG_B64}{}", "A".repeat(4096));
+        let req = request(vec![message(
+            MessageRole::User,
+            vec![text("a \"quoted\"\nline"), image(&big), image(&format!("data:image/jpeg;base64,{PNG_B64}"))],
+        )]);
+        let p = prepare("m", Some(&vision), None, &req).unwrap();
+        let mapped = chat::chat_body("m", &req, Some(&vision)).unwrap();
+        assert_eq!(p.body, serde_json::to_vec(&mapped).unwrap());
+        assert_eq!(body_of(&p)["messages"][0]["content"][1]["image_url"]["url"], format!("data:image/png;base64,{big}"));
     }
 }

@@ -80,22 +80,27 @@ impl Opening {
     pub fn send(
         host: &dyn HostApi,
         settings: &Settings,
-        request: ChatRequest,
+        mut request: ChatRequest,
         retries: Retries,
     ) -> Result<Opening, Error> {
         let url = format!("{}{}", request.auth.api_base, request.endpoint.path());
         let mut sent_headers = headers::copilot_headers(settings, &request.auth.bearer);
         sent_headers.extend(request.headers.iter().cloned());
-        let stream = host.fetch_stream(HttpRequest {
+        // The body moves into the sent request and back (it is kept for a retry): a
+        // multi-megabyte body is not copied in the guest.
+        let mut sent = HttpRequest {
             method: HttpMethod::Post,
             url,
             headers: sent_headers,
-            body: Some(request.body.clone()),
+            body: Some(std::mem::take(&mut request.body)),
             redirect_policy: RedirectPolicy::FollowLimit(MAX_REDIRECT_HOPS),
             timeout_ms: Some(timeout_ms(settings.request_timeout_secs)),
             // The whole answer is not held at once: the SSE decoder bounds each line instead.
             max_body_bytes: None,
-        })?;
+        };
+        let stream = host.fetch_stream(&sent);
+        request.body = sent.body.take().unwrap_or_default();
+        let stream = stream?;
         Ok(Opening {
             request,
             retries,

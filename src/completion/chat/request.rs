@@ -14,9 +14,9 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
-use crate::completion::image::image_url;
+use crate::completion::image::ReadImages;
 use crate::completion::request::{
-    bounded_max_tokens, check_images, misplaced, requested_effort, response_schema,
+    bounded_max_tokens, check_images, misplaced, object, requested_effort, response_schema,
     sampling_json, temperature_json, thinking_budget, tool_arguments, tool_choice_str,
     tool_parameters, TEXT_PART_SEPARATOR,
 };
@@ -54,12 +54,14 @@ const DEFAULT_REASONING_EFFORT: &str = "medium";
 /// `frequency_penalty`, `parallel_tool_calls` (with tools only, as the API requires) and an
 /// explicit `reasoning_effort` in place of the default level.
 pub fn chat_body(model_id: &str, request: &CompletionRequest, model: Option<&Model>) -> Result<Value, Error> {
-    if let Some(model) = model {
-        check_images(request, model)?;
-    }
+    // Each image is read once: by the check when the model is known, else while mapping.
+    let mut images = match model {
+        Some(model) => check_images(request, model)?,
+        None => ReadImages::default(),
+    };
     let mut body = Map::new();
     body.insert("model".into(), json!(model_id));
-    body.insert("messages".into(), Value::Array(map_messages(&request.messages)?));
+    body.insert("messages".into(), Value::Array(map_messages(&request.messages, &mut images)?));
     body.insert("stream".into(), json!(true));
     body.insert("n".into(), json!(1));
     body.insert("stream_options".into(), json!({ "include_usage": true }));
@@ -191,12 +193,12 @@ fn tool_json(tool: &ToolDefinition) -> Result<Value, Error> {
     }))
 }
 
-fn map_messages(messages: &[RequestMessage]) -> Result<Vec<Value>, Error> {
+fn map_messages<'a>(messages: &'a [RequestMessage], images: &mut ReadImages<'a>) -> Result<Vec<Value>, Error> {
     let mut out = Vec::with_capacity(messages.len());
     for message in messages {
         let mut mapped = match message.role {
             MessageRole::System => system_message(&message.content)?.into_iter().collect(),
-            MessageRole::User => user_messages(&message.content)?,
+            MessageRole::User => user_messages(&message.content, images)?,
             MessageRole::Assistant => assistant_message(&message.content)?.into_iter().collect(),
         };
         if message.cache {
@@ -225,7 +227,7 @@ fn system_message(content: &[MessageContent]) -> Result<Option<Value>, Error> {
 
 /// A user message becomes one `tool` message per tool result, then one `user` message for
 /// its text and images (if any): results must directly follow the assistant's tool calls.
-fn user_messages(content: &[MessageContent]) -> Result<Vec<Value>, Error> {
+fn user_messages<'a>(content: &'a [MessageContent], images: &mut ReadImages<'a>) -> Result<Vec<Value>, Error> {
     let mut out = Vec::new();
     let mut parts = Vec::new();
     for part in content {
@@ -233,13 +235,13 @@ fn user_messages(content: &[MessageContent]) -> Result<Vec<Value>, Error> {
             // Empty text blocks are dropped: some backends (Claude) reject them.
             MessageContent::Text(t) if t.is_empty() => {}
             MessageContent::Text(t) => parts.push(UserPart::Text(t)),
-            MessageContent::Image(image) => parts.push(UserPart::Image(image_url(image)?)),
-            MessageContent::ToolResult(result) => out.push(tool_message(result)?),
+            MessageContent::Image(image) => parts.push(UserPart::Image(images.take(image)?.into_url())),
+            MessageContent::ToolResult(result) => out.push(tool_message(result, images)?),
             other => return Err(misplaced(other, "a user message")),
         }
     }
-    if let Some(content) = user_content(&parts) {
-        out.push(json!({ "role": "user", "content": content }));
+    if let Some(content) = user_content(parts) {
+        out.push(object([("role", json!("user")), ("content", content)]));
     }
     Ok(out)
 }
@@ -250,7 +252,7 @@ enum UserPart<'a> {
 }
 
 /// A plain string when there are no images (the form every model accepts), else parts.
-fn user_content(parts: &[UserPart]) -> Option<Value> {
+fn user_content(parts: Vec<UserPart>) -> Option<Value> {
     if parts.is_empty() {
         return None;
     }
@@ -265,7 +267,7 @@ fn user_content(parts: &[UserPart]) -> Option<Value> {
         return Some(json!(texts.join(TEXT_PART_SEPARATOR)));
     }
     let values = parts
-        .iter()
+        .into_iter()
         .map(|p| match p {
             UserPart::Text(t) => json!({ "type": "text", "text": t }),
             UserPart::Image(url) => image_part(url),
@@ -274,16 +276,17 @@ fn user_content(parts: &[UserPart]) -> Option<Value> {
     Some(Value::Array(values))
 }
 
-fn image_part(url: &str) -> Value {
-    json!({ "type": "image_url", "image_url": { "url": url } })
+/// An image part; the URL moves into the body (`json!` would copy a multi-megabyte string).
+fn image_part(url: String) -> Value {
+    object([("type", json!("image_url")), ("image_url", object([("url", Value::String(url))]))])
 }
 
-fn tool_message(result: &ToolResult) -> Result<Value, Error> {
+fn tool_message<'a>(result: &'a ToolResult, images: &mut ReadImages<'a>) -> Result<Value, Error> {
     let content = match &result.content {
         ToolResultContent::Text(t) => json!(t),
-        ToolResultContent::Image(image) => json!([image_part(&image_url(image)?)]),
+        ToolResultContent::Image(image) => Value::Array(vec![image_part(images.take(image)?.into_url())]),
     };
-    Ok(json!({ "role": "tool", "tool_call_id": result.tool_use_id, "content": content }))
+    Ok(object([("role", json!("tool")), ("tool_call_id", json!(result.tool_use_id)), ("content", content)]))
 }
 
 /// `None` when there is neither text nor a tool call: such an assistant message is invalid
@@ -601,6 +604,35 @@ mod tests {
         }
         // Unknown model (not in the catalog): the server judges.
         assert!(chat_body("x", &req, None).is_ok());
+    }
+
+    #[test]
+    fn images_read_by_the_check_give_the_body_read_without_it() {
+        let wrapped = format!("{}\n{}", &PNG_B64[..8], &PNG_B64[8..]);
+        let mislabelled = format!("data:image/jpeg;base64,{JPEG_B64}");
+        let req = request(vec![message(
+            MessageRole::User,
+            vec![
+                image(&wrapped),
+                tool_result("t1", ToolResultContent::Image(ImageData { source: GIF_B64.into(), width: None, height: None })),
+                text("compare"),
+                image(&mislabelled),
+            ],
+        )]);
+        let vision = Model { vision_max_image_bytes: Some(1 << 20), ..vision_model() };
+        let checked = chat_body("m", &req, Some(&vision)).unwrap();
+        assert_eq!(checked["messages"], chat_body("m", &req, None).unwrap()["messages"]);
+        assert_eq!(
+            checked["messages"],
+            json!([
+                { "role": "tool", "tool_call_id": "t1",
+                  "content": [ { "type": "image_url", "image_url": { "url": format!("data:image/gif;base64,{GIF_B64}") } } ] },
+                { "role": "user", "content": [
+                    { "type": "image_url", "image_url": { "url": format!("data:image/png;base64,{PNG_B64}") } },
+                    { "type": "text", "text": "compare" },
+                    { "type": "image_url", "image_url": { "url": format!("data:image/jpeg;base64,{JPEG_B64}") } } ] },
+            ])
+        );
     }
 
     #[test]

@@ -32,12 +32,12 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolDefinition, ToolResult, ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
-use crate::completion::image::image_base64;
+use crate::completion::image::ReadImages;
 use crate::completion::messages::{
     REDACTED_THINKING_BLOCK, TEXT_BLOCK, THINKING_BLOCK, TOOL_USE_BLOCK,
 };
 use crate::completion::request::{
-    bounded_max_tokens, check_images, misplaced, not_carried, sampling_json, temperature_json,
+    bounded_max_tokens, check_images, misplaced, not_carried, object, sampling_json, temperature_json,
     thinking_budget, tool_arguments, tool_parameters,
 };
 use crate::error::Error;
@@ -60,13 +60,13 @@ const DEFAULT_THINKING_BUDGET: u64 = 16_000;
 /// left to send.
 pub fn messages_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
     refuse_uncarried(request)?;
-    check_images(request, model)?;
+    let mut images = check_images(request, model)?;
     let mut system = Vec::new();
     let mut turns: Vec<Turn> = Vec::new();
     for message in &request.messages {
         match message.role {
             MessageRole::System => system_blocks(message, &mut system)?,
-            MessageRole::User => push_turn(&mut turns, Role::User, user_blocks(message)?, message.cache),
+            MessageRole::User => push_turn(&mut turns, Role::User, user_blocks(message, &mut images)?, message.cache),
             MessageRole::Assistant => {
                 push_turn(&mut turns, Role::Assistant, assistant_blocks(message)?, message.cache)
             }
@@ -202,7 +202,7 @@ impl Turn {
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        json!({ "role": role, "content": self.blocks })
+        object([("role", json!(role)), ("content", Value::Array(self.blocks))])
     }
 }
 
@@ -273,15 +273,15 @@ fn system_blocks(message: &RequestMessage, system: &mut Vec<Value>) -> Result<()
 }
 
 /// A user message's blocks, tool results first.
-fn user_blocks(message: &RequestMessage) -> Result<Vec<Value>, Error> {
+fn user_blocks<'a>(message: &'a RequestMessage, images: &mut ReadImages<'a>) -> Result<Vec<Value>, Error> {
     let mut results = Vec::new();
     let mut rest = Vec::new();
     for part in &message.content {
         match part {
             MessageContent::Text(t) if t.trim().is_empty() => {}
             MessageContent::Text(t) => rest.push(text_block(t)),
-            MessageContent::Image(image) => rest.push(image_block(image)?),
-            MessageContent::ToolResult(result) => results.push(tool_result_block(result)?),
+            MessageContent::Image(image) => rest.push(image_block(image, images)?),
+            MessageContent::ToolResult(result) => results.push(tool_result_block(result, images)?),
             other => return Err(misplaced(other, "a user message")),
         }
     }
@@ -337,10 +337,10 @@ fn tool_use_block(tool_use: &ToolUse) -> Result<Value, Error> {
     Ok(json!({ "type": TOOL_USE_BLOCK, "id": tool_use.id, "name": tool_use.name, "input": input }))
 }
 
-fn tool_result_block(result: &ToolResult) -> Result<Value, Error> {
+fn tool_result_block<'a>(result: &'a ToolResult, images: &mut ReadImages<'a>) -> Result<Value, Error> {
     let content = match &result.content {
         ToolResultContent::Text(t) => json!(t),
-        ToolResultContent::Image(image) => json!([image_block(image)?]),
+        ToolResultContent::Image(image) => Value::Array(vec![image_block(image, images)?]),
     };
     let mut block = Map::new();
     block.insert("type".into(), json!("tool_result"));
@@ -352,13 +352,16 @@ fn tool_result_block(result: &ToolResult) -> Result<Value, Error> {
     Ok(Value::Object(block))
 }
 
-/// An `image` block with a base64 source and the media type sniffed from the bytes.
-fn image_block(image: &ImageData) -> Result<Value, Error> {
-    let (media_type, data) = image_base64(image)?;
-    Ok(json!({
-        "type": "image",
-        "source": { "type": "base64", "media_type": media_type, "data": data },
-    }))
+/// An `image` block with a base64 source and the media type sniffed from the bytes (the
+/// data moves into the block).
+fn image_block<'a>(image: &'a ImageData, images: &mut ReadImages<'a>) -> Result<Value, Error> {
+    let (media_type, data) = images.take(image)?.into_base64()?;
+    let source = object([
+        ("type", json!("base64")),
+        ("media_type", Value::String(media_type)),
+        ("data", Value::String(data)),
+    ]);
+    Ok(object([("type", json!("image")), ("source", source)]))
 }
 
 #[cfg(test)]

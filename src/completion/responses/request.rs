@@ -18,9 +18,9 @@ use crate::bindings::copilot_chat::extension::llm_provider::{
     ToolResultContent, ToolUse,
 };
 use crate::catalog::model::Model;
-use crate::completion::image::image_url;
+use crate::completion::image::ReadImages;
 use crate::completion::request::{
-    bounded_max_tokens, check_images, misplaced, not_carried, requested_effort, response_schema,
+    bounded_max_tokens, check_images, misplaced, not_carried, object, requested_effort, response_schema,
     sampling_json, temperature_json, tool_arguments, tool_choice_str, tool_parameters,
     TEXT_PART_SEPARATOR,
 };
@@ -57,7 +57,7 @@ const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 /// non-finite temperature or `top_p`, a `seed` or penalty (the Responses API has none), a
 /// response-format schema that is not a JSON object, an effort level the model does not list.
 pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Value, Error> {
-    check_images(request, model)?;
+    let mut images = check_images(request, model)?;
     if request.seed.is_some() {
         return Err(not_carried("seed", RESPONSES_API));
     }
@@ -70,7 +70,7 @@ pub fn responses_body(model: &Model, request: &CompletionRequest) -> Result<Valu
     let effort = requested_effort(request, Some(model), true)?;
     let mut body = Map::new();
     body.insert("model".into(), json!(model.id));
-    let (instructions, input) = map_messages(request)?;
+    let (instructions, input) = map_messages(request, &mut images)?;
     if !instructions.is_empty() {
         body.insert(
             "instructions".into(),
@@ -163,13 +163,16 @@ fn tool_json(tool: &ToolDefinition) -> Result<Value, Error> {
 }
 
 /// (instructions, input items).
-fn map_messages(request: &CompletionRequest) -> Result<(Vec<String>, Vec<Value>), Error> {
+fn map_messages<'a>(
+    request: &'a CompletionRequest,
+    images: &mut ReadImages<'a>,
+) -> Result<(Vec<String>, Vec<Value>), Error> {
     let mut instructions = Vec::new();
     let mut input = Vec::new();
     for message in &request.messages {
         match message.role {
             MessageRole::System => instructions.extend(system_texts(&message.content)?),
-            MessageRole::User => input.extend(user_items(&message.content)?),
+            MessageRole::User => input.extend(user_items(&message.content, images)?),
             MessageRole::Assistant => input.extend(assistant_items(&message.content)?),
         }
     }
@@ -190,35 +193,41 @@ fn system_texts(content: &[MessageContent]) -> Result<Vec<String>, Error> {
 
 /// Tool results first (they answer the previous assistant turn's calls), then one user
 /// `message` item with the text and images, if any.
-fn user_items(content: &[MessageContent]) -> Result<Vec<Value>, Error> {
+fn user_items<'a>(content: &'a [MessageContent], images: &mut ReadImages<'a>) -> Result<Vec<Value>, Error> {
     let mut items = Vec::new();
     let mut parts = Vec::new();
     for part in content {
         match part {
             MessageContent::Text(t) if t.is_empty() => {}
             MessageContent::Text(t) => parts.push(json!({ "type": "input_text", "text": t })),
-            MessageContent::Image(image) => parts.push(input_image(&image_url(image)?)),
-            MessageContent::ToolResult(result) => items.push(function_call_output(result)?),
+            MessageContent::Image(image) => parts.push(input_image(images.take(image)?.into_url())),
+            MessageContent::ToolResult(result) => items.push(function_call_output(result, images)?),
             other => return Err(misplaced(other, "a user message")),
         }
     }
     if !parts.is_empty() {
-        items.push(json!({ "type": MESSAGE_ITEM, "role": "user", "content": parts }));
+        items.push(object([("type", json!(MESSAGE_ITEM)), ("role", json!("user")), ("content", Value::Array(parts))]));
     }
     Ok(items)
 }
 
-fn input_image(data_url: &str) -> Value {
+/// An `input_image` part; the URL moves into the body (`json!` would copy a multi-megabyte
+/// string).
+fn input_image(data_url: String) -> Value {
     // `image_url` is a plain string here, not the chat API's `{url}` object (§4.4).
-    json!({ "type": "input_image", "image_url": data_url })
+    object([("type", json!("input_image")), ("image_url", Value::String(data_url))])
 }
 
-fn function_call_output(result: &ToolResult) -> Result<Value, Error> {
+fn function_call_output<'a>(result: &'a ToolResult, images: &mut ReadImages<'a>) -> Result<Value, Error> {
     let output = match &result.content {
         ToolResultContent::Text(t) => json!(t),
-        ToolResultContent::Image(image) => json!([input_image(&image_url(image)?)]),
+        ToolResultContent::Image(image) => Value::Array(vec![input_image(images.take(image)?.into_url())]),
     };
-    Ok(json!({ "type": "function_call_output", "call_id": result.tool_use_id, "output": output }))
+    Ok(object([
+        ("type", json!("function_call_output")),
+        ("call_id", json!(result.tool_use_id)),
+        ("output", output),
+    ]))
 }
 
 /// Reasoning items, then the text as one `message`, then the function calls: the order the
