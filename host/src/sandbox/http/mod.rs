@@ -176,6 +176,11 @@ impl HttpClient {
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // Keep a connection for every stream that may run at once: with ureq's default of
+            // three per host, a burst of streams to the Copilot API opens (and tears down) a
+            // new connection for all but three of them every time.
+            .max_idle_connections(MAX_OPEN_STREAMS)
+            .max_idle_connections_per_host(MAX_OPEN_STREAMS)
             .build();
         HttpClient {
             agent: config.new_agent(),
