@@ -170,6 +170,7 @@ fn run(only: &Sections) -> anyhow::Result<()> {
     };
     let mut first = None;
     let mut long = None;
+    let mut empty_call = None;
     let mut image = None;
     let mut conversation = None;
     if let Some(env) = &env {
@@ -195,6 +196,7 @@ fn run(only: &Sections) -> anyhow::Result<()> {
                 native.push(env.native_stream(&recorded)?);
             }
             long = Some((component, native));
+            empty_call = Some(empty_call_cost(env)?);
         }
         if only.has("image") {
             eprintln!("bench: a 10 MiB image request ({IMAGE_RUNS} each side)…");
@@ -258,6 +260,16 @@ fn run(only: &Sections) -> anyhow::Result<()> {
             "native ureq + SSE read",
             "> 100,000",
             rate > 100_000.0,
+        ));
+    }
+    if let Some(cost) = empty_call {
+        table.push(Row::plain(
+            "one guest call that does nothing",
+            format!("{:.2} µs", cost.as_secs_f64() * 1e6),
+            "-".into(),
+            "llm-cache-configuration: 2 strings in, none out",
+            "-",
+            true,
         ));
     }
     if let Some(image) = &image {
@@ -440,6 +452,27 @@ fn events_per_sec(per_event: Duration) -> f64 {
         return f64::INFINITY;
     }
     1.0 / per_event.as_secs_f64()
+}
+
+/// Calls per batch, and batches, of the empty-call figure.
+const EMPTY_CALLS: u32 = 20_000;
+const EMPTY_CALL_BATCHES: usize = 5;
+
+/// The median cost of one export call whose guest side does nothing
+/// (`llm-cache-configuration` answers `none` at once): the fixed price of entering the guest,
+/// which every streamed event pays once.
+fn empty_call_cost(env: &Env) -> anyhow::Result<Duration> {
+    let mut batches = Vec::with_capacity(EMPTY_CALL_BATCHES);
+    for _ in 0..EMPTY_CALL_BATCHES {
+        let started = std::time::Instant::now();
+        for _ in 0..EMPTY_CALLS {
+            if env.ext.cache_configuration(scenario::PROVIDER, scenario::MODEL)?.is_some() {
+                bail!("the extension now has a cache configuration; pick another empty call");
+            }
+        }
+        batches.push(started.elapsed() / EMPTY_CALLS);
+    }
+    Ok(median(&batches))
 }
 
 /// Cold-start figures from two fresh processes sharing a fresh disk cache.

@@ -59,10 +59,13 @@ impl Row {
     }
 }
 
-/// Microseconds below 10 ms, milliseconds from there.
+/// Microseconds below 10 ms (two decimals below 10 µs, where a tenth is a fifth of a
+/// target), milliseconds from there.
 fn micros(d: Duration) -> String {
     let secs = d.as_secs_f64();
-    if secs < MS_FROM {
+    if secs < FINE_BELOW {
+        format!("{:.2} µs", secs * 1e6)
+    } else if secs < MS_FROM {
         format!("{:.1} µs", secs * 1e6)
     } else {
         format!("{:.1} ms", secs * 1e3)
@@ -71,7 +74,9 @@ fn micros(d: Duration) -> String {
 
 /// A difference in seconds, signed, in the unit `micros` would pick for its size.
 fn signed(secs: f64) -> String {
-    if secs.abs() < MS_FROM {
+    if secs.abs() < FINE_BELOW {
+        format!("{:+.2} µs", secs * 1e6)
+    } else if secs.abs() < MS_FROM {
         format!("{:+.1} µs", secs * 1e6)
     } else {
         format!("{:+.1} ms", secs * 1e3)
@@ -80,6 +85,8 @@ fn signed(secs: f64) -> String {
 
 /// Durations from this many seconds are shown in milliseconds.
 const MS_FROM: f64 = 0.01;
+/// Durations below this many seconds are shown to the hundredth of a microsecond.
+const FINE_BELOW: f64 = 0.000_01;
 
 /// The rows in order.
 #[derive(Default)]
@@ -157,5 +164,13 @@ mod tests {
         assert_eq!(micros(Duration::from_micros(12_345)), "12.3 ms");
         assert_eq!(signed(-0.000_5), "-500.0 µs");
         assert_eq!(signed(0.025), "+25.0 ms");
+    }
+
+    #[test]
+    fn durations_under_ten_microseconds_keep_two_decimals() {
+        assert_eq!(micros(Duration::from_nanos(1_634)), "1.63 µs");
+        assert_eq!(micros(Duration::from_nanos(10_000)), "10.0 µs");
+        assert_eq!(signed(0.000_000_48), "+0.48 µs");
+        assert_eq!(signed(-0.000_002), "-2.00 µs");
     }
 }

@@ -11,6 +11,8 @@
 
 use serde_json::Value;
 
+use crate::completion::words;
+
 /// The JSON text of `value`, as `serde_json::to_vec` writes it.
 pub fn encode(value: &Value) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(size_hint(value));
@@ -59,35 +61,20 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), serde_json::Error> {
     Ok(())
 }
 
-/// `0x01` in every byte of a word.
-const ONES: u64 = u64::from_le_bytes([1; 8]);
-/// The high bit of every byte of a word.
-const HIGHS: u64 = ONES << 7;
-
 /// Whether `bytes` hold a byte a JSON string escapes: `"`, `\` or a control below 0x20 (the
-/// bytes `serde_json` escapes; nothing else is). Eight bytes at a time: a word's high-bit
-/// mask of "some byte is below n" (`(w - n·ONES) & !w & HIGHS`) is zero exactly when no byte
-/// is, and a byte equal to `c` is a zero byte of `w ^ c·ONES`.
+/// bytes `serde_json` escapes; nothing else is), eight bytes at a time (see `words`).
 fn needs_escape(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
+    let mut chunks = bytes.chunks_exact(8);
+    for word in &mut chunks {
         let Ok(word) = <[u8; 8]>::try_from(word) else {
             return true;
         };
-        let w = u64::from_le_bytes(word);
-        let control = below(w, 0x20);
-        let quote = below(w ^ (ONES * u64::from(b'"')), 1);
-        let backslash = below(w ^ (ONES * u64::from(b'\\')), 1);
-        if control | quote | backslash != 0 {
+        let w = words::word(word);
+        if words::below(w, 0x20) | words::equal(w, b'"') | words::equal(w, b'\\') != 0 {
             return true;
         }
     }
-    words.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
-/// Non-zero exactly when some byte of `w` is below `n` (`n` at most 0x80).
-const fn below(w: u64, n: u64) -> u64 {
-    w.wrapping_sub(ONES * n) & !w & HIGHS
+    chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// The text's length when no string needs escaping, a little more for numbers (a guess; the

@@ -27,6 +27,7 @@ pub mod routing;
 pub mod sse;
 pub mod token_count;
 pub mod tokens;
+pub mod words;
 
 #[cfg(test)]
 pub mod fixtures;

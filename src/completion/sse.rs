@@ -16,6 +16,7 @@
 //! * Memory is bounded: a line longer than [`MAX_LINE_BYTES`] or an event whose data grows
 //!   beyond [`MAX_EVENT_DATA_BYTES`] is an error, and the parser stays failed afterwards.
 
+use crate::completion::words;
 use crate::error::Error;
 
 /// The longest line (without its line end) we buffer before giving up.
@@ -109,7 +110,7 @@ impl SseParser {
                 bytes = rest;
             }
         }
-        while let Some(end) = bytes.iter().position(|&b| b == LF || b == CR) {
+        while let Some(end) = words::find_either(bytes, LF, CR) {
             let (head, tail) = bytes.split_at(end);
             self.complete_line(head, events)?;
             // `tail` starts with the line end found above.

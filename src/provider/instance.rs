@@ -5,7 +5,7 @@
 //! Everything goes through [`HostApi`], so this is tested natively with a fake host. Caches
 //! are only ever refreshed on a reason: a session token that changed, a failure, a sign-out.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::catalog::model::Model;
 use crate::catalog::select::{self, Selection};
@@ -51,11 +51,11 @@ pub struct Provider {
     /// The selected catalog, the bearer it was fetched with, the last good list and the
     /// backoff after failures (see `catalog::cache`).
     catalog: CatalogCache,
-    streams: HashMap<u64, OpenStream>,
+    streams: BTreeMap<u64, OpenStream>,
     /// Streams whose request is sent but whose response headers are not classified yet.
-    opening: HashMap<u64, Opening>,
+    opening: BTreeMap<u64, Opening>,
     /// Streams whose request a short rate limit refused, waiting for their retry time.
-    waiting: HashMap<u64, Planned>,
+    waiting: BTreeMap<u64, Planned>,
     next_stream: u64,
     /// The latest `x-quota-snapshot-*` headers seen on a completion answer (or, before any,
     /// the account's quotas from `/copilot_internal/user`).
@@ -80,9 +80,9 @@ impl Provider {
             credential: None,
             session: SessionCache::new(),
             catalog: CatalogCache::new(),
-            streams: HashMap::new(),
-            opening: HashMap::new(),
-            waiting: HashMap::new(),
+            streams: BTreeMap::new(),
+            opening: BTreeMap::new(),
+            waiting: BTreeMap::new(),
             next_stream: 0,
             quota: None,
             quota_looked_up: false,

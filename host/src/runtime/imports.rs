@@ -92,7 +92,15 @@ impl HostState {
     pub(crate) fn begin_call(&mut self, listener: Option<&Readiness>) {
         self.log_lines = 0;
         self.requests = 0;
-        self.listener = listener.cloned();
+        // The same stream polls many times in a row: keep its signal instead of cloning it.
+        let same = match (&self.listener, listener) {
+            (Some(current), Some(next)) => current.same_as(next),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.listener = listener.cloned();
+        }
     }
 
     /// Points `stream`'s news at the completion stream of the call in progress, before the

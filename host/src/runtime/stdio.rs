@@ -8,6 +8,7 @@
 //! memory.
 
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::OutputStream;
 
 use crate::log::{Level, Logger};
 
@@ -38,6 +39,15 @@ impl GuestStderr {
     /// Logs the complete lines written since the last flush (all of it when `all`, after a
     /// failure). Redaction happens in the logger.
     pub(crate) fn flush_to(&mut self, log: &Logger, all: bool) {
+        // After almost every call nothing was written: learn that from the pipe's length
+        // (what it could still take), without copying its contents.
+        let written = match OutputStream::check_write(&mut self.pipe) {
+            Ok(room) => STDERR_CAPACITY.saturating_sub(room),
+            Err(_) => STDERR_CAPACITY,
+        };
+        if written <= self.logged {
+            return;
+        }
         let contents = self.pipe.contents();
         let Some(fresh) = contents.get(self.logged..) else {
             return;

@@ -21,7 +21,7 @@
 
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,7 +57,15 @@ const BODY_HEADERS: [&str; 3] = ["content-type", "content-length", "content-enco
 /// news and waits for a change after, so news that lands in between still wakes it.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    inner: Arc<(Mutex<u64>, Condvar)>,
+    inner: Arc<Signal>,
+}
+
+#[derive(Default)]
+struct Signal {
+    /// Read without the lock (every poll reads it); bumped before the lock is taken to wake.
+    generation: AtomicU64,
+    lock: Mutex<()>,
+    changed: Condvar,
 }
 
 impl Readiness {
@@ -68,29 +76,31 @@ impl Readiness {
 
     /// The current generation; pass it to [`Readiness::wait_for_change`].
     pub fn generation(&self) -> u64 {
-        self.inner.0.lock().map(|g| *g).unwrap_or(0)
+        self.inner.generation.load(Ordering::SeqCst)
     }
 
     /// Signals that some stream has news.
     pub fn notify(&self) {
-        let (lock, condvar) = &*self.inner;
-        if let Ok(mut generation) = lock.lock() {
-            *generation = generation.wrapping_add(1);
-        }
-        condvar.notify_all();
+        let signal = &*self.inner;
+        signal.generation.fetch_add(1, Ordering::SeqCst);
+        // Taking the lock orders this wake-up after a waiter's check under the lock: either
+        // it saw the new generation, or it is already waiting and is woken.
+        drop(signal.lock.lock());
+        signal.changed.notify_all();
     }
 
     /// Waits until the generation differs from `seen`, or `timeout` passes; whether it
     /// changed.
     pub fn wait_for_change(&self, seen: u64, timeout: Duration) -> bool {
-        let (lock, condvar) = &*self.inner;
-        match lock.lock() {
-            Ok(guard) => condvar
-                .wait_timeout_while(guard, timeout, |generation| *generation == seen)
-                .map(|(generation, _)| *generation != seen)
-                .unwrap_or(true),
-            Err(_) => true,
-        }
+        let signal = &*self.inner;
+        let Ok(guard) = signal.lock.lock() else {
+            return true;
+        };
+        let waited = signal.changed.wait_timeout_while(guard, timeout, |_| {
+            signal.generation.load(Ordering::SeqCst) == seen
+        });
+        drop(waited);
+        self.generation() != seen
     }
 
     /// Whether `other` is a clone of this signal.
