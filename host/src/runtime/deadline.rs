@@ -10,7 +10,7 @@
 //! is replaced (see `instance`).
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{Engine, UpdateDeadline};
 
@@ -22,9 +22,15 @@ pub const TICK: Duration = Duration::from_millis(20);
 pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The timing of the export call in progress, kept in the store's data.
+///
+/// It reads no clock when a call starts (every streamed event is a call): the time a call has
+/// run is known from the ticks granted to it, since the callback only runs when they are used
+/// up. The call started somewhere within its first tick, so one tick less than granted is a
+/// lower bound, and the deadline fires at most one [`TICK`] late, never early.
 #[derive(Debug)]
 pub(crate) struct CallTimer {
-    started: Instant,
+    /// Ticks granted so far (at the start, then by each callback that let the call go on).
+    granted: u64,
     deadline: Duration,
     /// Time this call spent inside host imports that wait (network, disk).
     in_host: Duration,
@@ -32,11 +38,7 @@ pub(crate) struct CallTimer {
 
 impl Default for CallTimer {
     fn default() -> Self {
-        CallTimer {
-            started: Instant::now(),
-            deadline: DEFAULT_CALL_DEADLINE,
-            in_host: Duration::ZERO,
-        }
+        start(DEFAULT_CALL_DEADLINE).0
     }
 }
 
@@ -46,9 +48,15 @@ impl CallTimer {
         self.in_host += waited;
     }
 
+    /// How long the call has certainly run when its granted ticks are used up.
+    fn ran(&self) -> Duration {
+        let ticks = u32::try_from(self.granted.saturating_sub(1)).unwrap_or(u32::MAX);
+        TICK.saturating_mul(ticks)
+    }
+
     /// The guest time left, `None` once it ran out.
     fn left(&self) -> Option<Duration> {
-        let guest = self.started.elapsed().saturating_sub(self.in_host);
+        let guest = self.ran().saturating_sub(self.in_host);
         self.deadline.checked_sub(guest).filter(|d| !d.is_zero())
     }
 }
@@ -76,24 +84,29 @@ fn ticks(d: Duration) -> u64 {
     (d.as_millis() / TICK.as_millis()).max(1) as u64 + 1
 }
 
-/// What the store's epoch callback answers when the call's deadline in ticks passed: more
+/// What the store's epoch callback answers when the call's granted ticks are used up: more
 /// ticks while guest time is left, else [`DeadlineExceeded`].
-pub(crate) fn on_epoch(timer: &CallTimer) -> wasmtime::Result<UpdateDeadline> {
+pub(crate) fn on_epoch(timer: &mut CallTimer) -> wasmtime::Result<UpdateDeadline> {
     match timer.left() {
-        Some(left) => Ok(UpdateDeadline::Continue(ticks(left))),
+        Some(left) => {
+            let more = ticks(left);
+            timer.granted = timer.granted.saturating_add(more);
+            Ok(UpdateDeadline::Continue(more))
+        }
         None => Err(wasmtime::Error::new(DeadlineExceeded)),
     }
 }
 
 /// A fresh timer for a call with `deadline`, and the deadline in ticks to arm the store with.
 pub(crate) fn start(deadline: Duration) -> (CallTimer, u64) {
+    let granted = ticks(deadline);
     (
         CallTimer {
-            started: Instant::now(),
+            granted,
             deadline,
             in_host: Duration::ZERO,
         },
-        ticks(deadline),
+        granted,
     )
 }
 
@@ -103,15 +116,28 @@ mod tests {
 
     #[test]
     fn host_time_does_not_count() {
-        let mut timer = CallTimer {
-            started: Instant::now() - Duration::from_secs(50),
-            deadline: Duration::from_secs(30),
-            in_host: Duration::ZERO,
-        };
-        assert_eq!(timer.left(), None);
-        timer.add_host_time(Duration::from_secs(45));
+        // A 30 s deadline: when its ticks are used up, ~30 s have passed.
+        let (mut timer, armed) = start(Duration::from_secs(30));
+        assert_eq!(armed, timer.granted);
+        assert!(timer.ran() >= Duration::from_secs(30) - TICK, "{:?}", timer.ran());
+        assert_eq!(timer.left(), None, "all guest time: the deadline");
+        // 20 s of it waited on the network: 10 s of guest time so far, 20 s left.
+        timer.add_host_time(Duration::from_secs(20));
         let left = timer.left().expect("time left");
-        assert!(left <= Duration::from_secs(25), "{left:?}");
+        assert_eq!(left, Duration::from_secs(20));
         assert!(ticks(Duration::ZERO) >= 1);
+    }
+
+    #[test]
+    fn each_callback_that_lets_the_call_go_on_grants_what_is_left() {
+        let (mut timer, _) = start(Duration::from_millis(200));
+        timer.add_host_time(Duration::from_millis(150));
+        let before = timer.granted;
+        match on_epoch(&mut timer) {
+            Ok(UpdateDeadline::Continue(more)) => assert_eq!(timer.granted, before + more),
+            _ => panic!("150 ms of host time leave guest time"),
+        }
+        // The granted ticks used up again with no more host time: the deadline.
+        assert!(on_epoch(&mut timer).is_err());
     }
 }

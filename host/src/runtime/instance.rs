@@ -54,7 +54,7 @@ impl Spawner {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_callback(|ctx| deadline::on_epoch(&ctx.data().timer));
+        store.epoch_deadline_callback(|mut ctx| deadline::on_epoch(&mut ctx.data_mut().timer));
         begin_call(&mut store, self.deadline, None);
         let exports = Exports::instantiate(&mut store, &self.component, &self.linker).map_err(|e| {
             anyhow::anyhow!(
