@@ -177,14 +177,16 @@ fn run(only: &Sections) -> anyhow::Result<()> {
         let recorded = env.recorded_chat()?;
         if only.has("ttfe") {
             eprintln!("bench: time to first event ({TTFE_RUNS} streams each side)…");
-            let (mut component, mut native) = (Vec::new(), Vec::new());
+            let (mut component, mut native, mut start) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..TTFE_RUNS {
                 env.sim.script_chat(scenario::short_script());
-                component.push(env.component_stream()?.first_event);
+                let read = env.component_stream()?;
+                component.push(read.first_event);
+                start.push(read.start_call);
                 env.sim.script_chat(scenario::short_script());
                 native.push(env.native_stream(&recorded)?.first_event);
             }
-            first = Some((component, native));
+            first = Some((component, native, start));
         }
         if only.has("long") {
             eprintln!("bench: long streams ({LONG_RUNS} × {LONG_EVENTS} events each side)…");
@@ -231,7 +233,7 @@ fn run(only: &Sections) -> anyhow::Result<()> {
         None
     };
 
-    if let Some((component, native)) = &first {
+    if let Some((component, native, start)) = &first {
         table.push(Row::duration(
             "time to first event",
             median(component),
@@ -239,6 +241,14 @@ fn run(only: &Sections) -> anyhow::Result<()> {
             "native ureq + SSE read",
             "< +50 µs",
             Duration::from_micros(50),
+        ));
+        table.push(Row::plain(
+            "  of which the start call (build, hand over)",
+            format!("{:.1} µs", median(start).as_secs_f64() * 1e6),
+            "-".into(),
+            "",
+            "-",
+            true,
         ));
     }
     if let Some((component, native)) = &long {
@@ -667,6 +677,7 @@ mod tests {
             first_event: Duration::from_micros(100),
             total: Duration::from_micros(1100),
             events: 11,
+            start_call: Duration::ZERO,
         };
         assert_eq!(median_per_event(&[read]), Duration::from_micros(100));
     }

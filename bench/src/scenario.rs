@@ -65,6 +65,9 @@ pub struct StreamRead {
     pub total: Duration,
     /// Text events seen.
     pub events: usize,
+    /// Through the component: how long `stream` (`llm-stream-completion-start`: the guest
+    /// builds the request and the host hands it to its sending thread) took; zero natively.
+    pub start_call: Duration,
 }
 
 /// A simulator and the component loaded against it.
@@ -132,6 +135,7 @@ impl Env {
             Ok(stream) => stream,
             Err(e) => bail!("the stream did not start: {e:?}"),
         };
+        let start_call = started.elapsed();
         let mut first = None;
         let mut events = 0;
         for event in stream {
@@ -148,6 +152,7 @@ impl Env {
             first_event: first.unwrap_or_else(|| started.elapsed()),
             total: started.elapsed(),
             events,
+            start_call,
         })
     }
 
@@ -158,6 +163,7 @@ impl Env {
             first_event: read.first_event,
             total: read.total,
             events: read.events,
+            start_call: Duration::ZERO,
         })
     }
 }

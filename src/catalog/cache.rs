@@ -9,6 +9,8 @@
 //! While waiting with no good list at all, the last error is answered again. The cache holds
 //! no I/O: the provider fetches, this module decides.
 
+use std::sync::Arc;
+
 use crate::catalog::model::Model;
 use crate::catalog::select::Selection;
 use crate::error::Error;
@@ -19,9 +21,13 @@ pub const INITIAL_BACKOFF_SECS: u64 = 30;
 /// The longest wait between failed fetches.
 pub const MAX_BACKOFF_SECS: u64 = 600;
 
+/// A fetched list, shared: every completion looks its model up in it, and a copy per request
+/// (dozens of models, each with a dozen strings) was most of the guest's work in starting one.
+pub type Models = Arc<Vec<Model>>;
+
 /// A catalog fetched with one bearer.
 struct Current {
-    models: Vec<Model>,
+    models: Models,
     bearer: String,
 }
 
@@ -38,7 +44,7 @@ struct Failure {
 #[derive(Default)]
 pub struct CatalogCache {
     current: Option<Current>,
-    last_good: Option<Vec<Model>>,
+    last_good: Option<Models>,
     failure: Option<Failure>,
     /// Policy requests made by this instance (see `policy::apply`).
     pub policy_outcomes: Outcomes,
@@ -53,7 +59,7 @@ impl CatalogCache {
     }
 
     /// The list fetched with `bearer`, if any.
-    pub fn fresh(&self, bearer: &str) -> Option<Vec<Model>> {
+    pub fn fresh(&self, bearer: &str) -> Option<Models> {
         self.current
             .as_ref()
             .filter(|c| c.bearer == bearer)
@@ -62,7 +68,7 @@ impl CatalogCache {
 
     /// While a failed fetch with `bearer` waits for its backoff: the last good list, else the
     /// last error. `None` when a fetch may be made now.
-    pub fn while_backing_off(&self, bearer: &str, now: u64) -> Option<Result<Vec<Model>, Error>> {
+    pub fn while_backing_off(&self, bearer: &str, now: u64) -> Option<Result<Models, Error>> {
         let failure = self
             .failure
             .as_ref()
@@ -72,7 +78,7 @@ impl CatalogCache {
 
     /// Records a successful fetch: it becomes the current and the last good list, and any
     /// backoff ends.
-    pub fn succeeded(&mut self, models: Vec<Model>, bearer: String) {
+    pub fn succeeded(&mut self, models: Models, bearer: String) {
         self.last_good = Some(models.clone());
         self.current = Some(Current { models, bearer });
         self.failure = None;
@@ -80,7 +86,7 @@ impl CatalogCache {
 
     /// Records a failed fetch at `now` and returns what to answer: the last good list, else
     /// the error. The wait before the next fetch doubles with each consecutive failure.
-    pub fn failed(&mut self, error: Error, bearer: String, now: u64) -> Result<Vec<Model>, Error> {
+    pub fn failed(&mut self, error: Error, bearer: String, now: u64) -> Result<Models, Error> {
         let delay = self.failure.as_ref().map_or(INITIAL_BACKOFF_SECS, |f| {
             f.delay.saturating_mul(2).min(MAX_BACKOFF_SECS)
         });
@@ -124,7 +130,7 @@ impl CatalogCache {
         self.current
             .as_ref()
             .map(|c| c.models.as_slice())
-            .or(self.last_good.as_deref())
+            .or(self.last_good.as_deref().map(Vec::as_slice))
     }
 }
 
@@ -132,14 +138,16 @@ impl CatalogCache {
 mod tests {
     use super::*;
 
-    fn list(ids: &[&str]) -> Vec<Model> {
-        ids.iter()
-            .map(|id| Model {
-                id: id.to_string(),
-                name: id.to_string(),
-                ..Model::default()
-            })
-            .collect()
+    fn list(ids: &[&str]) -> Models {
+        Models::new(
+            ids.iter()
+                .map(|id| Model {
+                    id: id.to_string(),
+                    name: id.to_string(),
+                    ..Model::default()
+                })
+                .collect(),
+        )
     }
 
     fn ids(models: &[Model]) -> Vec<&str> {

@@ -11,7 +11,7 @@ use crate::catalog::model::Model;
 use crate::catalog::select::{self, Selection};
 use crate::catalog::present;
 use crate::catalog::wire;
-use crate::catalog::cache::CatalogCache;
+use crate::catalog::cache::{CatalogCache, Models};
 use crate::catalog::policy;
 use crate::completion::token_count;
 use crate::completion::tokens::Tokenizer;
@@ -187,7 +187,7 @@ impl Provider {
     ///
     /// A failed fetch answers the last good list (with a warning) and the next fetch waits for
     /// a backoff on the host clock; policies are applied to every fresh list (`policy::apply`).
-    fn catalog(&mut self, host: &dyn HostApi, auth: &mut Auth) -> Result<Vec<Model>, Error> {
+    fn catalog(&mut self, host: &dyn HostApi, auth: &mut Auth) -> Result<Models, Error> {
         if let Some(models) = self.catalog.fresh(&auth.bearer) {
             return Ok(models);
         }
@@ -202,6 +202,7 @@ impl Provider {
             Ok(((mut models, selection), used)) => {
                 self.catalog.selection = Some(selection);
                 policy::apply(host, &self.settings, &used, &mut models, &mut self.catalog.policy_outcomes);
+                let models = Models::new(models);
                 self.catalog.succeeded(models.clone(), used.bearer.clone());
                 *auth = used;
                 Ok(models)
