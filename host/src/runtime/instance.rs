@@ -10,7 +10,7 @@
 //! poll of a stream whose instance is gone ends it with [`GuestFailure::Restarted`] instead of
 //! reaching a new instance that never heard of it (or, worse, one that reused its id).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -89,6 +89,10 @@ pub(crate) struct Shared {
     spawner: Spawner,
     /// How many instances were discarded so far (also the current generation).
     restarts: AtomicU64,
+    /// Completion streams waiting for news now.
+    waiting: AtomicUsize,
+    /// A running average of how long waits for news took (ns; see [`Shared::wait_for_news`]).
+    typical_wait_ns: AtomicU64,
     log: Logger,
 }
 
@@ -102,6 +106,8 @@ impl Shared {
             }),
             spawner,
             restarts: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            typical_wait_ns: AtomicU64::new(0),
             log,
         }
     }
@@ -109,6 +115,44 @@ impl Shared {
     /// How long a pending stream waits without news (see [`crate::HostOptions::poll_safety_net`]).
     pub(crate) fn poll_safety_net(&self) -> Duration {
         self.spawner.poll_safety_net
+    }
+
+    /// Waits for `signal` to move past `seen` (see [`Readiness::wait_for_change`]); whether it
+    /// did. Only a wait that `may_spin` (a stream's waits before its first event) spins.
+    ///
+    /// Waking a sleeping thread costs tens of microseconds on some machines (virtual ones
+    /// above all): with a server on the same machine, most of the time to first event of a
+    /// short answer. So when news has lately come within [`QUICK_WAIT`] (a running average of
+    /// past waits), the only waiting stream, on a machine with a core to spare, watches its
+    /// signal for up to [`SPIN_FOR`] before it sleeps. Against a remote service waits take milliseconds,
+    /// the average says so, and nobody spins; under concurrency nobody spins either, so no
+    /// core is burnt while others have work.
+    pub(crate) fn wait_for_news(
+        &self,
+        signal: &Readiness,
+        seen: u64,
+        timeout: Duration,
+        may_spin: bool,
+    ) -> bool {
+        let alone = self.waiting.fetch_add(1, Ordering::AcqRel) == 0;
+        if !may_spin {
+            let changed = signal.wait_for_change(seen, timeout);
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return changed;
+        }
+        let quick = self.typical_wait_ns.load(Ordering::Relaxed) < QUICK_WAIT.as_nanos() as u64;
+        let started = std::time::Instant::now();
+        let changed = (alone && quick && spare_core() && spin_until_changed(signal, seen))
+            || signal.wait_for_change(seen, timeout);
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        // The average covers the waits that may spin (for a first event: how soon the server
+        // answers), an eighth of each new one: a few slow waits stop the spinning, a few quick
+        // ones bring it back. Concurrent updates may lose a sample; it stays an average.
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let average = self.typical_wait_ns.load(Ordering::Relaxed);
+        let next = average - average / WAIT_AVERAGE_WEIGHT + took / WAIT_AVERAGE_WEIGHT;
+        self.typical_wait_ns.store(next, Ordering::Relaxed);
+        changed
     }
 
     /// The linear-memory meter of the current instance (read without the instance lock).
@@ -202,10 +246,71 @@ impl Shared {
     }
 }
 
+/// How long the only waiting stream watches its signal before it sleeps.
+const SPIN_FOR: Duration = Duration::from_micros(200);
+/// Waits this short on average (news from a server on the same machine) make spinning worth
+/// it; a remote service's answers take milliseconds.
+const QUICK_WAIT: Duration = Duration::from_millis(1);
+/// Each new wait is this fraction (1/n) of the running average of waits.
+const WAIT_AVERAGE_WEIGHT: u64 = 8;
+/// Checks of the signal between two readings of the clock while spinning.
+const SPINS_PER_CLOCK_READ: u32 = 64;
+
+/// Whether this machine has more than one core (spinning on one core only delays the thread
+/// being waited for).
+fn spare_core() -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)) > 1
+}
+
+/// Watches `signal` for up to [`SPIN_FOR`], yielding the core between short bursts; whether
+/// it moved past `seen`.
+fn spin_until_changed(signal: &Readiness, seen: u64) -> bool {
+    let until = std::time::Instant::now() + SPIN_FOR;
+    loop {
+        for _ in 0..SPINS_PER_CLOCK_READ {
+            if signal.generation() != seen {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+        // A thread this one waits for (the request's sender, a server on the same machine)
+        // may be queued on this very core: let it run.
+        std::thread::yield_now();
+    }
+}
+
 /// Arms the per-call deadline and resets the per-call budgets before an export call.
 fn begin_call(store: &mut Store<HostState>, limit: Duration, listener: Option<&Readiness>) {
     let (timer, ticks) = deadline::start(limit);
     store.data_mut().timer = timer;
     store.data_mut().begin_call(listener);
     store.set_epoch_deadline(ticks);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spinning_sees_news_that_came_and_gives_up_when_none_comes() {
+        let signal = Readiness::new();
+        let seen = signal.generation();
+        assert!(!spin_until_changed(&signal, seen), "no news: gives up after SPIN_FOR");
+        signal.notify();
+        assert!(spin_until_changed(&signal, seen), "news before the spin");
+        let later = signal.generation();
+        let notifier = {
+            let signal = signal.clone();
+            std::thread::spawn(move || signal.notify())
+        };
+        // The news arrives while spinning, or (on a busy machine) only during the sleep after.
+        let seen_it = spin_until_changed(&signal, later)
+            || signal.wait_for_change(later, Duration::from_secs(10));
+        assert!(seen_it);
+        notifier.join().expect("the notifier ends");
+    }
 }

@@ -35,6 +35,10 @@ pub struct CompletionStream {
     signal: Readiness,
     /// Waits that ran the whole safety net without news.
     quiet_waits: u64,
+    /// Whether an event came yet: only waits for the first one may spin (see
+    /// `Shared::wait_for_news`); later ones sleep at once and leave the cores to the threads
+    /// that read and write the stream.
+    answered: bool,
     finished: bool,
     host_error: Option<String>,
 }
@@ -52,6 +56,7 @@ impl CompletionStream {
             generation,
             signal,
             quiet_waits: 0,
+            answered: false,
             finished: false,
             host_error: None,
         }
@@ -102,10 +107,14 @@ impl CompletionStream {
                 )
                 .map(|(step, _)| step);
             match step {
-                Ok(Ok(StreamPoll::Event(event))) => return Ok(Some(Ok(event))),
+                Ok(Ok(StreamPoll::Event(event))) => {
+                    self.answered = true;
+                    return Ok(Some(Ok(event)));
+                }
                 Ok(Ok(StreamPoll::Pending)) => {
                     let safety_net = self.shared.poll_safety_net();
-                    if !self.signal.wait_for_change(seen, safety_net) {
+                    let may_spin = !self.answered;
+                    if !self.shared.wait_for_news(&self.signal, seen, safety_net, may_spin) {
                         self.quiet_waits += 1;
                     }
                 }
