@@ -1,6 +1,6 @@
 //! `bench`: how much the extension costs, measured against the simulator on loopback.
 //!
-//! Run it with `cargo run -p copilot-bench --release` (about a minute). It prints
+//! Run it with `cargo run -p copilot-bench --release` (about ten seconds once built). It prints
 //! one table; every figure stands beside the floor it is compared with, measured in the same
 //! run on the same machine: a bare native HTTP client (ureq) replaying the exact request the
 //! component sent and reading the SSE answer with a minimal decoder.
@@ -16,7 +16,8 @@
 //! The heavy rows (`heavy`): a 10 MiB image request and a 200-message conversation, timed to
 //! the first event against the native client sending the same bytes. The `serve` rows
 //! (`serve_load`): 64 streams started at once through `serve` in a child process
-//! (`--serve`) against one stream at a time, and that process's RSS meanwhile.
+//! (`--serve`) against one stream at a time, the same streams straight to the simulator (what
+//! the machine itself does with 64 at once), CPU per stream, and the server's RSS meanwhile.
 
 mod heavy;
 mod native;
