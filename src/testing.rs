@@ -18,7 +18,7 @@
 //! ```
 
 use crate::bindings::copilot_chat::extension::llm_provider::{
-    CompletionRequest, MessageContent, MessageRole, RequestMessage,
+    CompletionRequest, MessageContent, MessageRole,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -494,22 +494,7 @@ pub fn request_header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a st
 
 /// A request of one user message with `content` and nothing else set.
 pub fn user_request(content: Vec<MessageContent>) -> CompletionRequest {
-    CompletionRequest {
-        messages: vec![RequestMessage { role: MessageRole::User, content, cache: false }],
-        tools: vec![],
-        tool_choice: None,
-        stop_sequences: vec![],
-        temperature: None,
-        thinking_allowed: false,
-        max_tokens: None,
-        response_format: None,
-        top_p: None,
-        seed: None,
-        presence_penalty: None,
-        frequency_penalty: None,
-        parallel_tool_calls: None,
-        reasoning_effort: None,
-    }
+    crate::completion::fixtures::request(vec![crate::completion::fixtures::message(MessageRole::User, content)])
 }
 
 /// The smallest request: one user message saying "hi".

@@ -93,35 +93,9 @@ fn image_tokens(image: &ImageData) -> u64 {
 mod tests {
     use super::*;
     use crate::bindings::copilot_chat::extension::llm_provider::{
-        MessageRole, RequestMessage, ToolDefinition, ToolUse,
+        MessageRole, ToolDefinition, ToolUse,
     };
-
-    fn request(messages: Vec<RequestMessage>) -> CompletionRequest {
-        CompletionRequest {
-            messages,
-            tools: vec![],
-            tool_choice: None,
-            stop_sequences: vec![],
-            temperature: None,
-            thinking_allowed: false,
-            max_tokens: None,
-            response_format: None,
-            top_p: None,
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-            parallel_tool_calls: None,
-            reasoning_effort: None,
-        }
-    }
-
-    fn message(role: MessageRole, content: Vec<MessageContent>) -> RequestMessage {
-        RequestMessage {
-            role,
-            content,
-            cache: false,
-        }
-    }
+    use crate::completion::fixtures::{message, request};
 
     fn image(width: Option<u32>, height: Option<u32>) -> ImageData {
         ImageData {
