@@ -67,3 +67,32 @@ impl GuestStderr {
         self.logged += end;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::LogSink;
+
+    fn write(pipe: &mut MemoryOutputPipe, text: &str) {
+        OutputStream::write(pipe, bytes::Bytes::copy_from_slice(text.as_bytes())).expect("room");
+    }
+
+    #[test]
+    fn complete_lines_are_logged_once_and_a_partial_line_only_after_a_failure() {
+        let log = Logger::new(LogSink::Capture);
+        let (mut stderr, mut pipe) = GuestStderr::new();
+        stderr.flush_to(&log, false);
+        assert!(log.lines().is_empty(), "nothing written, nothing logged");
+        write(&mut pipe, "first line\nsecond ");
+        stderr.flush_to(&log, false);
+        stderr.flush_to(&log, false);
+        let lines = log.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("first line"), "{lines:?}");
+        write(&mut pipe, "half");
+        stderr.flush_to(&log, true);
+        let lines = log.lines();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[1].contains("second half"), "{lines:?}");
+    }
+}
