@@ -29,7 +29,8 @@ pub const MAX_REQUEST_BYTES: usize = 48 * 1024 * 1024;
 /// The most elements a guest table may grow to (Rust guests keep a small fixed table).
 pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
-/// The current and peak linear memory of one instance, shared with the [`GuestLimiter`].
+/// The current and peak linear memory of one instance, shared with the store's resource
+/// limiter (`GuestLimiter`), which meters it.
 #[derive(Debug, Default)]
 pub struct MemoryMeter {
     current: AtomicUsize,

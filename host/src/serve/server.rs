@@ -48,7 +48,7 @@ pub const MAX_PENDING_HEADS: usize = 64;
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
 /// Bytes of request bodies admitted into the guest at once (its memory cap is 256 MiB, and a
 /// request's body is held there in a few forms while it is serialised). One request alone
-/// is always admitted: a body up to [`wire::MAX_BODY_BYTES`] fits on its own.
+/// is always admitted: a body up to the wire limit (`wire::MAX_BODY_BYTES`) fits on its own.
 pub const BODY_BUDGET_BYTES: usize = 32 * 1024 * 1024;
 /// How long an admitted request waits for room in the body budget before its 503.
 const BUDGET_WAIT: Duration = Duration::from_secs(5);
