@@ -89,7 +89,7 @@ pub fn misplaced(content: &MessageContent, place: &str) -> Error {
 const DEFAULT_THINKING_BUDGET: u64 = 16_000;
 
 /// The thinking budget (tokens) asked of a model whose reasoning is controlled by a budget
-/// rather than effort levels (Claude, through chat completions or Messages): [`DEFAULT_THINKING_BUDGET`]
+/// rather than effort levels (Claude, through chat completions or Messages): `DEFAULT_THINKING_BUDGET`
 /// within the model's `min..=max`, and below `max_tokens` when that is set (the budget counts
 /// against the output). `None` when the model takes no budget or no budget fits.
 pub fn thinking_budget(model: &Model, max_tokens: Option<u64>) -> Option<u64> {

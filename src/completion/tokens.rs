@@ -22,7 +22,7 @@
 //! Code, JSON, Markdown and Latin-script prose are within about ±6 % per chunk; Cyrillic,
 //! Arabic and rare symbols are the weak spots (up to ±25 %). For comparison, bytes ÷ 4 is off
 //! by 14 % on average and 41 % at the 95th percentile on the same chunks. The symbol rule
-//! ([`RARE_SYMBOL_TOKENS_PER_BYTE`]) was set after seeing the sampler's error, so that file is
+//! (`RARE_SYMBOL_TOKENS_PER_BYTE`) was set after seeing the sampler's error, so that file is
 //! not strictly held out. This is an estimate for budgeting a context window, never for
 //! billing; scripts absent from the corpus (Devanagari, for example) use guessed prices.
 //!

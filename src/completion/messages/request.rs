@@ -153,7 +153,7 @@ fn refuse_uncarried(request: &CompletionRequest) -> Result<(), Error> {
 }
 
 /// The thinking budget for the Messages API: the model's range as on the chat route (see
-/// `thinking_budget`), or [`DEFAULT_THINKING_BUDGET`] for a model that supports thinking
+/// `thinking_budget`), or `DEFAULT_THINKING_BUDGET` for a model that supports thinking
 /// without stating a range; at least [`MIN_THINKING_BUDGET`] and below `max_tokens`. `None`
 /// when the model does not think or no budget fits.
 pub fn messages_thinking_budget(model: &Model, max_tokens: u64) -> Option<u64> {
