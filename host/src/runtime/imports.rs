@@ -103,13 +103,6 @@ impl HostState {
         }
     }
 
-    /// Points `stream`'s news at the completion stream of the call in progress, before the
-    /// guest looks at it (news that lands after the look then still wakes that stream).
-    fn listen_to(&self, stream: &HttpStream) {
-        if let Some(listener) = &self.listener {
-            stream.listen(listener);
-        }
-    }
 
     /// Runs `f`, a host step that may wait on the network or the disk; the wait does not
     /// count against the call's deadline (each such step has its own timeout).
@@ -237,7 +230,7 @@ impl HostHttpResponseStream for HostState {
         // A lost handle has nothing to wait for: `status` answers 0 at once for it.
         match self.table.get(&entry(&stream)) {
             Ok(stream) => {
-                self.listen_to(stream);
+                listen(self.listener.as_ref(), stream);
                 stream.ready()
             }
             Err(_) => true,
@@ -275,11 +268,8 @@ impl HostHttpResponseStream for HostState {
         &mut self,
         stream: Resource<HttpResponseStream>,
     ) -> Result<ChunkPoll, HttpError> {
-        let listener = self.listener.clone();
         let stream = self.table.get_mut(&entry(&stream)).map_err(lost_stream)?;
-        if let Some(listener) = &listener {
-            stream.listen(listener);
-        }
+        listen(self.listener.as_ref(), stream);
         stream.poll_chunk()
     }
 
@@ -297,6 +287,14 @@ fn entry(handle: &Resource<HttpResponseStream>) -> Resource<HttpStream> {
         Resource::new_own(handle.rep())
     } else {
         Resource::new_borrow(handle.rep())
+    }
+}
+
+/// Points `stream`'s news at the completion stream of the call in progress (`listener`),
+/// before the guest looks at it: news that lands after the look then still wakes that stream.
+fn listen(listener: Option<&Readiness>, stream: &HttpStream) {
+    if let Some(listener) = listener {
+        stream.listen(listener);
     }
 }
 

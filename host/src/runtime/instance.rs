@@ -135,23 +135,23 @@ impl Shared {
         may_spin: bool,
     ) -> bool {
         let alone = self.waiting.fetch_add(1, Ordering::AcqRel) == 0;
-        if !may_spin {
-            let changed = signal.wait_for_change(seen, timeout);
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return changed;
-        }
-        let quick = self.typical_wait_ns.load(Ordering::Relaxed) < QUICK_WAIT.as_nanos() as u64;
-        let started = std::time::Instant::now();
-        let changed = (alone && quick && spare_core() && spin_until_changed(signal, seen))
-            || signal.wait_for_change(seen, timeout);
+        // Only waits that may spin are timed: the average is of those (for a first event: how
+        // soon the server answers).
+        let started = may_spin.then(std::time::Instant::now);
+        let spin = may_spin
+            && alone
+            && self.typical_wait_ns.load(Ordering::Relaxed) < QUICK_WAIT.as_nanos() as u64
+            && spare_core();
+        let changed = (spin && spin_until_changed(signal, seen)) || signal.wait_for_change(seen, timeout);
         self.waiting.fetch_sub(1, Ordering::AcqRel);
-        // The average covers the waits that may spin (for a first event: how soon the server
-        // answers), an eighth of each new one: a few slow waits stop the spinning, a few quick
-        // ones bring it back. Concurrent updates may lose a sample; it stays an average.
-        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let average = self.typical_wait_ns.load(Ordering::Relaxed);
-        let next = average - average / WAIT_AVERAGE_WEIGHT + took / WAIT_AVERAGE_WEIGHT;
-        self.typical_wait_ns.store(next, Ordering::Relaxed);
+        if let Some(started) = started {
+            // An eighth of each new wait: a few slow waits stop the spinning, a few quick ones
+            // bring it back. Concurrent updates may lose a sample; it stays an average.
+            let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let average = self.typical_wait_ns.load(Ordering::Relaxed);
+            let next = average - average / WAIT_AVERAGE_WEIGHT + took / WAIT_AVERAGE_WEIGHT;
+            self.typical_wait_ns.store(next, Ordering::Relaxed);
+        }
         changed
     }
 
