@@ -124,6 +124,22 @@ pub fn decode_all<D: StreamDecoder + Default>(payloads: &[&str]) -> Result<Vec<C
     Ok(out)
 }
 
+/// Frames `payloads` as Copilot does on the typed routes (Responses, Messages): an `event:`
+/// line naming the payload's `type` (`message` when it has none), then `data:`, each line
+/// ended by `line_end` (`\n` or `\r\n`).
+pub fn typed_sse(payloads: &[&str], line_end: &str) -> String {
+    payloads
+        .iter()
+        .map(|p| {
+            let kind = serde_json::from_str::<serde_json::Value>(p)
+                .ok()
+                .and_then(|v| v.get("type").and_then(serde_json::Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| "message".into());
+            format!("event: {kind}{line_end}data: {p}{line_end}{line_end}")
+        })
+        .collect()
+}
+
 /// Feeds raw body `chunks` to a fresh stream over `D` and ends it; the first error is returned.
 pub fn stream_chunks<D: StreamDecoder + Default>(chunks: &[&[u8]]) -> Result<Vec<CompletionEvent>, Error> {
     let mut stream = EventStream::<D>::new();

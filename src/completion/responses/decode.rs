@@ -487,16 +487,7 @@ mod tests {
 
     /// Frames payloads as Copilot does: an `event:` line naming the type, then `data:`.
     fn sse(payloads: &[&str]) -> String {
-        payloads
-            .iter()
-            .map(|p| {
-                let kind = serde_json::from_str::<Value>(p)
-                    .ok()
-                    .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string))
-                    .unwrap_or_else(|| "message".into());
-                format!("event: {kind}\r\ndata: {p}\r\n\r\n")
-            })
-            .collect()
+        fixtures::typed_sse(payloads, "\r\n")
     }
 
     const CREATED: &str = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[]}}"#;
