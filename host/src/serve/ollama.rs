@@ -38,7 +38,7 @@ use crate::contract::llm_provider::{
     ToolResult, ToolResultContent, ToolUse,
 };
 
-use super::upstream::{self, blame, Blame, Failure};
+use super::upstream::{self, blame, Blame, Failure, Turns};
 use crate::serve::context::{unix_now, Context};
 use crate::serve::wire;
 
@@ -254,10 +254,9 @@ fn images(message: &Value, index: usize) -> Result<Vec<ImageData>, String> {
 }
 
 fn map_messages(messages: &[Value]) -> Result<Vec<RequestMessage>, String> {
-    let mut out: Vec<RequestMessage> = Vec::new();
+    let mut turns = Turns::default();
     // The last assistant message's calls that no tool message answered yet: (id, name).
     let mut pending: Vec<(String, String)> = Vec::new();
-    let mut previous_was_tool = false;
     for (index, message) in messages.iter().enumerate() {
         let role = message
             .get("role")
@@ -292,23 +291,14 @@ fn map_messages(messages: &[Value]) -> Result<Vec<RequestMessage>, String> {
             }
             "tool" => {
                 let result = tool_result(message, index, text, &mut pending)?;
-                match out.last_mut() {
-                    Some(last) if previous_was_tool => last.content.push(result),
-                    _ => out.push(RequestMessage {
-                        role: MessageRole::User,
-                        content: vec![result],
-                        cache: false,
-                    }),
-                }
-                previous_was_tool = true;
+                turns.push_tool_result(result);
                 continue;
             }
             other => return Err(format!("message {index} has unsupported role `{other}`")),
         };
-        previous_was_tool = false;
-        out.push(mapped);
+        turns.push(mapped);
     }
-    Ok(out)
+    Ok(turns.into_messages())
 }
 
 type Calls = Vec<(String, String)>;

@@ -1,14 +1,52 @@
-//! Opening a completion for a protocol module, and reading the catalog, with the failures
+//! What the protocol modules share on the contract's side: the message list a request maps
+//! to ([`Turns`]), and opening a completion and reading the catalog with the failures
 //! classified once: a [`ProviderError`] (the extension's typed answer) or a host failure (the
 //! guest trapped or the instance is poisoned). Each protocol turns them into its own error
 //! shape; the OpenAI handlers in `serve.rs` predate this and do the same inline.
 
 use crate::contract::llm_provider::{
-    CompletionEvent, CompletionRequest, ModelInfo, ProviderError, UpstreamInfo,
+    CompletionEvent, CompletionRequest, MessageContent, MessageRole, ModelInfo, ProviderError,
+    RequestMessage, UpstreamInfo,
 };
 use crate::runtime::CompletionStream;
 
 use crate::serve::context::Context;
+
+/// A request's message list as it is mapped, turn by turn: the results of consecutive
+/// tool messages (OpenAI's and Ollama's `role: tool`) share one user message, as one turn's
+/// results do in the contract.
+#[derive(Default)]
+pub(crate) struct Turns {
+    messages: Vec<RequestMessage>,
+    after_tool: bool,
+}
+
+impl Turns {
+    /// Appends a message that is not a tool result.
+    pub(crate) fn push(&mut self, message: RequestMessage) {
+        self.after_tool = false;
+        self.messages.push(message);
+    }
+
+    /// Appends a tool result: to the user message holding the results just before it, else
+    /// in a new user message.
+    pub(crate) fn push_tool_result(&mut self, result: MessageContent) {
+        match self.messages.last_mut() {
+            Some(last) if self.after_tool => last.content.push(result),
+            _ => self.messages.push(RequestMessage {
+                role: MessageRole::User,
+                content: vec![result],
+                cache: false,
+            }),
+        }
+        self.after_tool = true;
+    }
+
+    /// The mapped messages.
+    pub(crate) fn into_messages(self) -> Vec<RequestMessage> {
+        self.messages
+    }
+}
 
 /// Who an upstream answer that the extension passed on untyped (`upstream(info)`) blames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +194,26 @@ mod tests {
             message: "m".into(),
             request_id: None,
         }
+    }
+
+    #[test]
+    fn consecutive_tool_results_share_one_user_message() {
+        let text = |t: &str| MessageContent::Text(t.into());
+        let message = |role, t: &str| RequestMessage { role, content: vec![text(t)], cache: false };
+        let mut turns = Turns::default();
+        turns.push_tool_result(text("r0"));
+        turns.push(message(MessageRole::Assistant, "calls"));
+        turns.push_tool_result(text("r1"));
+        turns.push_tool_result(text("r2"));
+        turns.push(message(MessageRole::User, "next"));
+        turns.push_tool_result(text("r3"));
+        let shape: Vec<(bool, usize)> = turns
+            .into_messages()
+            .iter()
+            .map(|m| (matches!(m.role, MessageRole::User), m.content.len()))
+            .collect();
+        // A result after a plain user message starts its own message: only results merge.
+        assert_eq!(shape, [(true, 1), (false, 1), (true, 2), (true, 1), (true, 1)]);
     }
 
     #[test]

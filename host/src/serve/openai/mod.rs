@@ -8,8 +8,9 @@
 //! * `responses`: the Responses API (requests, output items and events);
 //! * `zed`: the settings snippet for Zed's `openai_compatible` provider.
 //!
-//! It may import `super::context`, `super::wire` and the library's lower layers; never
-//! `super::server` (the core calls in here, not the other way round) or another protocol.
+//! It may import `super::context`, `super::wire`, `super::upstream` and the library's lower
+//! layers; never `super::server` (the core calls in here, not the other way round) or another
+//! protocol.
 
 mod responses;
 mod translate;

@@ -14,7 +14,7 @@ use crate::contract::llm_provider::{
     ModelInfo, ProviderError, RequestMessage, ResponseFormat, StopReason, TokenUsage, ToolChoice, ToolDefinition, ToolResult,
     ToolResultContent, ToolUse,
 };
-use crate::serve::upstream::{blame, Blame};
+use crate::serve::upstream::{blame, Blame, Turns};
 
 /// `owned_by` of every listed model.
 pub const OWNER: &str = "copilot-host";
@@ -352,8 +352,7 @@ fn str_field(value: &Value, key: &str) -> String {
 /// Maps the message list. Consecutive `tool` messages share one user message, as one turn's
 /// results do in the contract.
 fn map_messages(messages: &[Value]) -> Result<Vec<RequestMessage>, String> {
-    let mut out: Vec<RequestMessage> = Vec::new();
-    let mut previous_was_tool = false;
+    let mut turns = Turns::default();
     for (index, message) in messages.iter().enumerate() {
         let role = message
             .get("role")
@@ -374,23 +373,14 @@ fn map_messages(messages: &[Value]) -> Result<Vec<RequestMessage>, String> {
             "assistant" => assistant_message(message, content)?,
             "tool" => {
                 let result = tool_result(message, content, &messages[..index])?;
-                match out.last_mut() {
-                    Some(last) if previous_was_tool => last.content.push(result),
-                    _ => out.push(RequestMessage {
-                        role: MessageRole::User,
-                        content: vec![result],
-                        cache: false,
-                    }),
-                }
-                previous_was_tool = true;
+                turns.push_tool_result(result);
                 continue;
             }
             other => return Err(format!("message {index} has unsupported role `{other}`")),
         };
-        previous_was_tool = false;
-        out.push(mapped);
+        turns.push(mapped);
     }
-    Ok(out)
+    Ok(turns.into_messages())
 }
 
 /// A string, or an array of `text` (and, where allowed, `image_url`) parts.
