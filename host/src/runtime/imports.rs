@@ -217,7 +217,7 @@ impl http_client::Host for HostState {
         let stream = self
             .ctx
             .http
-            .fetch_stream_waking(request, self.listener.as_ref())?;
+            .fetch_stream(request, self.listener.as_ref())?;
         self.table
             .push(stream)
             .map(|entry| Resource::new_own(entry.rep()))

@@ -233,14 +233,10 @@ impl HttpClient {
     /// become known later ([`HttpStream::ready`]). A host the grants do not allow is refused
     /// here, before any I/O; every later failure (refused connection, timeout before the
     /// headers, a redirect to a denied host) is the stream's first read error. The stream's
-    /// news raises the client's own signal until [`HttpStream::listen`] points it elsewhere.
-    pub fn fetch_stream(&self, request: HttpRequest) -> Result<HttpStream, HttpError> {
-        self.fetch_stream_waking(request, None)
-    }
-
-    /// [`HttpClient::fetch_stream`], raising `listener` (when given) from the start: the
-    /// headers may arrive before whoever opened the stream first looks at it.
-    pub fn fetch_stream_waking(
+    /// news raises `listener` (the client's own signal when `None`) from the start, since the
+    /// headers may arrive before whoever opened the stream first looks at it, until
+    /// [`HttpStream::listen`] points it elsewhere.
+    pub fn fetch_stream(
         &self,
         request: HttpRequest,
         listener: Option<&Readiness>,

@@ -462,7 +462,7 @@ fn stream_exposes_headers_then_chunks_then_pending_then_end() {
     let readiness = Readiness::new();
     let client = TestClient::granting([server.grant()]).readiness(&readiness).build();
     let mut stream = client
-        .fetch_stream(get(server.url("/stream"), &[]))
+        .fetch_stream(get(server.url("/stream"), &[]), None)
         .expect("stream");
     assert_eq!(stream.status(), 200);
     assert!(has_header(&stream.headers(), "content-type", "text/event-stream"));
@@ -484,7 +484,7 @@ fn stream_error_status_is_visible_before_the_body() {
     )]);
     let client = server.client();
     let mut stream = client
-        .fetch_stream(get(server.url("/chat"), &[]))
+        .fetch_stream(get(server.url("/chat"), &[]), None)
         .expect("stream");
     assert_eq!(stream.status(), 429);
     assert_eq!(read_to_end(&mut stream), b"{\"error\":\"slow down\"}");
@@ -498,7 +498,7 @@ fn truncated_stream_is_a_typed_error() {
     let server = Server::start(vec![script]);
     let client = server.client();
     let mut stream = client
-        .fetch_stream(get(server.url("/"), &[]))
+        .fetch_stream(get(server.url("/"), &[]), None)
         .expect("stream");
     let error = loop {
         match stream.next_chunk() {
@@ -518,7 +518,7 @@ fn a_stalled_body_ends_with_a_timeout() {
         .timeout(Duration::from_millis(300))
         .build();
     let mut stream = client
-        .fetch_stream(get(server.url("/"), &[]))
+        .fetch_stream(get(server.url("/"), &[]), None)
         .expect("stream");
     assert_eq!(stream.next_chunk(), Ok(Some(b"first".to_vec())));
     assert_eq!(stream.next_chunk(), Err(HttpError::Timeout));
@@ -531,7 +531,7 @@ fn a_stalled_body_ends_within_the_requests_own_timeout() {
     let (server, go) = Server::chunked_in_two();
     // The client default (20 s) would outlast the test; the request asks for 300 ms.
     let request = get(server.url("/"), &[]).timeout_ms(300);
-    let mut stream = server.client().fetch_stream(request).expect("stream");
+    let mut stream = server.client().fetch_stream(request, None).expect("stream");
     assert_eq!(stream.next_chunk(), Ok(Some(b"first".to_vec())));
     assert_eq!(stream.next_chunk(), Err(HttpError::Timeout));
     drop(go);
@@ -542,7 +542,7 @@ fn dropping_a_stream_releases_its_reader() {
     let (server, go) = Server::chunked_in_two();
     let stream = server
         .client()
-        .fetch_stream(get(server.url("/"), &[]))
+        .fetch_stream(get(server.url("/"), &[]), None)
         .expect("stream");
     drop(stream);
     // The reader thread's next send fails and it exits; the server side still completes.
@@ -564,7 +564,7 @@ fn fetch_stream_returns_before_the_headers_and_readiness_signals_their_arrival()
     let readiness = Readiness::new();
     let client = TestClient::granting([server.grant()]).readiness(&readiness).build();
     let mut stream = client
-        .fetch_stream(get(server.url("/stalls"), &[]))
+        .fetch_stream(get(server.url("/stalls"), &[]), None)
         .expect("returns while the server holds its headers back");
     server.next_request();
     assert!(!stream.ready(), "no headers were sent yet");
@@ -595,7 +595,7 @@ fn a_streams_news_wakes_only_the_reader_it_was_opened_or_last_polled_for() {
     let (opener, poller) = (Readiness::new(), Readiness::new());
     let opened = (client_signal.generation(), opener.generation());
     let mut stream = client
-        .fetch_stream_waking(get(server.url("/"), &[]), Some(&opener))
+        .fetch_stream(get(server.url("/"), &[]), Some(&opener))
         .expect("stream");
     // The headers and the first chunk raise the signal the stream was opened for.
     assert_eq!(poll_until_data(&mut stream, &opener), b"first");
@@ -623,7 +623,7 @@ fn failures_before_the_headers_are_status_0_then_a_typed_read_error() {
     let client =
         TestClient::granting([format!("127.0.0.1:{refused_port}"), server.grant()]).build();
     let mut refused = client
-        .fetch_stream(get(format!("http://127.0.0.1:{refused_port}/"), &[]))
+        .fetch_stream(get(format!("http://127.0.0.1:{refused_port}/"), &[]), None)
         .expect("dispatched");
     assert_eq!(refused.status(), 0, "blocks until the failure, never traps");
     assert!(refused.ready());
@@ -638,7 +638,7 @@ fn failures_before_the_headers_are_status_0_then_a_typed_read_error() {
     ));
 
     let request = get(server.url("/silent"), &[]).timeout_ms(200);
-    let mut silent = client.fetch_stream(request).expect("dispatched");
+    let mut silent = client.fetch_stream(request, None).expect("dispatched");
     assert_eq!(silent.status(), 0);
     assert_eq!(silent.next_chunk(), Err(HttpError::Timeout));
     drop(hold);
@@ -646,7 +646,7 @@ fn failures_before_the_headers_are_status_0_then_a_typed_read_error() {
     // A denied host needs no I/O: refused at once.
     assert_eq!(
         client
-            .fetch_stream(get("http://example.invalid/".into(), &[]))
+            .fetch_stream(get("http://example.invalid/".into(), &[]), None)
             .unwrap_err(),
         HttpError::Denied("example.invalid".into())
     );
@@ -702,7 +702,7 @@ fn a_streamed_body_over_the_requests_own_limit_ends_too_large() {
     let server = Server::start(vec![respond("200 OK", &[], "0123456789abcdef")]);
     let mut request = get(server.url("/stream"), &[]);
     request.max_body_bytes = Some(4);
-    let mut stream = server.client().fetch_stream(request).expect("stream");
+    let mut stream = server.client().fetch_stream(request, None).expect("stream");
     let mut seen = 0;
     let error = loop {
         match stream.next_chunk() {
@@ -724,9 +724,9 @@ fn open_streams_are_capped_and_a_closed_one_frees_its_slot() {
     let client = server.client();
     let mut open = Vec::new();
     for _ in 0..MAX_OPEN_STREAMS {
-        open.push(client.fetch_stream(get(server.url("/"), &[])).expect("within the cap"));
+        open.push(client.fetch_stream(get(server.url("/"), &[]), None).expect("within the cap"));
     }
-    match client.fetch_stream(get(server.url("/"), &[])) {
+    match client.fetch_stream(get(server.url("/"), &[]), None) {
         Err(HttpError::Other(message)) => assert!(message.contains("too many open streams"), "{message}"),
         Err(other) => panic!("unexpected {other:?}"),
         Ok(_) => panic!("one stream over the cap must be refused"),
@@ -736,7 +736,7 @@ fn open_streams_are_capped_and_a_closed_one_frees_its_slot() {
     drop(hold);
     let mut admitted = None;
     for _ in 0..200 {
-        match client.fetch_stream(get(server.url("/"), &[])) {
+        match client.fetch_stream(get(server.url("/"), &[]), None) {
             Ok(stream) => {
                 admitted = Some(stream);
                 break;
